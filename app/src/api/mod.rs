@@ -1,0 +1,5 @@
+//! Server functions by area. Each one authorizes on the server, calls the
+//! store or a service, and returns a DTO shared with the browser.
+
+pub mod environments;
+pub mod session;

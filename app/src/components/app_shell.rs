@@ -1,0 +1,46 @@
+//! The frame around every signed-in page: product name, navigation, who is
+//! signed in, and sign out.
+
+use crate::api::session::whoami;
+use leptos::prelude::*;
+
+#[component]
+pub fn AppShell(children: Children) -> impl IntoView {
+    let viewer = Resource::new(|| (), |_| whoami());
+    view! {
+        <div class="min-h-full">
+            <header class="border-b border-slate-200 bg-white">
+                <div class="mx-auto flex max-w-7xl flex-wrap items-center gap-x-8 gap-y-2 px-4 py-3">
+                    <a href="/" class="flex items-center gap-2 font-semibold text-slate-900">
+                        <span aria-hidden="true" class="inline-block h-6 w-6 rounded bg-indigo-600"></span>
+                        "EoD Portal"
+                    </a>
+                    <nav aria-label="Main" class="flex gap-4 text-sm">
+                        <a href="/" class="font-medium text-slate-700 hover:text-indigo-700" aria-current="page">"Environments"</a>
+                    </nav>
+                    <div class="ml-auto flex items-center gap-3 text-sm">
+                        <Suspense fallback=|| view! { <span class="text-slate-400">"…"</span> }>
+                            {move || Suspend::new(async move {
+                                match viewer.await {
+                                    Ok(Some(v)) => view! {
+                                        <span class="text-right">
+                                            <span class="block font-medium" data-testid="signed-in-user">{v.display_name.clone()}</span>
+                                            <span class="block text-xs text-slate-500">{v.roles_summary()}</span>
+                                        </span>
+                                        <form method="post" action="/auth/logout">
+                                            <button type="submit" class="rounded-md border border-slate-300 px-3 py-1.5 font-medium text-slate-700 hover:bg-slate-100">
+                                                "Sign out"
+                                            </button>
+                                        </form>
+                                    }.into_any(),
+                                    _ => view! { <a href="/login" class="font-medium text-indigo-700">"Sign in"</a> }.into_any(),
+                                }
+                            })}
+                        </Suspense>
+                    </div>
+                </div>
+            </header>
+            <main class="mx-auto max-w-7xl px-4 py-6">{children()}</main>
+        </div>
+    }
+}

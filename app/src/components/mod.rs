@@ -1,0 +1,2 @@
+pub mod app_shell;
+pub mod badges;

@@ -1,0 +1,13 @@
+//! Pure domain: no IO, no async, no clock. Time is always a parameter
+//! (UTC epoch milliseconds) so every rule runs the same on the server and in
+//! the browser.
+
+pub mod access;
+pub mod expiry;
+pub mod lifecycle;
+pub mod money;
+pub mod naming;
+pub mod preview_url;
+pub mod price;
+pub mod tier;
+pub mod time;

@@ -1,0 +1,53 @@
+//! EoD Portal: pure domain, UI and server functions. With feature `ssr` it
+//! also holds the store and request context; with `hydrate` it runs in the
+//! browser.
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use components::app_shell::AppShell;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+use pages::{environments::EnvironmentsPage, not_found::NotFound, sign_in::SignInPage};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" class="h-full bg-slate-50">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <link rel="icon" href="data:," />
+                <leptos_meta::HashedStylesheet options=options.clone() id="leptos" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="h-full text-slate-900 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|page: String| if page.is_empty() { "EoD Portal".to_string() } else { format!("{page} · EoD Portal") } />
+        <Router>
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/login") view=SignInPage />
+                <Route path=path!("/") view=|| view! { <AppShell><EnvironmentsPage /></AppShell> } />
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,61 @@
+//! What a request handler or server function can reach: the shared state
+//! (pool, settings) and who is asking.
+
+use crate::domain::access::Viewer;
+use crate::domain::preview_url::PreviewUrlBase;
+use crate::error::AppError;
+use leptos::prelude::*;
+use std::sync::Arc;
+
+use super::Db;
+
+/// Shared by every request; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub settings: Arc<PortalSettings>,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The validated parts of the configuration that request handling needs.
+#[derive(Clone, Debug)]
+pub struct PortalSettings {
+    /// Demo data and the demo sign-in are enabled (`EOD_DEMO=1`).
+    pub demo: bool,
+    pub preview_urls: PreviewUrlBase,
+}
+
+/// Who made the request and from where. The server's session middleware
+/// inserts it into the request extensions once per request.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub viewer: Option<Viewer>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The shared state, inside a server function or during SSR.
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context");
+        AppError::Internal
+    })
+}
+
+/// The current request's metadata (empty outside a request).
+pub fn request_meta() -> RequestMeta {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<RequestMeta>().cloned())
+        .unwrap_or_default()
+}
+
+/// The signed-in viewer, or `Unauthorized`.
+pub fn require_viewer() -> Result<Viewer, AppError> {
+    request_meta().viewer.ok_or(AppError::Unauthorized)
+}

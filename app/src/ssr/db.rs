@@ -1,0 +1,98 @@
+//! One connection pool for SQLite (the zero-setup default) or PostgreSQL
+//! (production), behind sqlx's `Any` driver: one set of migrations and the
+//! same runtime queries on both. Instants are BIGINT epoch ms, money BIGINT
+//! micro-dollars, ids TEXT — `Any` has no chrono or UUID types.
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn of_url(url: &str) -> Option<Engine> {
+        if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL (expected sqlite:… or postgres://…)")]
+    UnsupportedUrl,
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+impl Db {
+    /// Connects (creating a SQLite file if needed) without migrating.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let engine = Engine::of_url(url).ok_or(DbError::UnsupportedUrl)?;
+        let options = AnyConnectOptions::from_str(url).map_err(DbError::Connect)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        // WAL lets readers proceed during a write; the busy
+                        // timeout queues writers instead of failing them.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Db { pool, engine })
+    }
+
+    /// Connects and applies every pending migration.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Db, DbError> {
+        let db = Db::connect(url, max_connections).await?;
+        MIGRATOR.run(&db.pool).await?;
+        Ok(db)
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Whether the database answers a trivial query (for `/readyz`).
+    pub async fn is_reachable(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,419 @@
+//! Demo data (only with `EOD_DEMO=1`): three teams, users in every role, a few
+//! apps and environments across every tier and state with 90 days of history,
+//! so a fresh install has something real to look at. Seeding is idempotent:
+//! it runs once per database, in one transaction.
+
+use super::clock::new_id;
+use super::store::{
+    self, apps::App, audit::AuditEvent, environments::Environment, resources::Resource, teams::Team, users::User,
+};
+use super::Db;
+use crate::domain::access::TeamRole;
+use crate::domain::lifecycle::EnvState;
+use crate::domain::naming::{environment_name, Source};
+use crate::domain::price::default_resources;
+use crate::domain::tier::Tier;
+use crate::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
+
+/// The identity issuer of demo users; real providers have their own.
+pub const DEMO_ISSUER: &str = "demo";
+const SEEDED_KEY: &str = "demo_seeded_at";
+const HISTORY_DAYS: i64 = 90;
+
+/// Seeds demo data unless it is already there. Returns whether it seeded.
+pub async fn seed(db: &Db, now: i64) -> sqlx::Result<bool> {
+    let mut tx = db.pool().begin().await?;
+    if store::meta::get(&mut *tx, SEEDED_KEY).await?.is_some() {
+        return Ok(false);
+    }
+    let plan = DemoPlan::build(now);
+    for team in &plan.teams {
+        store::teams::insert(&mut *tx, team).await?;
+    }
+    for user in &plan.users {
+        store::users::insert(&mut *tx, user).await?;
+    }
+    for (team_id, user_id, role) in &plan.memberships {
+        store::users::add_membership(&mut *tx, team_id, user_id, *role, now - HISTORY_DAYS * DAY_MS).await?;
+    }
+    for app in &plan.apps {
+        store::apps::insert(&mut *tx, app).await?;
+    }
+    for env in &plan.environments {
+        store::environments::insert(&mut *tx, env).await?;
+    }
+    for resource in &plan.resources {
+        store::resources::insert(&mut *tx, resource).await?;
+    }
+    for event in &plan.audit {
+        store::audit::append(&mut *tx, event).await?;
+    }
+    store::meta::set(&mut *tx, SEEDED_KEY, &now.to_string()).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Everything the demo inserts, built in memory first (pure and deterministic
+/// for a given `now`).
+pub struct DemoPlan {
+    pub teams: Vec<Team>,
+    pub users: Vec<User>,
+    pub memberships: Vec<(String, String, TeamRole)>,
+    pub apps: Vec<App>,
+    pub environments: Vec<Environment>,
+    pub resources: Vec<Resource>,
+    pub audit: Vec<AuditEvent>,
+}
+
+/// A small deterministic generator (SplitMix64) so the demo is the same on
+/// every install and needs no extra dependency.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo).max(1) as u64) as i64
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const BRANCHES: &[&str] = &[
+    "feature/login-flow",
+    "fix/cart-rounding",
+    "feature/search-facets",
+    "chore/bump-deps",
+    "feature/dark-mode",
+    "fix/timeout-retry",
+    "feature/invoice-pdf",
+    "spike/new-indexer",
+];
+
+impl DemoPlan {
+    pub fn build(now: i64) -> DemoPlan {
+        let start = now - HISTORY_DAYS * DAY_MS;
+        let mut dice = Dice(0x00E0_D00D);
+        let team = |slug: &str, name: &str| Team {
+            id: format!("team-{slug}"),
+            slug: slug.into(),
+            name: name.into(),
+            created_at: start,
+        };
+        let teams = vec![team("payments", "Payments"), team("search", "Search"), team("platform", "Platform")];
+        let user = |login: &str, name: &str, admin: bool| User {
+            id: format!("user-{login}"),
+            issuer: DEMO_ISSUER.into(),
+            subject: login.into(),
+            login: login.into(),
+            display_name: name.into(),
+            email: Some(format!("{login}@demo.eod.invalid")),
+            is_platform_admin: admin,
+            created_at: start,
+        };
+        let users = vec![
+            user("alice", "Alice Nakamura", false),
+            user("bob", "Bob Okafor", false),
+            user("carol", "Carol Díaz", false),
+            user("dan", "Dan Kowalski", false),
+            user("erin", "Erin Walsh", true),
+            user("frank", "Frank Osei", false),
+        ];
+        let m = |t: &str, u: &str, r| (format!("team-{t}"), format!("user-{u}"), r);
+        let memberships = vec![
+            m("payments", "alice", TeamRole::Developer),
+            m("payments", "bob", TeamRole::Manager),
+            m("search", "carol", TeamRole::Developer),
+            m("search", "dan", TeamRole::Manager),
+            m("platform", "erin", TeamRole::Developer),
+            m("payments", "frank", TeamRole::Developer),
+            m("search", "frank", TeamRole::Developer),
+        ];
+        let app = |team: &str, slug: &str, name: &str| App {
+            id: format!("app-{slug}"),
+            team_id: format!("team-{team}"),
+            slug: slug.into(),
+            name: name.into(),
+            repo_url: Some(format!("https://git.example.invalid/{team}/{slug}")),
+            blueprint: r#"{"driver":"local","command":"eod sample-app","health_path":"/healthz"}"#.into(),
+            created_at: start,
+        };
+        let apps = vec![
+            app("payments", "checkout-web", "Checkout web"),
+            app("payments", "payments-api", "Payments API"),
+            app("search", "search-ui", "Search UI"),
+            app("search", "indexer", "Indexer"),
+            app("platform", "portal-docs", "Portal docs"),
+        ];
+        let developers_of = |team_id: &str| -> Vec<String> {
+            memberships.iter().filter(|(t, _, _)| t == team_id).map(|(_, u, _)| u.clone()).collect()
+        };
+
+        let mut plan = DemoPlan {
+            teams,
+            users,
+            memberships: memberships.clone(),
+            apps: apps.clone(),
+            environments: vec![],
+            resources: vec![],
+            audit: vec![],
+        };
+
+        // Long-lived environments: staging for the web apps, production for two.
+        for (slug, tier) in [
+            ("checkout-web", Tier::Staging),
+            ("search-ui", Tier::Staging),
+            ("payments-api", Tier::Staging),
+            ("payments-api", Tier::Production),
+            ("search-ui", Tier::Production),
+        ] {
+            let app = apps.iter().find(|a| a.slug == slug).expect("demo app");
+            let name = format!("{slug}-{}", tier.as_str());
+            plan.add(&mut dice, app, None, name, tier, EnvState::Active, start, None, None, Some(now - 20 * MINUTE_MS));
+        }
+
+        // Previews over the last 90 days: two to five a day, most long gone.
+        let preview_tiers = [
+            Tier::PreviewLightweight,
+            Tier::PreviewLightweight,
+            Tier::PreviewLightweight,
+            Tier::PreviewFull,
+            Tier::PreviewFull,
+            Tier::PreviewCompliance,
+        ];
+        let mut serial = 0u32;
+        for day in 0..HISTORY_DAYS {
+            let per_day = dice.between(2, 6);
+            for _ in 0..per_day {
+                serial += 1;
+                let app = dice.pick(&apps[..4]).clone();
+                let tier = *dice.pick(&preview_tiers);
+                let created = start + day * DAY_MS + dice.between(7 * HOUR_MS, 19 * HOUR_MS);
+                let ttl = tier.default_policy().ttl_ms.unwrap_or(DAY_MS);
+                // Most are destroyed at TTL; some are destroyed by hand sooner.
+                let lifetime = if dice.below(3) == 0 {
+                    dice.between(30 * MINUTE_MS, ttl)
+                } else {
+                    ttl + dice.between(0, 10 * MINUTE_MS)
+                };
+                if created + lifetime >= now {
+                    continue; // the recent ones are generated below with live states
+                }
+                let owner = dice.pick(&developers_of(&app.team_id)).clone();
+                let name = preview_name(&mut dice, &app.slug, serial);
+                plan.add(
+                    &mut dice,
+                    &app,
+                    Some(owner),
+                    name,
+                    tier,
+                    EnvState::Destroyed,
+                    created,
+                    Some(created + lifetime),
+                    Some(created + ttl),
+                    None,
+                );
+            }
+        }
+
+        // The live set: every state a user can meet today.
+        let live: [(EnvState, Tier, i64); 22] = [
+            (EnvState::Pending, Tier::PreviewLightweight, 20 * SECOND_MS),
+            (EnvState::Pending, Tier::PreviewFull, 50 * SECOND_MS),
+            (EnvState::Ready, Tier::PreviewLightweight, 3 * MINUTE_MS),
+            (EnvState::Ready, Tier::PreviewFull, 9 * MINUTE_MS),
+            (EnvState::Active, Tier::PreviewLightweight, 25 * MINUTE_MS),
+            (EnvState::Active, Tier::PreviewLightweight, 70 * MINUTE_MS),
+            (EnvState::Active, Tier::PreviewLightweight, 2 * HOUR_MS),
+            (EnvState::Active, Tier::PreviewFull, 3 * HOUR_MS),
+            (EnvState::Active, Tier::PreviewFull, 8 * HOUR_MS),
+            (EnvState::Active, Tier::PreviewCompliance, 20 * HOUR_MS),
+            (EnvState::Active, Tier::PreviewLightweight, 40 * MINUTE_MS),
+            (EnvState::Active, Tier::PreviewFull, 14 * HOUR_MS),
+            (EnvState::Idle, Tier::PreviewLightweight, 2 * HOUR_MS + 30 * MINUTE_MS),
+            (EnvState::Idle, Tier::PreviewFull, 16 * HOUR_MS),
+            (EnvState::Idle, Tier::PreviewCompliance, 30 * HOUR_MS),
+            (EnvState::Expiring, Tier::PreviewLightweight, 3 * HOUR_MS + 40 * MINUTE_MS),
+            (EnvState::Expiring, Tier::PreviewFull, 23 * HOUR_MS),
+            (EnvState::Expiring, Tier::PreviewCompliance, 48 * HOUR_MS + 2 * HOUR_MS),
+            (EnvState::Failed, Tier::PreviewLightweight, 12 * MINUTE_MS),
+            (EnvState::Failed, Tier::PreviewFull, 45 * MINUTE_MS),
+            (EnvState::Active, Tier::PreviewLightweight, 5 * MINUTE_MS),
+            (EnvState::Idle, Tier::PreviewLightweight, 90 * MINUTE_MS),
+        ];
+        for (i, (state, tier, age)) in live.into_iter().enumerate() {
+            serial += 1;
+            let app = apps[i % 4].clone();
+            let owner = dice.pick(&developers_of(&app.team_id)).clone();
+            let created = now - age;
+            let ttl = tier.default_policy().ttl_ms.unwrap_or(DAY_MS);
+            let last_activity = match state {
+                EnvState::Active => now - dice.between(MINUTE_MS, 20 * MINUTE_MS),
+                _ => created + age / 4,
+            };
+            // Compliance TTLs run from creation; the others from the last activity.
+            let expires = if tier == Tier::PreviewCompliance { created + ttl } else { last_activity + ttl };
+            let expires = if state == EnvState::Expiring {
+                expires.min(now - 5 * MINUTE_MS)
+            } else {
+                expires.max(now + 10 * MINUTE_MS)
+            };
+            let name = preview_name(&mut dice, &app.slug, serial);
+            plan.add(
+                &mut dice,
+                &app,
+                Some(owner),
+                name,
+                tier,
+                state,
+                created,
+                None,
+                Some(expires),
+                Some(last_activity),
+            );
+        }
+        plan
+    }
+
+    /// Adds one environment with its resources and audit history.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        dice: &mut Dice,
+        app: &App,
+        owner_id: Option<String>,
+        name: String,
+        tier: Tier,
+        state: EnvState,
+        created_at: i64,
+        destroyed_at: Option<i64>,
+        expires_at: Option<i64>,
+        last_activity_at: Option<i64>,
+    ) {
+        let id = new_id();
+        // Cold provisioning in the portal's history: 20–90 s to ready.
+        let ready_at = match state {
+            EnvState::Pending | EnvState::Failed => None,
+            _ => Some(created_at + dice.between(20 * SECOND_MS, 90 * SECOND_MS)),
+        };
+        let pr_number = (dice.below(2) == 0).then(|| dice.between(100, 999));
+        let git_ref = match pr_number {
+            Some(n) => Some(format!("refs/pull/{n}/head")),
+            None => Some(dice.pick(BRANCHES).to_string()),
+        };
+        let failure_reason =
+            (state == EnvState::Failed).then(|| "readiness probe failed 3 times on /healthz".to_string());
+        self.environments.push(Environment {
+            id: id.clone(),
+            name: name.clone(),
+            team_id: app.team_id.clone(),
+            app_id: app.id.clone(),
+            owner_id: owner_id.clone(),
+            tier: tier.as_str().into(),
+            state: state.as_str().into(),
+            desired: if state == EnvState::Destroyed { "destroyed" } else { "running" }.into(),
+            git_ref,
+            pr_number,
+            commit_sha: Some(format!("{:07x}", dice.next() & 0xFFF_FFFF)),
+            pooled: false,
+            created_at,
+            ready_at,
+            last_activity_at: last_activity_at.or(ready_at),
+            expires_at: if tier.is_preview() { expires_at } else { None },
+            warned_at: (state == EnvState::Expiring).then(|| expires_at.unwrap_or(created_at)),
+            destroyed_at,
+            failure_reason,
+        });
+        if state != EnvState::Pending {
+            for priced in default_resources(tier) {
+                self.resources.push(Resource {
+                    id: new_id(),
+                    environment_id: id.clone(),
+                    kind: priced.kind.into(),
+                    name: format!("{name}-{}", priced.kind),
+                    driver: "local".into(),
+                    state: if destroyed_at.is_some() { "deleted" } else { "created" }.into(),
+                    hourly_rate_micros: priced.hourly_rate.0,
+                    started_at: Some(created_at),
+                    ended_at: destroyed_at,
+                });
+            }
+        }
+        let actor =
+            owner_id.clone().map(|u| u.trim_start_matches("user-").to_string()).unwrap_or_else(|| "system".into());
+        let event = |at: i64, action: &str, actor_id: Option<String>, label: &str| AuditEvent {
+            id: new_id(),
+            at,
+            actor_id,
+            actor_label: label.to_string(),
+            action: action.to_string(),
+            target_kind: "environment".into(),
+            target_id: Some(id.clone()),
+            team_id: Some(app.team_id.clone()),
+            ip: None,
+            user_agent: None,
+            outcome: "success".into(),
+            detail: format!(r#"{{"name":"{name}","tier":"{tier}"}}"#),
+        };
+        self.audit.push(event(created_at, "environment.create", owner_id.clone(), &actor));
+        if let Some(at) = destroyed_at {
+            self.audit.push(event(at, "environment.destroy", None, "system"));
+        }
+    }
+}
+
+fn preview_name(dice: &mut Dice, app_slug: &str, serial: u32) -> String {
+    let source = if dice.below(2) == 0 {
+        Source::PullRequest(100 + serial as u64)
+    } else {
+        Source::Branch(dice.pick::<&str>(BRANCHES))
+    };
+    environment_name(app_slug, &source, &format!("{serial:04}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_000_000_000;
+
+    #[test]
+    fn demo_covers_every_tier_and_state() {
+        let plan = DemoPlan::build(NOW);
+        for tier in Tier::ALL {
+            assert!(plan.environments.iter().any(|e| e.tier == tier.as_str()), "{tier}");
+        }
+        for state in EnvState::ALL {
+            assert!(plan.environments.iter().any(|e| e.state == state.as_str()), "{state}");
+        }
+        assert!(plan.teams.len() >= 3);
+        assert!(plan.environments.len() >= 50);
+    }
+
+    #[test]
+    fn demo_history_spans_ninety_days_and_never_the_future() {
+        let plan = DemoPlan::build(NOW);
+        let oldest = plan.environments.iter().map(|e| e.created_at).min().unwrap();
+        assert!(oldest <= NOW - 89 * DAY_MS);
+        assert!(plan.environments.iter().all(|e| e.created_at <= NOW));
+        assert!(plan.environments.iter().all(|e| e.destroyed_at.is_none_or(|d| d < NOW && d > e.created_at)));
+    }
+
+    #[test]
+    fn demo_names_are_unique() {
+        let plan = DemoPlan::build(NOW);
+        let mut names: Vec<_> = plan.environments.iter().map(|e| e.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), plan.environments.len());
+    }
+}

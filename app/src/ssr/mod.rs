@@ -1,0 +1,35 @@
+//! Server-only code (feature "ssr"): the database, the store, the services
+//! (the one write path) and request context. Nothing here ships to the browser.
+
+pub mod clock;
+pub mod context;
+pub mod db;
+pub mod demo;
+pub mod store;
+
+pub use context::{AppState, PortalSettings, RequestMeta};
+pub use db::{Db, Engine};
+
+use crate::error::AppError;
+
+/// Store errors become `Internal` after being logged with context; the cause
+/// never reaches the client.
+pub fn internal(context: &'static str) -> impl FnOnce(sqlx::Error) -> AppError {
+    move |err| {
+        tracing::error!(error = %err, "{context}");
+        AppError::Internal
+    }
+}
+
+/// Gives a failing server function the HTTP status of its error (401, 403,
+/// 404, 422…) instead of the framework's blanket 500.
+pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(err) = &result {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(code) = http::StatusCode::from_u16(err.status()) {
+                response.set_status(code);
+            }
+        }
+    }
+    result
+}

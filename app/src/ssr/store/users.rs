@@ -1,0 +1,113 @@
+use super::{flag, Exec};
+use crate::domain::access::{Membership, TeamRole, Viewer};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct User {
+    pub id: String,
+    pub issuer: String,
+    pub subject: String,
+    pub login: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    #[sqlx(try_from = "super::Flag")]
+    pub is_platform_admin: bool,
+    pub created_at: i64,
+}
+
+const USER_COLUMNS: &str = "id, issuer, subject, login, display_name, email, is_platform_admin, created_at";
+
+pub async fn insert<'c>(ex: impl Exec<'c>, user: &User) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, issuer, subject, login, display_name, email, is_platform_admin, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&user.id)
+    .bind(&user.issuer)
+    .bind(&user.subject)
+    .bind(&user.login)
+    .bind(&user.display_name)
+    .bind(&user.email)
+    .bind(flag(user.is_platform_admin))
+    .bind(user.created_at)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_by_id<'c>(ex: impl Exec<'c>, id: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(ex).await
+}
+
+pub async fn find_by_identity<'c>(ex: impl Exec<'c>, issuer: &str, subject: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE issuer = $1 AND subject = $2"))
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Users of one identity issuer, by login (the demo sign-in lists these).
+pub async fn list_by_issuer<'c>(ex: impl Exec<'c>, issuer: &str) -> sqlx::Result<Vec<User>> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE issuer = $1 ORDER BY login"))
+        .bind(issuer)
+        .fetch_all(ex)
+        .await
+}
+
+pub async fn add_membership<'c>(
+    ex: impl Exec<'c>,
+    team_id: &str,
+    user_id: &str,
+    role: TeamRole,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO memberships (team_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(team_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct MembershipRow {
+    team_id: String,
+    team_slug: String,
+    team_name: String,
+    role: String,
+}
+
+pub async fn memberships<'c>(ex: impl Exec<'c>, user_id: &str) -> sqlx::Result<Vec<Membership>> {
+    let rows: Vec<MembershipRow> = sqlx::query_as(
+        "SELECT t.id AS team_id, t.slug AS team_slug, t.name AS team_name, m.role AS role
+         FROM memberships m JOIN teams t ON t.id = m.team_id
+         WHERE m.user_id = $1 ORDER BY t.slug",
+    )
+    .bind(user_id)
+    .fetch_all(ex)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let role = r.role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?;
+            Ok(Membership { team_id: r.team_id, team_slug: r.team_slug, team_name: r.team_name, role })
+        })
+        .collect()
+}
+
+/// The viewer for a user id: the user and their memberships, or `None` if
+/// the user no longer exists.
+pub async fn viewer(pool: &sqlx::AnyPool, user_id: &str) -> sqlx::Result<Option<Viewer>> {
+    let Some(user) = find_by_id(pool, user_id).await? else {
+        return Ok(None);
+    };
+    let memberships = memberships(pool, user_id).await?;
+    Ok(Some(Viewer {
+        user_id: user.id,
+        login: user.login,
+        display_name: user.display_name,
+        is_platform_admin: user.is_platform_admin,
+        memberships,
+    }))
+}

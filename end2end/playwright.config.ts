@@ -1,0 +1,64 @@
+import { defineConfig } from '@playwright/test';
+
+// Runs the release binary twice — on SQLite and on PostgreSQL — and every
+// journey against both. Chromium is Debian's (/usr/bin/chromium); Playwright
+// never downloads a browser here.
+const pgUrl = process.env.EOD_E2E_POSTGRES_URL;
+if (!pgUrl) {
+  throw new Error('EOD_E2E_POSTGRES_URL must point at an empty PostgreSQL database (the README test command sets it)');
+}
+const binary = process.env.EOD_BINARY ?? 'target/release/eod';
+
+function server(name: string, port: number, databaseUrl?: string) {
+  const env: Record<string, string> = {
+    EOD_LISTEN: `127.0.0.1:${port}`,
+    EOD_DATA_DIR: `target/e2e/${name}`,
+    EOD_DEMO: '1',
+    EOD_LOG: 'warn',
+  };
+  if (databaseUrl) env.EOD_DATABASE_URL = databaseUrl;
+  return {
+    command: `rm -rf target/e2e/${name} && ${binary}`,
+    cwd: '..',
+    url: `http://127.0.0.1:${port}/readyz`,
+    env,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe' as const,
+    stderr: 'pipe' as const,
+  };
+}
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [['list']],
+  outputDir: '../target/e2e/results',
+  use: {
+    browserName: 'chromium',
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  projects: [
+    { name: 'sqlite', use: { baseURL: 'http://127.0.0.1:3101' } },
+    { name: 'postgres', use: { baseURL: 'http://127.0.0.1:3102' } },
+  ],
+  webServer: [server('sqlite', 3101), server('postgres', 3102, pgUrl)],
+});

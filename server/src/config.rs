@@ -1,0 +1,367 @@
+//! Every `EOD_*` configuration key, read once at startup from (lowest to
+//! highest precedence) built-in defaults, an optional TOML file and the
+//! environment, then validated. An invalid value stops startup with the key's
+//! name and what was expected.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// One documented key: its environment name, its name in the TOML file, and
+/// what it means. `eod config` prints this table.
+pub struct Key {
+    pub env: &'static str,
+    pub file: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+pub const KEYS: &[Key] = &[
+    Key { env: "EOD_LISTEN", file: "listen", default: "127.0.0.1:3000", doc: "Address and port the portal listens on." },
+    Key { env: "EOD_DATA_DIR", file: "data_dir", default: "./data", doc: "Directory for the SQLite database and environment data; created if missing." },
+    Key {
+        env: "EOD_DATABASE_URL",
+        file: "database_url",
+        default: "sqlite:<data dir>/eod.db",
+        doc: "Database URL: sqlite:<path> or postgres://user:pass@host/db (PostgreSQL for production and several replicas).",
+    },
+    Key {
+        env: "EOD_PUBLIC_URL",
+        file: "public_url",
+        default: "http://<listen>",
+        doc: "The URL people use to reach the portal (scheme, host, port). https makes cookies Secure.",
+    },
+    Key {
+        env: "EOD_PREVIEW_DOMAIN",
+        file: "preview_domain",
+        default: "localhost",
+        doc: "Environments are reached at <scheme>://<env-name>.<preview domain>[:port of the public URL]/.",
+    },
+    Key { env: "EOD_DEMO", file: "demo", default: "0", doc: "1 seeds demo data (once) and enables the demo sign-in; 0 disables both." },
+    Key {
+        env: "EOD_SITE_ROOT",
+        file: "site_root",
+        default: "target/site",
+        doc: "Directory holding the built browser assets (pkg/); cargo leptos writes target/site.",
+    },
+    Key {
+        env: "EOD_SESSION_IDLE_MINUTES",
+        file: "session_idle_minutes",
+        default: "480",
+        doc: "A session ends after this many minutes without a request.",
+    },
+    Key {
+        env: "EOD_DB_MAX_CONNECTIONS",
+        file: "db_max_connections",
+        default: "16",
+        doc: "Size of the database connection pool.",
+    },
+    Key { env: "EOD_LOG", file: "log", default: "info", doc: "Log filter (tracing env-filter syntax), e.g. info or eod=debug,sqlx=warn." },
+];
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_url: PublicUrl,
+    pub preview_domain: String,
+    pub demo: bool,
+    pub site_root: PathBuf,
+    pub session_idle_minutes: i64,
+    pub db_max_connections: u32,
+    pub log: String,
+}
+
+/// Scheme, host and port people reach the portal at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    pub scheme: String,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl PublicUrl {
+    pub fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+
+    /// `scheme://host[:port]`, the value an `Origin` header must equal.
+    pub fn origin(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}://{}:{}", self.scheme, self.host, p),
+            None => format!("{}://{}", self.scheme, self.host),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("invalid {key}: expected {expected} (got {got:?})")]
+    Invalid { key: String, expected: String, got: String },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("unknown key {key:?} in config file {path}; known keys: {known}")]
+    UnknownFileKey { key: String, path: String, known: String },
+}
+
+/// Where a raw value came from, so errors name the key the user actually set.
+fn key_name(key: &Key, from_file: Option<&Path>) -> String {
+    match from_file {
+        Some(path) => format!("{} (in {})", key.file, path.display()),
+        None => key.env.to_string(),
+    }
+}
+
+impl Config {
+    /// Loads from an optional TOML file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("EOD_")).collect();
+        Config::from_sources(file, &env)
+    }
+
+    /// Loads from an optional TOML file and the given environment (testable).
+    pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let file_values = match file {
+            Some(path) => read_file(path)?,
+            None => BTreeMap::new(),
+        };
+        // Raw value and the name to report for each key that was set.
+        let raw = |env_key: &str| -> Option<(String, String)> {
+            let key = KEYS.iter().find(|k| k.env == env_key).expect("known key");
+            if let Some(v) = env.get(env_key) {
+                return Some((v.clone(), key_name(key, None)));
+            }
+            file_values.get(key.file).map(|v| (v.clone(), key_name(key, file)))
+        };
+        let invalid = |name: String, expected: &str, got: &str| ConfigError::Invalid {
+            key: name,
+            expected: expected.to_string(),
+            got: got.to_string(),
+        };
+
+        let listen = match raw("EOD_LISTEN") {
+            Some((v, name)) => {
+                v.parse::<SocketAddr>().map_err(|_| invalid(name, "a socket address such as 127.0.0.1:3000", &v))?
+            }
+            None => "127.0.0.1:3000".parse().expect("default address"),
+        };
+        let data_dir = match raw("EOD_DATA_DIR") {
+            Some((v, name)) if v.trim().is_empty() => return Err(invalid(name, "a directory path", &v)),
+            Some((v, _)) => PathBuf::from(v),
+            None => PathBuf::from("./data"),
+        };
+        let database_url = match raw("EOD_DATABASE_URL") {
+            Some((v, name)) => {
+                if app::ssr::Engine::of_url(&v).is_none() {
+                    // Never echo the value: it may hold a password.
+                    return Err(invalid(name, "a URL starting with sqlite: or postgres://", "<hidden>"));
+                }
+                v
+            }
+            None => format!("sqlite:{}?mode=rwc", data_dir.join("eod.db").display()),
+        };
+        let public_url = match raw("EOD_PUBLIC_URL") {
+            Some((v, name)) => parse_public_url(&v)
+                .ok_or_else(|| invalid(name, "an http(s) URL such as https://eod.example.com", &v))?,
+            None => PublicUrl { scheme: "http".into(), host: listen.ip().to_string(), port: Some(listen.port()) },
+        };
+        let preview_domain = match raw("EOD_PREVIEW_DOMAIN") {
+            Some((v, name)) => {
+                let ok = !v.is_empty()
+                    && v.split('.').all(|label| {
+                        !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    });
+                if !ok {
+                    return Err(invalid(name, "a DNS domain such as localhost or preview.example.com", &v));
+                }
+                v.to_ascii_lowercase()
+            }
+            None => "localhost".into(),
+        };
+        let demo = match raw("EOD_DEMO") {
+            Some((v, name)) => {
+                parse_flag(&v).ok_or_else(|| invalid(name, "1 or 0 (also true/false, yes/no, on/off)", &v))?
+            }
+            None => false,
+        };
+        let site_root =
+            raw("EOD_SITE_ROOT").map(|(v, _)| PathBuf::from(v)).unwrap_or_else(|| PathBuf::from("target/site"));
+        let session_idle_minutes = match raw("EOD_SESSION_IDLE_MINUTES") {
+            Some((v, name)) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|m| (1..=60 * 24 * 30).contains(m))
+                .ok_or_else(|| invalid(name, "a whole number of minutes between 1 and 43200", &v))?,
+            None => 480,
+        };
+        let db_max_connections = match raw("EOD_DB_MAX_CONNECTIONS") {
+            Some((v, name)) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| invalid(name, "a number of connections between 1 and 1000", &v))?,
+            None => 16,
+        };
+        let log = match raw("EOD_LOG") {
+            Some((v, name)) => {
+                tracing_subscriber::EnvFilter::try_new(&v)
+                    .map_err(|_| invalid(name, "a log filter such as info or eod=debug", &v))?;
+                v
+            }
+            None => "info".into(),
+        };
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+            preview_domain,
+            demo,
+            site_root,
+            session_idle_minutes,
+            db_max_connections,
+            log,
+        })
+    }
+
+    /// The database URL with any password replaced, for logs and `eod config`.
+    pub fn database_url_redacted(&self) -> String {
+        redact_password(&self.database_url)
+    }
+}
+
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file_err = |reason: String| ConfigError::File { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_string()))?;
+    let mut values = BTreeMap::new();
+    for (key, value) in table {
+        if !KEYS.iter().any(|k| k.file == key) {
+            let known = KEYS.iter().map(|k| k.file).collect::<Vec<_>>().join(", ");
+            return Err(ConfigError::UnknownFileKey { key, path: path.display().to_string(), known });
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => if b { "1" } else { "0" }.to_string(),
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: format!("{key} (in {})", path.display()),
+                    expected: "a string, number or boolean".into(),
+                    got: other.to_string(),
+                })
+            }
+        };
+        values.insert(key, text);
+    }
+    Ok(values)
+}
+
+fn parse_flag(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_public_url(v: &str) -> Option<PublicUrl> {
+    let uri: http::Uri = v.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = uri.host()?.to_ascii_lowercase();
+    if host.is_empty() || !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return None;
+    }
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let port = uri.port_u16().filter(|p| *p != default_port);
+    Some(PublicUrl { scheme, host, port })
+}
+
+fn redact_password(url: &str) -> String {
+    // scheme://user:password@host… → scheme://user:***@host…
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_run_on_sqlite_in_the_data_dir() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url, "sqlite:./data/eod.db?mode=rwc");
+        assert_eq!(c.public_url.origin(), "http://127.0.0.1:3000");
+        assert!(!c.demo);
+    }
+
+    #[test]
+    fn invalid_values_name_the_key_and_the_expectation() {
+        let err = Config::from_sources(None, &env(&[("EOD_LISTEN", "nowhere")])).unwrap_err();
+        assert!(err.to_string().contains("EOD_LISTEN"), "{err}");
+        assert!(err.to_string().contains("socket address"), "{err}");
+        let err = Config::from_sources(None, &env(&[("EOD_DEMO", "maybe")])).unwrap_err();
+        assert!(err.to_string().starts_with("invalid EOD_DEMO: expected 1 or 0"), "{err}");
+        let err = Config::from_sources(None, &env(&[("EOD_PUBLIC_URL", "ftp://x")])).unwrap_err();
+        assert!(err.to_string().contains("EOD_PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn database_url_errors_never_echo_the_value() {
+        let err = Config::from_sources(None, &env(&[("EOD_DATABASE_URL", "mysql://root:hunter2@db/x")])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("EOD_DATABASE_URL"));
+    }
+
+    #[test]
+    fn passwords_are_redacted_for_display() {
+        assert_eq!(redact_password("postgres://eod:s3cret@db:5432/eod"), "postgres://eod:***@db:5432/eod");
+        assert_eq!(redact_password("sqlite:./data/eod.db"), "sqlite:./data/eod.db");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eod.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:4000\"\ndemo = true\n").unwrap();
+        let c = Config::from_sources(Some(&path), &env(&[])).unwrap();
+        assert_eq!(c.listen.port(), 4000);
+        assert!(c.demo);
+        let c = Config::from_sources(Some(&path), &env(&[("EOD_LISTEN", "127.0.0.1:5000")])).unwrap();
+        assert_eq!(c.listen.port(), 5000);
+    }
+
+    #[test]
+    fn file_errors_name_the_file_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eod.toml");
+        std::fs::write(&path, "session_idle_minutes = 0\n").unwrap();
+        let err = Config::from_sources(Some(&path), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("session_idle_minutes (in"), "{err}");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        assert!(matches!(Config::from_sources(Some(&path), &env(&[])), Err(ConfigError::UnknownFileKey { .. })));
+    }
+
+    #[test]
+    fn https_public_urls_drop_the_default_port() {
+        let c = Config::from_sources(None, &env(&[("EOD_PUBLIC_URL", "https://eod.example.com:443/")])).unwrap();
+        assert!(c.public_url.is_https());
+        assert_eq!(c.public_url.origin(), "https://eod.example.com");
+    }
+}

@@ -1,0 +1,147 @@
+//! Who is asking: the session → viewer middleware, the sign-in gate for
+//! pages, and the demo sign-in (only with `EOD_DEMO=1`). Real identity
+//! providers plug in beside the demo routes.
+
+use app::ssr::demo::DEMO_ISSUER;
+use app::ssr::store::{self, audit::AuditEvent, audit::Outcome};
+use app::ssr::{AppState, RequestMeta};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+/// Session key holding the signed-in user's id.
+const USER_ID_KEY: &str = "uid";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/auth/demo", post(demo_sign_in)).route("/auth/logout", post(sign_out))
+}
+
+/// Resolves the session's user (if any) into a `RequestMeta` extension that
+/// pages, server functions and handlers read.
+pub async fn resolve_viewer(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
+    let viewer = match session.get::<String>(USER_ID_KEY).await {
+        Ok(Some(user_id)) => match store::users::viewer(state.db.pool(), &user_id).await {
+            Ok(v) => v,
+            Err(err) => {
+                tracing::error!(error = %err, "loading the signed-in user");
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        },
+        Ok(None) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, "unreadable session; treating as signed out");
+            None
+        }
+    };
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let user_agent =
+        req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect());
+    req.extensions_mut().insert(RequestMeta { viewer, ip, user_agent });
+    next.run(req).await
+}
+
+/// Pages need a signed-in user; everyone else is sent to the sign-in page.
+/// Server functions and APIs answer 401 themselves instead.
+pub async fn require_sign_in(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let public =
+        path == "/login" || path.starts_with("/auth/") || path.starts_with("/api/") || path.starts_with("/pkg/");
+    let signed_in = req.extensions().get::<RequestMeta>().is_some_and(|m| m.viewer.is_some());
+    if public || signed_in || req.method() != axum::http::Method::GET {
+        return next.run(req).await;
+    }
+    Redirect::to("/login").into_response()
+}
+
+#[derive(Deserialize)]
+pub struct DemoSignIn {
+    login: String,
+}
+
+async fn demo_sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Extension(meta): axum::Extension<RequestMeta>,
+    Form(form): Form<DemoSignIn>,
+) -> Response {
+    if !state.settings.demo {
+        return (StatusCode::NOT_FOUND, "Demo sign-in is disabled (EOD_DEMO is not set).").into_response();
+    }
+    let pool = state.db.pool();
+    let user = match store::users::find_by_identity(pool, DEMO_ISSUER, form.login.trim()).await {
+        Ok(user) => user,
+        Err(err) => {
+            tracing::error!(error = %err, "demo sign-in lookup");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let Some(user) = user else {
+        let event = AuditEvent::from_request(&meta, "auth.sign_in", "user", None, Outcome::Failure)
+            .with_detail(serde_json::json!({ "provider": "demo", "reason": "unknown demo user" }));
+        if let Err(err) = store::audit::append(pool, &event).await {
+            tracing::error!(error = %err, "auditing a failed sign-in");
+        }
+        return error_page(StatusCode::BAD_REQUEST, "There is no demo user with that login.");
+    };
+    // A fresh session id at sign-in defeats session fixation.
+    if let Err(err) = session.cycle_id().await {
+        tracing::error!(error = %err, "cycling the session id");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    if let Err(err) = session.insert(USER_ID_KEY, &user.id).await {
+        tracing::error!(error = %err, "writing the session");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    let signed_in = RequestMeta { viewer: store::users::viewer(pool, &user.id).await.ok().flatten(), ..meta };
+    let event = AuditEvent::from_request(&signed_in, "auth.sign_in", "user", Some(user.id.clone()), Outcome::Success)
+        .with_detail(serde_json::json!({ "provider": "demo" }));
+    if let Err(err) = store::audit::append(pool, &event).await {
+        tracing::error!(error = %err, "auditing a sign-in");
+    }
+    Redirect::to("/").into_response()
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Extension(meta): axum::Extension<RequestMeta>,
+) -> Response {
+    // flush() deletes the record from the store, not only the cookie.
+    if let Err(err) = session.flush().await {
+        tracing::error!(error = %err, "deleting the session");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    if meta.viewer.is_some() {
+        let event = AuditEvent::from_request(
+            &meta,
+            "auth.sign_out",
+            "user",
+            meta.viewer.as_ref().map(|v| v.user_id.clone()),
+            Outcome::Success,
+        );
+        if let Err(err) = store::audit::append(state.db.pool(), &event).await {
+            tracing::error!(error = %err, "auditing a sign-out");
+        }
+    }
+    Redirect::to("/login").into_response()
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed · EoD Portal</title></head>\
+         <body style=\"font-family:system-ui;max-width:32rem;margin:4rem auto\"><h1>Sign-in failed</h1><p>{}</p>\
+         <p><a href=\"/login\">Back to sign-in</a></p></body></html>",
+        html_escape(message)
+    );
+    (status, Html(body)).into_response()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

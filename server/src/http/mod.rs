@@ -1,0 +1,44 @@
+//! The HTTP surface: one router per area, composed here.
+
+pub mod assets;
+pub mod auth;
+pub mod health;
+
+use crate::config::Config;
+use crate::sessions::DbSessionStore;
+use app::ssr::AppState;
+use axum::Router;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_sessions::cookie::time::Duration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub fn router(state: AppState, sessions: DbSessionStore, config: &Config) -> Router {
+    let routes = generate_route_list(app::App);
+    let leptos_options = state.leptos_options.clone();
+    let https = config.public_url.is_https();
+    let session_layer = SessionManagerLayer::new(sessions)
+        // The __Host- prefix pins the cookie to this origin, but browsers
+        // accept it only with Secure, so it is used only behind HTTPS.
+        .with_name(if https { "__Host-eod_session" } else { "eod_session" })
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(https)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
+
+    let pages = Router::new()
+        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .merge(auth::router())
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_sign_in))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_viewer))
+        .layer(session_layer);
+
+    Router::new()
+        .merge(health::router())
+        .merge(assets::router(&state.leptos_options))
+        .merge(pages)
+        .layer(axum::middleware::from_fn(assets::cache_control))
+        .with_state(state)
+}

@@ -1,0 +1,174 @@
+//! `eod`: the EoD Portal server. Composition only: configuration → database
+//! → router → serve.
+
+mod config;
+mod http;
+mod sessions;
+
+use app::domain::preview_url::PreviewUrlBase;
+use app::ssr::{AppState, Db, PortalSettings};
+use clap::{Parser, Subcommand};
+use config::{Config, KEYS};
+use leptos::prelude::LeptosOptions;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tower_sessions::ExpiredDeletion;
+
+#[derive(Parser)]
+#[command(name = "eod", version, about = "EoD Portal: preview environments on demand, with lifecycle and chargeback")]
+struct Cli {
+    /// Optional TOML configuration file; `EOD_*` environment variables override it.
+    #[arg(long, env = "EOD_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the portal (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print every configuration key with its effective value and meaning.
+    Config,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("eod: configuration error: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&config.log)).init();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(&config).await,
+        Command::Config => {
+            print_config(&config);
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("eod: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Db(#[from] app::ssr::db::DbError),
+    #[error("cannot prepare the session store: {0}")]
+    Sessions(sqlx::Error),
+    #[error("cannot seed demo data: {0}")]
+    Demo(sqlx::Error),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(std::net::SocketAddr, std::io::Error),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+async fn open_db(config: &Config) -> Result<Db, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    tracing::info!(database = %config.database_url_redacted(), "opening database");
+    Ok(Db::open(&config.database_url, config.db_max_connections).await?)
+}
+
+async fn migrate(config: &Config) -> Result<(), StartError> {
+    open_db(config).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<(), StartError> {
+    let db = open_db(&config).await?;
+    if config.demo && app::ssr::demo::seed(&db, app::ssr::clock::now_ms()).await.map_err(StartError::Demo)? {
+        tracing::info!("demo data seeded");
+    }
+    let sessions = sessions::DbSessionStore::open(&config.database_url).await.map_err(StartError::Sessions)?;
+    tokio::spawn(sessions.clone().continuously_delete_expired(tokio::time::Duration::from_secs(300)));
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("eod")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .hash_files(true)
+        .build();
+    let settings = PortalSettings {
+        demo: config.demo,
+        preview_urls: PreviewUrlBase {
+            scheme: config.public_url.scheme.clone(),
+            domain: config.preview_domain.clone(),
+            port: config.public_url.port,
+        },
+    };
+    let state = AppState { leptos_options, db: db.clone(), settings: Arc::new(settings) };
+    let app = http::router(state, sessions, &config);
+
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen(config.listen, e))?;
+    tracing::info!(url = %config.public_url.origin(), listen = %config.listen, demo = config.demo, "EoD Portal is up");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)?;
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
+
+fn print_config(config: &Config) {
+    let effective = |env: &str| -> String {
+        match env {
+            "EOD_LISTEN" => config.listen.to_string(),
+            "EOD_DATA_DIR" => config.data_dir.display().to_string(),
+            "EOD_DATABASE_URL" => config.database_url_redacted(),
+            "EOD_PUBLIC_URL" => config.public_url.origin(),
+            "EOD_PREVIEW_DOMAIN" => config.preview_domain.clone(),
+            "EOD_DEMO" => if config.demo { "1" } else { "0" }.to_string(),
+            "EOD_SITE_ROOT" => config.site_root.display().to_string(),
+            "EOD_SESSION_IDLE_MINUTES" => config.session_idle_minutes.to_string(),
+            "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
+            "EOD_LOG" => config.log.clone(),
+            _ => String::new(),
+        }
+    };
+    for key in KEYS {
+        println!(
+            "{} = {}\n    file key: {}; default: {}\n    {}",
+            key.env,
+            effective(key.env),
+            key.file,
+            key.default,
+            key.doc
+        );
+    }
+}
