@@ -90,8 +90,8 @@ fn EnvironmentRowView(row: EnvironmentRow, now: i64) -> impl IntoView {
                 <span class="font-medium text-slate-900">{row.name.clone()}</span>
                 <span class="block text-xs text-slate-500">{format!("{} · {}", row.team, source)}</span>
             </td>
-            <td class="px-3 py-2">{row.app}</td>
-            <td class="px-3 py-2"><TierBadge tier=row.tier /></td>
+            <td class="px-3 py-2 whitespace-nowrap">{row.app}</td>
+            <td class="px-3 py-2 whitespace-nowrap"><TierBadge tier=row.tier /></td>
             <td class="px-3 py-2"><StateBadge state=row.state /></td>
             <td class="px-3 py-2">{row.owner.unwrap_or_else(|| "—".to_string())}</td>
             <td class="px-3 py-2 whitespace-nowrap" title=utc_datetime(row.created_at)>{short_duration(now - row.created_at)}</td>

@@ -178,7 +178,19 @@ impl DemoPlan {
         ] {
             let app = apps.iter().find(|a| a.slug == slug).expect("demo app");
             let name = format!("{slug}-{}", tier.as_str());
-            plan.add(&mut dice, app, None, name, tier, EnvState::Active, start, None, None, Some(now - 20 * MINUTE_MS));
+            let source = (None, "main".to_string());
+            plan.add(
+                &mut dice,
+                app,
+                None,
+                (name, source),
+                tier,
+                EnvState::Active,
+                start,
+                None,
+                None,
+                Some(now - 20 * MINUTE_MS),
+            );
         }
 
         // Previews over the last 90 days: two to five a day, most long gone.
@@ -291,7 +303,7 @@ impl DemoPlan {
         dice: &mut Dice,
         app: &App,
         owner_id: Option<String>,
-        name: String,
+        (name, (pr_number, git_ref)): (String, (Option<i64>, String)),
         tier: Tier,
         state: EnvState,
         created_at: i64,
@@ -305,11 +317,6 @@ impl DemoPlan {
             EnvState::Pending | EnvState::Failed => None,
             _ => Some(created_at + dice.between(20 * SECOND_MS, 90 * SECOND_MS)),
         };
-        let pr_number = (dice.below(2) == 0).then(|| dice.between(100, 999));
-        let git_ref = match pr_number {
-            Some(n) => Some(format!("refs/pull/{n}/head")),
-            None => Some(dice.pick(BRANCHES).to_string()),
-        };
         let failure_reason =
             (state == EnvState::Failed).then(|| "readiness probe failed 3 times on /healthz".to_string());
         self.environments.push(Environment {
@@ -321,7 +328,7 @@ impl DemoPlan {
             tier: tier.as_str().into(),
             state: state.as_str().into(),
             desired: if state == EnvState::Destroyed { "destroyed" } else { "running" }.into(),
-            git_ref,
+            git_ref: Some(git_ref),
             pr_number,
             commit_sha: Some(format!("{:07x}", dice.next() & 0xFFF_FFFF)),
             pooled: false,
@@ -371,13 +378,17 @@ impl DemoPlan {
     }
 }
 
-fn preview_name(dice: &mut Dice, app_slug: &str, serial: u32) -> String {
-    let source = if dice.below(2) == 0 {
-        Source::PullRequest(100 + serial as u64)
+/// A preview's name with the pull request or branch it was made from.
+fn preview_name(dice: &mut Dice, app_slug: &str, serial: u32) -> (String, (Option<i64>, String)) {
+    if dice.below(2) == 0 {
+        let pr = 100 + i64::from(serial);
+        let name = environment_name(app_slug, &Source::PullRequest(pr as u64), &format!("{serial:04}"));
+        (name, (Some(pr), format!("refs/pull/{pr}/head")))
     } else {
-        Source::Branch(dice.pick::<&str>(BRANCHES))
-    };
-    environment_name(app_slug, &source, &format!("{serial:04}"))
+        let branch = *dice.pick(BRANCHES);
+        let name = environment_name(app_slug, &Source::Branch(branch), &format!("{serial:04}"));
+        (name, (None, branch.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -406,6 +417,16 @@ mod tests {
         assert!(oldest <= NOW - 89 * DAY_MS);
         assert!(plan.environments.iter().all(|e| e.created_at <= NOW));
         assert!(plan.environments.iter().all(|e| e.destroyed_at.is_none_or(|d| d < NOW && d > e.created_at)));
+    }
+
+    #[test]
+    fn demo_previews_are_named_after_their_pull_request() {
+        let plan = DemoPlan::build(NOW);
+        for env in plan.environments.iter().filter(|e| e.pr_number.is_some()) {
+            let pr = env.pr_number.unwrap();
+            assert!(env.name.contains(&format!("-pr-{pr}-")), "{} vs PR {pr}", env.name);
+            assert_eq!(env.git_ref.as_deref(), Some(format!("refs/pull/{pr}/head").as_str()));
+        }
     }
 
     #[test]
