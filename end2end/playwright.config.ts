@@ -15,6 +15,7 @@ function server(name: string, port: number, databaseUrl?: string) {
     EOD_DATA_DIR: `target/e2e/${name}`,
     EOD_DEMO: '1',
     EOD_LOG: 'warn',
+    EOD_CONFIG: 'end2end/eod-test.toml',
   };
   if (databaseUrl) env.EOD_DATABASE_URL = databaseUrl;
   return {
@@ -60,5 +61,14 @@ export default defineConfig({
     { name: 'sqlite', use: { baseURL: 'http://127.0.0.1:3101' } },
     { name: 'postgres', use: { baseURL: 'http://127.0.0.1:3102' } },
   ],
-  webServer: [server('sqlite', 3101), server('postgres', 3102, pgUrl)],
+  webServer: [
+    {
+      command: 'node idp/server.mjs',
+      url: 'http://127.0.0.1:3190/.well-known/openid-configuration',
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    server('sqlite', 3101),
+    server('postgres', 3102, pgUrl),
+  ],
 });

@@ -15,7 +15,10 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
-use pages::{environments::EnvironmentsPage, not_found::NotFound, sign_in::SignInPage};
+use pages::{
+    audit::AuditPage, environments::EnvironmentsPage, not_found::NotFound, sign_in::SignInPage, teams::TeamsPage,
+    tokens::TokensPage,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,6 +50,9 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/login") view=SignInPage />
                 <Route path=path!("/") view=|| view! { <AppShell><EnvironmentsPage /></AppShell> } />
+                <Route path=path!("/settings/tokens") view=|| view! { <AppShell><TokensPage /></AppShell> } />
+                <Route path=path!("/audit") view=|| view! { <AppShell><AuditPage /></AppShell> } />
+                <Route path=path!("/admin/teams") view=|| view! { <AppShell><TeamsPage /></AppShell> } />
             </Routes>
         </Router>
     }

@@ -111,3 +111,112 @@ async fn readiness_reflects_a_closed_pool() {
     t.db.close().await;
     assert!(!t.db.is_reachable().await);
 }
+
+mod tokens_and_audit {
+    use super::*;
+    use app::domain::token::Scope;
+    use app::ssr::store::audit::Search;
+    use app::ssr::tokens::{self, NewToken, Refused};
+
+    fn meta_for(v: &Viewer) -> RequestMeta {
+        RequestMeta { viewer: Some(v.clone()), ip: Some("127.0.0.1".into()), user_agent: Some("test".into()) }
+    }
+
+    fn new_token(scopes: Vec<Scope>) -> NewToken {
+        NewToken { name: "ci".into(), scopes, expires_in_days: 30 }
+    }
+
+    on_both_engines!(tokens_authenticate_only_while_live, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let alice = viewer(&db, "alice").await;
+        let (row, secret) =
+            tokens::create(&db, &meta_for(&alice), &alice, new_token(vec![Scope::EnvironmentsRead])).await.unwrap();
+        // Only a hash is stored, never the secret.
+        let stored = store::tokens::find(db.pool(), &row.id).await.unwrap().unwrap();
+        let secret_part = secret.rsplit('_').next().unwrap();
+        assert!(!stored.secret_hash.contains(secret_part));
+        assert_eq!(stored.secret_hash.len(), 64);
+
+        let ok = tokens::authenticate(&db, &secret).await.unwrap().expect("live token accepted");
+        assert_eq!(ok.viewer.login, "alice");
+        assert_eq!(ok.scopes, vec![Scope::EnvironmentsRead]);
+        assert!(store::tokens::find(db.pool(), &row.id).await.unwrap().unwrap().last_used_at.is_some());
+
+        let mut wrong = secret.clone();
+        wrong.pop();
+        wrong.push(if secret.ends_with('a') { 'b' } else { 'a' });
+        assert_eq!(tokens::authenticate(&db, &wrong).await.unwrap().unwrap_err().0, Refused::WrongSecret);
+        let unknown = format!("eod_{}_{}", "z".repeat(12), secret_part);
+        assert_eq!(tokens::authenticate(&db, &unknown).await.unwrap().unwrap_err().0, Refused::Unknown);
+        assert_eq!(tokens::authenticate(&db, "garbage").await.unwrap().unwrap_err().0, Refused::Malformed);
+
+        // Someone else cannot revoke it; its owner can.
+        let bob = viewer(&db, "bob").await;
+        assert_eq!(tokens::revoke(&db, &meta_for(&bob), &bob, &row.id).await, Err(app::error::AppError::NotFound));
+        tokens::revoke(&db, &meta_for(&alice), &alice, &row.id).await.unwrap();
+        assert_eq!(tokens::authenticate(&db, &secret).await.unwrap().unwrap_err().0, Refused::Revoked);
+        assert_eq!(store::audit::count_by_action(db.pool(), "token.create").await.unwrap(), 1);
+        assert_eq!(store::audit::count_by_action(db.pool(), "token.revoke").await.unwrap(), 1);
+    });
+
+    on_both_engines!(expired_tokens_are_refused, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let alice = viewer(&db, "alice").await;
+        let (row, secret) =
+            tokens::create(&db, &meta_for(&alice), &alice, new_token(vec![Scope::AuditRead])).await.unwrap();
+        sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE id = $2")
+            .bind(1_i64)
+            .bind(&row.id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(tokens::authenticate(&db, &secret).await.unwrap().unwrap_err().0, Refused::Expired);
+    });
+
+    on_both_engines!(bad_token_requests_change_nothing, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let alice = viewer(&db, "alice").await;
+        for bad in [
+            NewToken { name: " ".into(), scopes: vec![Scope::AuditRead], expires_in_days: 30 },
+            NewToken { name: "x".into(), scopes: vec![], expires_in_days: 30 },
+            NewToken { name: "x".into(), scopes: vec![Scope::AuditRead], expires_in_days: 0 },
+            NewToken { name: "x".into(), scopes: vec![Scope::AuditRead], expires_in_days: 366 },
+        ] {
+            let err = tokens::create(&db, &meta_for(&alice), &alice, bad).await.unwrap_err();
+            assert_eq!(err.status(), 422, "{err}");
+        }
+        assert!(store::tokens::list_for_user(db.pool(), &alice.user_id).await.unwrap().is_empty());
+        assert_eq!(store::audit::count_by_action(db.pool(), "token.create").await.unwrap(), 0);
+    });
+
+    on_both_engines!(audit_search_filters_and_scopes_by_team, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let all =
+            store::audit::search(db.pool(), &Search { action_prefix: "environment.", ..Default::default() }, 10_000)
+                .await
+                .unwrap();
+        assert!(all.iter().all(|e| e.action.starts_with("environment.")));
+        assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+        let teams = vec!["team-search".to_string()];
+        let search_only =
+            store::audit::search(db.pool(), &Search { teams: Some(&teams), ..Default::default() }, 10_000)
+                .await
+                .unwrap();
+        assert!(!search_only.is_empty());
+        assert!(search_only.iter().all(|e| e.team_id.as_deref() == Some("team-search")));
+        let none =
+            store::audit::search(db.pool(), &Search { teams: Some(&[]), ..Default::default() }, 10).await.unwrap();
+        assert!(none.is_empty());
+        let page2 = store::audit::search(
+            db.pool(),
+            &Search { before_id: &all[9].id, action_prefix: "environment.", ..Default::default() },
+            5,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            page2.iter().map(|e| &e.id).collect::<Vec<_>>(),
+            all[10..15].iter().map(|e| &e.id).collect::<Vec<_>>()
+        );
+    });
+}

@@ -3,6 +3,7 @@
 //! environment, then validated. An invalid value stops startup with the key's
 //! name and what was expected.
 
+use crate::identity::{Provider, ProviderFile};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,12 @@ pub const KEYS: &[Key] = &[
         doc: "A session ends after this many minutes without a request.",
     },
     Key {
+        env: "EOD_SESSION_ABSOLUTE_HOURS",
+        file: "session_absolute_hours",
+        default: "24",
+        doc: "A session ends this many hours after sign-in, however active.",
+    },
+    Key {
         env: "EOD_DB_MAX_CONNECTIONS",
         file: "db_max_connections",
         default: "16",
@@ -70,8 +77,11 @@ pub struct Config {
     pub demo: bool,
     pub site_root: PathBuf,
     pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
     pub db_max_connections: u32,
     pub log: String,
+    /// Identity providers from the file's `[[provider]]` tables.
+    pub providers: Vec<Provider>,
 }
 
 /// Scheme, host and port people reach the portal at.
@@ -123,10 +133,24 @@ impl Config {
 
     /// Loads from an optional TOML file and the given environment (testable).
     pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let file_values = match file {
+        let (file_values, provider_files) = match file {
             Some(path) => read_file(path)?,
-            None => BTreeMap::new(),
+            None => (BTreeMap::new(), vec![]),
         };
+        let mut providers = Vec::new();
+        for p in provider_files {
+            let provider = p.validate(env).map_err(|reason| ConfigError::File {
+                path: file.map(|f| f.display().to_string()).unwrap_or_default(),
+                reason,
+            })?;
+            if providers.iter().any(|q: &Provider| q.id == provider.id) {
+                return Err(ConfigError::File {
+                    path: file.map(|f| f.display().to_string()).unwrap_or_default(),
+                    reason: format!("provider id {:?} appears twice", provider.id),
+                });
+            }
+            providers.push(provider);
+        }
         // Raw value and the name to report for each key that was set.
         let raw = |env_key: &str| -> Option<(String, String)> {
             let key = KEYS.iter().find(|k| k.env == env_key).expect("known key");
@@ -196,6 +220,14 @@ impl Config {
                 .ok_or_else(|| invalid(name, "a whole number of minutes between 1 and 43200", &v))?,
             None => 480,
         };
+        let session_absolute_hours = match raw("EOD_SESSION_ABSOLUTE_HOURS") {
+            Some((v, name)) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|h| (1..=24 * 90).contains(h))
+                .ok_or_else(|| invalid(name, "a whole number of hours between 1 and 2160", &v))?,
+            None => 24,
+        };
         let db_max_connections = match raw("EOD_DB_MAX_CONNECTIONS") {
             Some((v, name)) => v
                 .parse::<u32>()
@@ -221,8 +253,10 @@ impl Config {
             demo,
             site_root,
             session_idle_minutes,
+            session_absolute_hours,
             db_max_connections,
             log,
+            providers,
         })
     }
 
@@ -232,14 +266,20 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+type FileContents = (BTreeMap<String, String>, Vec<ProviderFile>);
+
+fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
     let file_err = |reason: String| ConfigError::File { path: path.display().to_string(), reason };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_string()))?;
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_string()))?;
+    let providers = match table.remove("provider") {
+        None => vec![],
+        Some(v) => v.try_into::<Vec<ProviderFile>>().map_err(|e| file_err(format!("[[provider]]: {}", e.message())))?,
+    };
     let mut values = BTreeMap::new();
     for (key, value) in table {
         if !KEYS.iter().any(|k| k.file == key) {
-            let known = KEYS.iter().map(|k| k.file).collect::<Vec<_>>().join(", ");
+            let known = KEYS.iter().map(|k| k.file).chain(["[[provider]]"]).collect::<Vec<_>>().join(", ");
             return Err(ConfigError::UnknownFileKey { key, path: path.display().to_string(), known });
         }
         let text = match value {
@@ -256,7 +296,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
         };
         values.insert(key, text);
     }
-    Ok(values)
+    Ok((values, providers))
 }
 
 fn parse_flag(v: &str) -> Option<bool> {

@@ -3,6 +3,7 @@
 
 mod config;
 mod http;
+mod identity;
 mod sessions;
 
 use app::domain::preview_url::PreviewUrlBase;
@@ -32,6 +33,28 @@ enum Command {
     Migrate,
     /// Print every configuration key with its effective value and meaning.
     Config,
+    /// Manage API tokens (bootstrap and automation).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint a personal access token for a user and print it (shown once).
+    Create {
+        /// The user's login.
+        #[arg(long)]
+        user: String,
+        /// A scope to grant; repeat for several (environments:read, environments:write, costs:read, audit:read).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Days until the token expires (1–365).
+        #[arg(long, default_value_t = 30)]
+        expires: u32,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -51,6 +74,9 @@ async fn main() -> std::process::ExitCode {
         Command::Config => {
             print_config(&config);
             Ok(())
+        }
+        Command::Token(TokenCommand::Create { user, scopes, expires, name }) => {
+            create_token(&config, &user, &scopes, expires, name).await
         }
     };
     match result {
@@ -77,6 +103,10 @@ enum StartError {
     Listen(std::net::SocketAddr, std::io::Error),
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot build the HTTP client for sign-in: {0}")]
+    Http(openidconnect::reqwest::Error),
 }
 
 async fn open_db(config: &Config) -> Result<Db, StartError> {
@@ -89,6 +119,34 @@ async fn open_db(config: &Config) -> Result<Db, StartError> {
 async fn migrate(config: &Config) -> Result<(), StartError> {
     open_db(config).await?;
     tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn create_token(
+    config: &Config,
+    login: &str,
+    scopes: &[String],
+    expires: u32,
+    name: String,
+) -> Result<(), StartError> {
+    use app::domain::token::Scope;
+    let scopes =
+        scopes.iter().map(|s| s.parse::<Scope>()).collect::<Result<Vec<_>, _>>().map_err(StartError::Refused)?;
+    let db = open_db(config).await?;
+    let pool = db.pool();
+    let refused = |e: app::error::AppError| StartError::Refused(e.to_string());
+    let user = app::ssr::store::users::find_by_login(pool, login)
+        .await
+        .map_err(|e| StartError::Refused(format!("looking up {login}: {e}")))?
+        .ok_or_else(|| StartError::Refused(format!("no user with login {login:?}")))?;
+    let viewer = app::ssr::store::users::viewer(pool, &user.id)
+        .await
+        .map_err(|e| StartError::Refused(format!("loading {login}: {e}")))?
+        .ok_or_else(|| StartError::Refused(format!("no user with login {login:?}")))?;
+    let meta = app::ssr::RequestMeta { viewer: Some(viewer.clone()), ip: None, user_agent: Some("eod-cli".into()) };
+    let new = app::ssr::tokens::NewToken { name, scopes, expires_in_days: expires };
+    let (_, secret) = app::ssr::tokens::create(&db, &meta, &viewer, new).await.map_err(refused)?;
+    println!("{secret}");
     Ok(())
 }
 
@@ -114,9 +172,14 @@ async fn serve(config: Config) -> Result<(), StartError> {
             domain: config.preview_domain.clone(),
             port: config.public_url.port,
         },
+        public_origin: config.public_url.origin(),
+        session_absolute_ms: config.session_absolute_hours * 3_600_000,
+        sign_in_providers: config.providers.iter().map(|p| (p.id.clone(), p.label.clone())).collect(),
     };
+    let identity =
+        http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;
     let state = AppState { leptos_options, db: db.clone(), settings: Arc::new(settings) };
-    let app = http::router(state, sessions, &config);
+    let app = http::router(state, sessions, Arc::new(identity), &config);
 
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen(config.listen, e))?;
@@ -156,6 +219,7 @@ fn print_config(config: &Config) {
             "EOD_DEMO" => if config.demo { "1" } else { "0" }.to_string(),
             "EOD_SITE_ROOT" => config.site_root.display().to_string(),
             "EOD_SESSION_IDLE_MINUTES" => config.session_idle_minutes.to_string(),
+            "EOD_SESSION_ABSOLUTE_HOURS" => config.session_absolute_hours.to_string(),
             "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
             "EOD_LOG" => config.log.clone(),
             _ => String::new(),

@@ -1,5 +1,8 @@
 //! Server functions by area. Each one authorizes on the server, calls the
 //! store or a service, and returns a DTO shared with the browser.
 
+pub mod audit;
 pub mod environments;
 pub mod session;
+pub mod teams;
+pub mod tokens;

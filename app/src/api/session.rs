@@ -20,6 +20,8 @@ pub struct DemoUser {
 /// What the sign-in page offers: demo users (only with `EOD_DEMO=1`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInChoices {
+    /// Identity providers as (id, label); each signs in at `/auth/<id>/start`.
+    pub providers: Vec<(String, String)>,
     pub demo_users: Vec<DemoUser>,
 }
 
@@ -41,5 +43,5 @@ async fn sign_in_options_inner() -> Result<SignInChoices, AppError> {
             demo_users.push(DemoUser { login: user.login, display_name: user.display_name, roles });
         }
     }
-    Ok(SignInChoices { demo_users })
+    Ok(SignInChoices { providers: state.settings.sign_in_providers.clone(), demo_users })
 }

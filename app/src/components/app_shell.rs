@@ -15,8 +15,22 @@ pub fn AppShell(children: Children) -> impl IntoView {
                         <span aria-hidden="true" class="inline-block h-6 w-6 rounded bg-indigo-600"></span>
                         "EoD Portal"
                     </a>
-                    <nav aria-label="Main" class="flex gap-4 text-sm">
-                        <a href="/" class="font-medium text-slate-700 hover:text-indigo-700" aria-current="page">"Environments"</a>
+                    <nav aria-label="Main" class="flex gap-4 text-sm font-medium text-slate-700">
+                        <a href="/" class="hover:text-indigo-700">"Environments"</a>
+                        <Suspense fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                let v = viewer.await.ok().flatten();
+                                let admin = v.as_ref().is_some_and(|v| v.is_platform_admin);
+                                let can_audit = admin || v.as_ref().is_some_and(|v| {
+                                    v.memberships.iter().any(|m| m.role == crate::domain::access::TeamRole::Manager)
+                                });
+                                view! {
+                                    {can_audit.then(|| view! { <a href="/audit" class="hover:text-indigo-700">"Audit"</a> })}
+                                    {admin.then(|| view! { <a href="/admin/teams" class="hover:text-indigo-700">"Teams"</a> })}
+                                }
+                            })}
+                        </Suspense>
+                        <a href="/settings/tokens" class="hover:text-indigo-700">"API tokens"</a>
                     </nav>
                     <div class="ml-auto flex items-center gap-3 text-sm">
                         <Suspense fallback=|| view! { <span class="text-slate-400">"…"</span> }>

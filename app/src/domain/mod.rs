@@ -3,6 +3,7 @@
 //! the browser.
 
 pub mod access;
+pub mod authz;
 pub mod expiry;
 pub mod lifecycle;
 pub mod money;
@@ -11,3 +12,4 @@ pub mod preview_url;
 pub mod price;
 pub mod tier;
 pub mod time;
+pub mod token;

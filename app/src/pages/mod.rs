@@ -1,3 +1,6 @@
+pub mod audit;
 pub mod environments;
 pub mod not_found;
 pub mod sign_in;
+pub mod teams;
+pub mod tokens;

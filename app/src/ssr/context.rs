@@ -29,6 +29,13 @@ pub struct PortalSettings {
     /// Demo data and the demo sign-in are enabled (`EOD_DEMO=1`).
     pub demo: bool,
     pub preview_urls: PreviewUrlBase,
+    /// `scheme://host[:port]` of the portal; state-changing browser requests
+    /// must carry it as their Origin.
+    pub public_origin: String,
+    /// A session ends this long after sign-in, however active (ms).
+    pub session_absolute_ms: i64,
+    /// Configured identity providers as (id, label), for the sign-in page.
+    pub sign_in_providers: Vec<(String, String)>,
 }
 
 /// Who made the request and from where. The server's session middleware

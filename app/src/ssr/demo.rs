@@ -3,7 +3,7 @@
 //! so a fresh install has something real to look at. Seeding is idempotent:
 //! it runs once per database, in one transaction.
 
-use super::clock::new_id;
+use super::clock::{id_at, new_id};
 use super::store::{
     self, apps::App, audit::AuditEvent, environments::Environment, resources::Resource, teams::Team, users::User,
 };
@@ -311,7 +311,7 @@ impl DemoPlan {
         expires_at: Option<i64>,
         last_activity_at: Option<i64>,
     ) {
-        let id = new_id();
+        let id = id_at(created_at);
         // Cold provisioning in the portal's history: 20–90 s to ready.
         let ready_at = match state {
             EnvState::Pending | EnvState::Failed => None,
@@ -358,7 +358,7 @@ impl DemoPlan {
         let actor =
             owner_id.clone().map(|u| u.trim_start_matches("user-").to_string()).unwrap_or_else(|| "system".into());
         let event = |at: i64, action: &str, actor_id: Option<String>, label: &str| AuditEvent {
-            id: new_id(),
+            id: id_at(at),
             at,
             actor_id,
             actor_label: label.to_string(),

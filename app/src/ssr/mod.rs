@@ -1,11 +1,16 @@
 //! Server-only code (feature "ssr"): the database, the store, the services
 //! (the one write path) and request context. Nothing here ships to the browser.
 
+pub mod accounts;
+pub mod audit_view;
+pub mod authz;
 pub mod clock;
 pub mod context;
 pub mod db;
 pub mod demo;
 pub mod store;
+pub mod teams;
+pub mod tokens;
 
 pub use context::{AppState, PortalSettings, RequestMeta};
 pub use db::{Db, Engine};

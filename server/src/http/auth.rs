@@ -17,6 +17,8 @@ use tower_sessions::Session;
 
 /// Session key holding the signed-in user's id.
 const USER_ID_KEY: &str = "uid";
+/// Session key holding when the user signed in (epoch ms), for the absolute timeout.
+const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/demo", post(demo_sign_in)).route("/auth/logout", post(sign_out))
@@ -25,7 +27,19 @@ pub fn router() -> Router<AppState> {
 /// Resolves the session's user (if any) into a `RequestMeta` extension that
 /// pages, server functions and handlers read.
 pub async fn resolve_viewer(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
-    let viewer = match session.get::<String>(USER_ID_KEY).await {
+    let signed_in_at = session.get::<i64>(SIGNED_IN_AT_KEY).await.ok().flatten().unwrap_or(0);
+    let expired = app::ssr::clock::now_ms() - signed_in_at > state.settings.session_absolute_ms;
+    let user_id = match session.get::<String>(USER_ID_KEY).await {
+        Ok(Some(_)) if expired => {
+            // Past the absolute timeout: the session is deleted, not renewed.
+            if let Err(err) = session.flush().await {
+                tracing::error!(error = %err, "ending an expired session");
+            }
+            Ok(None)
+        }
+        other => other,
+    };
+    let viewer = match user_id {
         Ok(Some(user_id)) => match store::users::viewer(state.db.pool(), &user_id).await {
             Ok(v) => v,
             Err(err) => {
@@ -89,12 +103,7 @@ async fn demo_sign_in(
         }
         return error_page(StatusCode::BAD_REQUEST, "There is no demo user with that login.");
     };
-    // A fresh session id at sign-in defeats session fixation.
-    if let Err(err) = session.cycle_id().await {
-        tracing::error!(error = %err, "cycling the session id");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    if let Err(err) = session.insert(USER_ID_KEY, &user.id).await {
+    if let Err(err) = start_session(&session, &user.id).await {
         tracing::error!(error = %err, "writing the session");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
@@ -105,6 +114,15 @@ async fn demo_sign_in(
         tracing::error!(error = %err, "auditing a sign-in");
     }
     Redirect::to("/").into_response()
+}
+
+/// Signs `user_id` in on this session under a fresh id (defeats session
+/// fixation), starting the absolute-timeout clock.
+pub async fn start_session(session: &Session, user_id: &str) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session.insert(USER_ID_KEY, user_id).await?;
+    session.insert(SIGNED_IN_AT_KEY, app::ssr::clock::now_ms()).await?;
+    Ok(())
 }
 
 async fn sign_out(
@@ -132,7 +150,7 @@ async fn sign_out(
     Redirect::to("/login").into_response()
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub fn error_page(status: StatusCode, message: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed · EoD Portal</title></head>\
          <body style=\"font-family:system-ui;max-width:32rem;margin:4rem auto\"><h1>Sign-in failed</h1><p>{}</p>\

@@ -1,8 +1,12 @@
 //! The HTTP surface: one router per area, composed here.
 
+pub mod api_v1;
 pub mod assets;
+pub mod audit_csv;
 pub mod auth;
+pub mod csrf;
 pub mod health;
+pub mod oidc;
 
 use crate::config::Config;
 use crate::sessions::DbSessionStore;
@@ -13,7 +17,12 @@ use tower_sessions::cookie::time::Duration;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-pub fn router(state: AppState, sessions: DbSessionStore, config: &Config) -> Router {
+pub fn router(
+    state: AppState,
+    sessions: DbSessionStore,
+    identity: std::sync::Arc<oidc::Identity>,
+    config: &Config,
+) -> Router {
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos_options.clone();
     let https = config.public_url.is_https();
@@ -30,8 +39,12 @@ pub fn router(state: AppState, sessions: DbSessionStore, config: &Config) -> Rou
     let pages = Router::new()
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
         .merge(auth::router())
+        .merge(oidc::router(identity))
+        .merge(api_v1::router())
+        .merge(audit_csv::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_sign_in))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_viewer))
         .layer(session_layer);
 

@@ -114,3 +114,42 @@ impl AuditEvent {
         self
     }
 }
+
+/// Filters for [`search`]; empty strings mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct Search<'a> {
+    /// `None`: every team's and global events; `Some(teams)`: only events of these teams.
+    pub teams: Option<&'a [String]>,
+    pub action_prefix: &'a str,
+    pub actor_label: &'a str,
+    pub outcome: &'a str,
+    /// Only events with an id lower than this (ids sort by time).
+    pub before_id: &'a str,
+}
+
+/// Events matching the filters, newest first.
+pub async fn search<'c>(ex: impl Exec<'c>, s: &Search<'_>, limit: i64) -> sqlx::Result<Vec<AuditEvent>> {
+    let mut sql = String::from(
+        "SELECT id, at, actor_id, actor_label, action, target_kind, target_id, team_id, ip, user_agent, outcome, detail
+         FROM audit_events
+         WHERE ($1 = '' OR action LIKE $1 || '%')
+           AND ($2 = '' OR actor_label = $2)
+           AND ($3 = '' OR outcome = $3)
+           AND ($4 = '' OR id < $4)",
+    );
+    let teams = s.teams.unwrap_or(&[]);
+    if s.teams.is_some() {
+        if teams.is_empty() {
+            return Ok(vec![]);
+        }
+        let placeholders: Vec<String> = (0..teams.len()).map(|i| format!("${}", i + 6)).collect();
+        sql.push_str(&format!(" AND team_id IN ({})", placeholders.join(", ")));
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT $5");
+    let mut q =
+        sqlx::query_as(&sql).bind(s.action_prefix).bind(s.actor_label).bind(s.outcome).bind(s.before_id).bind(limit);
+    for t in teams {
+        q = q.bind(t);
+    }
+    q.fetch_all(ex).await
+}

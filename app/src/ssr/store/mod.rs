@@ -8,6 +8,7 @@ pub mod environments;
 pub mod meta;
 pub mod resources;
 pub mod teams;
+pub mod tokens;
 pub mod users;
 
 /// The executor bound every store function accepts: a pool, a connection or

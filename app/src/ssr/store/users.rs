@@ -111,3 +111,41 @@ pub async fn viewer(pool: &sqlx::AnyPool, user_id: &str) -> sqlx::Result<Option<
         memberships,
     }))
 }
+
+pub async fn find_by_login<'c>(ex: impl Exec<'c>, login: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE login = $1")).bind(login).fetch_optional(ex).await
+}
+
+/// Sets (or with `None` removes) a user's role in a team.
+pub async fn set_membership(
+    conn: &mut sqlx::AnyConnection,
+    team_id: &str,
+    user_id: &str,
+    role: Option<TeamRole>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM memberships WHERE team_id = $1 AND user_id = $2")
+        .bind(team_id)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(role) = role {
+        add_membership(&mut *conn, team_id, user_id, role, now).await?;
+    }
+    Ok(())
+}
+
+/// Refreshes what the provider says about a user, and the admin flag.
+pub async fn update_profile<'c>(ex: impl Exec<'c>, user: &User, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET display_name = $1, email = $2, is_platform_admin = $3, last_seen_at = $4 WHERE id = $5",
+    )
+    .bind(&user.display_name)
+    .bind(&user.email)
+    .bind(flag(user.is_platform_admin))
+    .bind(now)
+    .bind(&user.id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
