@@ -76,8 +76,10 @@ pub struct Config {
     pub preview_domain: String,
     pub demo: bool,
     pub site_root: PathBuf,
-    pub session_idle_minutes: i64,
-    pub session_absolute_hours: i64,
+    /// Session idle timeout (`EOD_SESSION_IDLE_MINUTES`).
+    pub session_idle: std::time::Duration,
+    /// Session absolute timeout (`EOD_SESSION_ABSOLUTE_HOURS`).
+    pub session_absolute: std::time::Duration,
     pub db_max_connections: u32,
     pub log: String,
     /// Identity providers from the file's `[[provider]]` tables.
@@ -252,8 +254,8 @@ impl Config {
             preview_domain,
             demo,
             site_root,
-            session_idle_minutes,
-            session_absolute_hours,
+            session_idle: std::time::Duration::from_secs(session_idle_minutes as u64 * 60),
+            session_absolute: std::time::Duration::from_secs(session_absolute_hours as u64 * 3600),
             db_max_connections,
             log,
             providers,

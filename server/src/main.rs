@@ -5,6 +5,8 @@ mod config;
 mod http;
 mod identity;
 mod sessions;
+#[cfg(test)]
+mod tests;
 
 use app::domain::preview_url::PreviewUrlBase;
 use app::ssr::{AppState, Db, PortalSettings};
@@ -150,20 +152,30 @@ async fn create_token(
     Ok(())
 }
 
-async fn serve(config: Config) -> Result<(), StartError> {
-    let db = open_db(&config).await?;
+/// Everything a running portal needs, ready to serve: the router and the
+/// database it uses.
+async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
+    let db = open_db(config).await?;
     if config.demo && app::ssr::demo::seed(&db, app::ssr::clock::now_ms()).await.map_err(StartError::Demo)? {
         tracing::info!("demo data seeded");
     }
     let sessions = sessions::DbSessionStore::open(&config.database_url).await.map_err(StartError::Sessions)?;
     tokio::spawn(sessions.clone().continuously_delete_expired(tokio::time::Duration::from_secs(300)));
 
+    // cargo leptos writes hash.txt (the hashed asset names) beside the binary;
+    // without it (a plain `cargo build`, tests) assets keep their plain names
+    // instead of every page failing.
+    let hashed =
+        std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("hash.txt").exists())).unwrap_or(false);
+    if !hashed {
+        tracing::warn!("no hash.txt beside the binary: serving unhashed asset names (build with cargo leptos)");
+    }
     let leptos_options = LeptosOptions::builder()
         .output_name("eod")
         .site_root(config.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
-        .hash_files(true)
+        .hash_files(hashed)
         .build();
     let settings = PortalSettings {
         demo: config.demo,
@@ -173,14 +185,18 @@ async fn serve(config: Config) -> Result<(), StartError> {
             port: config.public_url.port,
         },
         public_origin: config.public_url.origin(),
-        session_absolute_ms: config.session_absolute_hours * 3_600_000,
+        session_absolute_ms: config.session_absolute.as_millis() as i64,
+        session_refresh_ms: (config.session_idle.as_millis() as i64 / 4).min(60_000),
         sign_in_providers: config.providers.iter().map(|p| (p.id.clone(), p.label.clone())).collect(),
     };
     let identity =
         http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;
     let state = AppState { leptos_options, db: db.clone(), settings: Arc::new(settings) };
-    let app = http::router(state, sessions, Arc::new(identity), &config);
+    Ok((http::router(state, sessions, Arc::new(identity), config), db))
+}
 
+async fn serve(config: Config) -> Result<(), StartError> {
+    let (app, db) = build(&config).await?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen(config.listen, e))?;
     tracing::info!(url = %config.public_url.origin(), listen = %config.listen, demo = config.demo, "EoD Portal is up");
@@ -218,8 +234,8 @@ fn print_config(config: &Config) {
             "EOD_PREVIEW_DOMAIN" => config.preview_domain.clone(),
             "EOD_DEMO" => if config.demo { "1" } else { "0" }.to_string(),
             "EOD_SITE_ROOT" => config.site_root.display().to_string(),
-            "EOD_SESSION_IDLE_MINUTES" => config.session_idle_minutes.to_string(),
-            "EOD_SESSION_ABSOLUTE_HOURS" => config.session_absolute_hours.to_string(),
+            "EOD_SESSION_IDLE_MINUTES" => (config.session_idle.as_secs() / 60).to_string(),
+            "EOD_SESSION_ABSOLUTE_HOURS" => (config.session_absolute.as_secs() / 3600).to_string(),
             "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
             "EOD_LOG" => config.log.clone(),
             _ => String::new(),

@@ -22,11 +22,27 @@ pub fn short_duration(ms: i64) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM UTC` for an instant, for tooltips and exports.
+/// Hand-rolled (not chrono) to keep the date library out of the wasm bundle.
 pub fn utc_datetime(epoch_ms: i64) -> String {
-    match chrono::DateTime::from_timestamp_millis(epoch_ms) {
-        Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
-        None => "—".to_string(),
-    }
+    let secs = epoch_ms.div_euclid(SECOND_MS);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// (year, month 1–12, day 1–31) of a day count since 1970-01-01, in the
+/// proleptic Gregorian calendar (Howard Hinnant's `civil_from_days`).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 #[cfg(test)]
@@ -51,5 +67,16 @@ mod tests {
     fn utc_datetime_is_utc() {
         assert_eq!(utc_datetime(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc_datetime(1_767_225_600_000), "2026-01-01 00:00 UTC");
+        assert_eq!(utc_datetime(951_827_696_000), "2000-02-29 12:34 UTC");
+        assert_eq!(utc_datetime(-1), "1969-12-31 23:59 UTC");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn civil_dates_match_chrono(ms in -4_000_000_000_000i64..8_000_000_000_000) {
+            let ours = utc_datetime(ms);
+            let theirs = chrono::DateTime::from_timestamp_millis(ms).unwrap().format("%Y-%m-%d %H:%M UTC").to_string();
+            proptest::prop_assert_eq!(ours, theirs);
+        }
     }
 }

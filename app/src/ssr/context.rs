@@ -34,6 +34,9 @@ pub struct PortalSettings {
     pub public_origin: String,
     /// A session ends this long after sign-in, however active (ms).
     pub session_absolute_ms: i64,
+    /// How often a request refreshes the session's idle clock (ms): often
+    /// enough for the idle timeout, rarely enough not to write every request.
+    pub session_refresh_ms: i64,
     /// Configured identity providers as (id, label), for the sign-in page.
     pub sign_in_providers: Vec<(String, String)>,
 }

@@ -19,6 +19,8 @@ use tower_sessions::Session;
 const USER_ID_KEY: &str = "uid";
 /// Session key holding when the user signed in (epoch ms), for the absolute timeout.
 const SIGNED_IN_AT_KEY: &str = "signed_in_at";
+/// Session key holding when the session last refreshed its idle clock (epoch ms).
+const SEEN_AT_KEY: &str = "seen_at";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/demo", post(demo_sign_in)).route("/auth/logout", post(sign_out))
@@ -27,8 +29,9 @@ pub fn router() -> Router<AppState> {
 /// Resolves the session's user (if any) into a `RequestMeta` extension that
 /// pages, server functions and handlers read.
 pub async fn resolve_viewer(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
+    let now = app::ssr::clock::now_ms();
     let signed_in_at = session.get::<i64>(SIGNED_IN_AT_KEY).await.ok().flatten().unwrap_or(0);
-    let expired = app::ssr::clock::now_ms() - signed_in_at > state.settings.session_absolute_ms;
+    let expired = now - signed_in_at > state.settings.session_absolute_ms;
     let user_id = match session.get::<String>(USER_ID_KEY).await {
         Ok(Some(_)) if expired => {
             // Past the absolute timeout: the session is deleted, not renewed.
@@ -53,6 +56,16 @@ pub async fn resolve_viewer(State(state): State<AppState>, session: Session, mut
             None
         }
     };
+    if viewer.is_some() {
+        // The idle expiry moves only when the session is saved; saving on a
+        // schedule keeps an active session alive without a write per request.
+        let seen_at = session.get::<i64>(SEEN_AT_KEY).await.ok().flatten().unwrap_or(0);
+        if now - seen_at >= state.settings.session_refresh_ms {
+            if let Err(err) = session.insert(SEEN_AT_KEY, now).await {
+                tracing::warn!(error = %err, "refreshing the session");
+            }
+        }
+    }
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let user_agent =
         req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect());

@@ -34,7 +34,7 @@ pub fn router(
         .with_same_site(SameSite::Lax)
         .with_secure(https)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
+        .with_expiry(Expiry::OnInactivity(Duration::seconds(config.session_idle.as_secs() as i64)));
 
     let pages = Router::new()
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
