@@ -2,11 +2,14 @@
 //! → router → serve.
 
 mod config;
+mod drivers;
 mod http;
 mod identity;
+mod sample_app;
 mod sessions;
 #[cfg(test)]
 mod tests;
+mod workers;
 
 use app::domain::preview_url::PreviewUrlBase;
 use app::ssr::{AppState, Db, PortalSettings};
@@ -35,6 +38,8 @@ enum Command {
     Migrate,
     /// Print every configuration key with its effective value and meaning.
     Config,
+    /// Run the built-in sample workload (what the local driver starts for the demo apps).
+    SampleApp,
     /// Manage API tokens (bootstrap and automation).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -62,6 +67,16 @@ enum TokenCommand {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::SampleApp)) {
+        // Configured by its own environment (PORT, DATABASE_URL…), not EOD_*.
+        return match sample_app::run().await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("eod sample-app: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(err) => {
@@ -77,6 +92,7 @@ async fn main() -> std::process::ExitCode {
             print_config(&config);
             Ok(())
         }
+        Command::SampleApp => unreachable!("handled before configuration"),
         Command::Token(TokenCommand::Create { user, scopes, expires, name }) => {
             create_token(&config, &user, &scopes, expires, name).await
         }
@@ -191,8 +207,14 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
     };
     let identity =
         http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;
-    let state = AppState { leptos_options, db: db.clone(), settings: Arc::new(settings) };
-    Ok((http::router(state, sessions, Arc::new(identity), config), db))
+    let work = Arc::new(tokio::sync::Notify::new());
+    let state = AppState { leptos_options, db: db.clone(), settings: Arc::new(settings), work: work.clone() };
+    let driver: Arc<dyn drivers::Driver> = Arc::new(drivers::local::LocalDriver::new(&config.data_dir));
+    let worker_id = format!("{}-{}", std::process::id(), &app::ssr::clock::new_id()[24..]);
+    tokio::spawn(workers::reconciler::Reconciler { db: db.clone(), driver: driver.clone(), worker_id, work }.run());
+    tokio::spawn(workers::scheduler::run(db.clone(), std::time::Duration::from_secs(5)));
+    let proxy = Arc::new(http::proxy::Proxy::new(driver, config.preview_domain.clone()));
+    Ok((http::router(state, sessions, Arc::new(identity), proxy, config), db))
 }
 
 async fn serve(config: Config) -> Result<(), StartError> {

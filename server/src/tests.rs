@@ -203,3 +203,61 @@ fn no_code_path_updates_or_deletes_audit_events() {
     }
     assert!(hits.is_empty(), "{hits:?}");
 }
+
+/// Coder-style authorization matrix over every server function and API
+/// route: each caller × endpoint has an expected status, and a server
+/// function registered without a row fails the test.
+#[tokio::test]
+async fn every_server_function_and_api_route_authorizes_by_role() {
+    let p = portal(|_| {}).await;
+    let callers = [None, Some(p.sign_in("alice").await), Some(p.sign_in("bob").await), Some(p.sign_in("erin").await)];
+    let form = "application/x-www-form-urlencoded";
+    let json = "application/json";
+    // (method, path, content type, body, [anonymous, developer, manager, platform admin])
+    let matrix: &[(&str, &str, &str, &str, [u16; 4])] = &[
+        ("POST", "/api/fn/whoami", form, "", [200, 200, 200, 200]),
+        ("POST", "/api/fn/sign_in_options", form, "", [200, 200, 200, 200]),
+        ("POST", "/api/fn/list_environments", form, "", [401, 200, 200, 200]),
+        ("POST", "/api/fn/list_my_tokens", form, "", [401, 200, 200, 200]),
+        (
+            "POST",
+            "/api/fn/create_token",
+            json,
+            r#"{"name":"t","scopes":["environments:read"],"expires_in_days":1}"#,
+            [401, 200, 200, 200],
+        ),
+        ("POST", "/api/fn/revoke_token", form, "id=someone-elses", [401, 404, 404, 404]),
+        ("POST", "/api/fn/list_audit", form, "query[action]=auth.", [401, 403, 200, 200]),
+        ("POST", "/api/fn/list_teams_admin", form, "", [401, 403, 403, 200]),
+        ("POST", "/api/fn/create_team", form, "slug=matrix&name=Matrix", [401, 403, 403, 200]),
+        (
+            "POST",
+            "/api/fn/set_team_member",
+            form,
+            "team_id=team-search&login=alice&role=developer",
+            [401, 403, 403, 200],
+        ),
+        ("GET", "/api/v1/me", "", "", [401, 200, 200, 200]),
+        ("GET", "/api/v1/environments", "", "", [401, 200, 200, 200]),
+        ("GET", "/audit.csv", "", "", [303, 403, 200, 200]),
+    ];
+    for (method, path, content_type, body, expected) in matrix {
+        for (caller, want) in callers.iter().zip(expected) {
+            let mut req = Request::builder().method(*method).uri(*path).header(header::ORIGIN, ORIGIN);
+            if !content_type.is_empty() {
+                req = req.header(header::CONTENT_TYPE, *content_type);
+            }
+            if let Some(cookie) = caller {
+                req = req.header(header::COOKIE, cookie);
+            }
+            let res = p.send(req.body(Body::from(body.to_string())).unwrap()).await;
+            assert_eq!(res.status().as_u16(), *want, "{method} {path} as {caller:?}");
+        }
+    }
+    for (path, _) in leptos::server_fn::axum::server_fn_paths() {
+        assert!(
+            matrix.iter().any(|row| row.1 == path),
+            "server function {path} has no row in the authorization matrix"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod authz;
+pub mod cost;
 pub mod expiry;
 pub mod lifecycle;
 pub mod money;

@@ -55,6 +55,7 @@ impl Tier {
                 idle_after_ms: Some(HOUR_MS),
                 warn_before_ms: Some(30 * MINUTE_MS),
                 at_ttl: AtTtl::HardDestroy,
+                extension: Extension { step_ms: 2 * HOUR_MS, max_lifetime_ms: 12 * HOUR_MS, needs_approval: false },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
             },
@@ -64,6 +65,7 @@ impl Tier {
                 idle_after_ms: Some(12 * HOUR_MS),
                 warn_before_ms: Some(2 * HOUR_MS),
                 at_ttl: AtTtl::SnapshotThenDestroy,
+                extension: Extension { step_ms: 12 * HOUR_MS, max_lifetime_ms: 72 * HOUR_MS, needs_approval: false },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
             },
@@ -73,6 +75,7 @@ impl Tier {
                 idle_after_ms: Some(12 * HOUR_MS),
                 warn_before_ms: Some(4 * HOUR_MS),
                 at_ttl: AtTtl::SoftDestroy,
+                extension: Extension { step_ms: 24 * HOUR_MS, max_lifetime_ms: 7 * 24 * HOUR_MS, needs_approval: true },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
             },
@@ -82,6 +85,7 @@ impl Tier {
                 idle_after_ms: None,
                 warn_before_ms: None,
                 at_ttl: AtTtl::Never,
+                extension: NO_EXTENSION,
                 strategy: DeploymentStrategy::Rolling { max_surge_pct: 25, max_unavailable_pct: 25 },
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
             },
@@ -91,12 +95,16 @@ impl Tier {
                 idle_after_ms: None,
                 warn_before_ms: None,
                 at_ttl: AtTtl::Never,
+                extension: NO_EXTENSION,
                 strategy: DeploymentStrategy::BlueGreen,
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
             },
         }
     }
 }
+
+/// Long-lived tiers have no TTL to extend.
+const NO_EXTENSION: Extension = Extension { step_ms: 0, max_lifetime_ms: i64::MAX, needs_approval: false };
 
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -170,8 +178,20 @@ pub struct TierPolicy {
     pub idle_after_ms: Option<i64>,
     pub warn_before_ms: Option<i64>,
     pub at_ttl: AtTtl,
+    pub extension: Extension,
     pub strategy: DeploymentStrategy,
     pub probe: ReadinessProbe,
+}
+
+/// How an environment's expiry may be pushed back by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    /// Most one extension adds (ms).
+    pub step_ms: i64,
+    /// Expiry never goes past creation + this (ms), whatever resets or extends it.
+    pub max_lifetime_ms: i64,
+    /// Whether a platform admin must approve each extension.
+    pub needs_approval: bool,
 }
 
 #[cfg(test)]
@@ -207,6 +227,16 @@ mod tests {
             assert_eq!((p.ttl_ms, p.at_ttl), (None, AtTtl::Never));
         }
         assert_eq!(Tier::Production.default_policy().strategy, DeploymentStrategy::BlueGreen);
+    }
+
+    #[test]
+    fn extensions_stay_within_a_maximum_lifetime_longer_than_the_ttl() {
+        for tier in Tier::ALL.into_iter().filter(|t| t.is_preview()) {
+            let p = tier.default_policy();
+            assert!(p.extension.step_ms > 0);
+            assert!(p.extension.max_lifetime_ms > p.ttl_ms.unwrap(), "{tier}");
+        }
+        assert!(Tier::PreviewCompliance.default_policy().extension.needs_approval);
     }
 
     #[test]

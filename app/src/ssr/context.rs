@@ -15,6 +15,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub settings: Arc<PortalSettings>,
+    /// Wakes this replica's workers when a change enqueued work.
+    pub work: Arc<tokio::sync::Notify>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {

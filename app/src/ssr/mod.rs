@@ -8,6 +8,7 @@ pub mod clock;
 pub mod context;
 pub mod db;
 pub mod demo;
+pub mod environments;
 pub mod store;
 pub mod teams;
 pub mod tokens;

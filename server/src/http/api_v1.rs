@@ -4,20 +4,28 @@
 //! server with the same policy as the UI; errors are JSON with the status
 //! from `AppError::status`.
 
+use app::domain::lifecycle::{ActivityKind, Event};
 use app::domain::token::Scope;
 use app::error::AppError;
 use app::ssr::store::{self, audit::AuditEvent, audit::Outcome};
 use app::ssr::{tokens, AppState, RequestMeta};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::Path;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/me", get(me)).route("/api/v1/environments", get(list_environments))
+    Router::new()
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/environments", get(list_environments).post(create_environment))
+        .route("/api/v1/environments/{id}", get(get_environment).delete(destroy_environment))
+        .route("/api/v1/environments/{id}/extend", post(extend_environment))
+        .route("/api/v1/environments/{id}/activity", post(record_activity))
 }
 
 /// An `AppError` rendered as `{"error": {"status", "message", "field"}}`.
@@ -145,36 +153,154 @@ struct EnvironmentJson {
     url: Option<String>,
 }
 
+fn environment_json(state: &AppState, e: store::environments::Listed) -> EnvironmentJson {
+    let reachable = e.state.parse::<app::domain::lifecycle::EnvState>().is_ok_and(|s| s.is_reachable());
+    EnvironmentJson {
+        url: reachable.then(|| state.settings.preview_urls.url_for(&e.name)),
+        id: e.id,
+        name: e.name,
+        team: e.team_slug,
+        app: e.app_slug,
+        tier: e.tier,
+        state: e.state,
+        owner: e.owner_login,
+        git_ref: e.git_ref,
+        pr_number: e.pr_number,
+        created_at: e.created_at,
+        expires_at: e.expires_at,
+    }
+}
+
 async fn list_environments(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<EnvironmentJson>>, ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsRead).await?;
     // Listing spans the caller's teams; the query scopes rows to them
-    // (every team for platform admins), as `authz::teams_for` would.
+    // (every team for platform admins).
     let viewer = caller.meta.viewer.clone().ok_or(ApiError(AppError::Unauthorized))?;
     let rows = store::environments::list_live_visible(state.db.pool(), &viewer, 1000)
         .await
         .map_err(app::ssr::internal("listing environments for the API"))?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|e| {
-                let reachable = e.state.parse::<app::domain::lifecycle::EnvState>().is_ok_and(|s| s.is_reachable());
-                EnvironmentJson {
-                    url: reachable.then(|| state.settings.preview_urls.url_for(&e.name)),
-                    id: e.id,
-                    name: e.name,
-                    team: e.team_slug,
-                    app: e.app_slug,
-                    tier: e.tier,
-                    state: e.state,
-                    owner: e.owner_login,
-                    git_ref: e.git_ref,
-                    pr_number: e.pr_number,
-                    created_at: e.created_at,
-                    expires_at: e.expires_at,
-                }
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(|e| environment_json(&state, e)).collect()))
+}
+
+/// The JSON body of a request, or a 422 naming what is wrong with it.
+fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    payload.map(|Json(v)| v).map_err(|rejection| ApiError(AppError::invalid("body", rejection.body_text())))
+}
+
+async fn one(state: &AppState, id: &str) -> Result<EnvironmentJson, ApiError> {
+    let listed = store::environments::listed_by_id(state.db.pool(), id)
+        .await
+        .map_err(app::ssr::internal("reading an environment"))?
+        .ok_or(ApiError(AppError::NotFound))?;
+    Ok(environment_json(state, listed))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    app: String,
+    team: Option<String>,
+    branch: Option<String>,
+    pr_number: Option<u64>,
+    tier: Option<String>,
+}
+
+async fn create_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    payload: Result<Json<CreateBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<EnvironmentJson>), ApiError> {
+    caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
+    let b = body(payload)?;
+    let tier = match b.tier.as_deref() {
+        None => app::domain::tier::Tier::PreviewLightweight,
+        Some(t) => {
+            t.parse().map_err(|e: app::domain::tier::UnknownTier| ApiError(AppError::invalid("tier", e.to_string())))?
+        }
+    };
+    let new = app::ssr::environments::NewEnvironment {
+        app: b.app,
+        team: b.team,
+        branch: b.branch,
+        pr_number: b.pr_number,
+        tier,
+    };
+    let env = app::ssr::environments::create(&state, &caller.meta, new).await?;
+    Ok((StatusCode::CREATED, Json(one(&state, &env.id).await?)))
+}
+
+async fn get_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EnvironmentJson>, ApiError> {
+    caller.require_scope(&state, Scope::EnvironmentsRead).await?;
+    app::ssr::environments::load_visible(&state, &caller.meta, &id, app::domain::authz::Action::ViewEnvironments)
+        .await?;
+    Ok(Json(one(&state, &id).await?))
+}
+
+async fn destroy_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<EnvironmentJson>), ApiError> {
+    caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
+    app::ssr::environments::act(&state, &caller.meta, &id, Event::DestroyRequested, "environment.destroy").await?;
+    Ok((StatusCode::ACCEPTED, Json(one(&state, &id).await?)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtendBody {
+    hours: f64,
+}
+
+async fn extend_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    payload: Result<Json<ExtendBody>, JsonRejection>,
+) -> Result<Json<EnvironmentJson>, ApiError> {
+    caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
+    let b = body(payload)?;
+    if !b.hours.is_finite() || b.hours <= 0.0 || b.hours > 24.0 * 30.0 {
+        return Err(ApiError(AppError::invalid("hours", "give a positive number of hours")));
+    }
+    let approved = caller.meta.viewer.as_ref().is_some_and(|v| v.is_platform_admin);
+    let event = Event::Extend { by_ms: (b.hours * 3_600_000.0) as i64, approved };
+    app::ssr::environments::act(&state, &caller.meta, &id, event, "environment.extend").await?;
+    Ok(Json(one(&state, &id).await?))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ActivityBody {
+    kind: Option<String>,
+}
+
+async fn record_activity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    payload: Option<Json<ActivityBody>>,
+) -> Result<Json<EnvironmentJson>, ApiError> {
+    caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
+    let kind = match payload.and_then(|Json(b)| b.kind).as_deref() {
+        None | Some("api") => ActivityKind::Api,
+        Some("commit") => ActivityKind::Commit,
+        Some("test") => ActivityKind::TestRun,
+        Some("deploy") => ActivityKind::Deploy,
+        Some(other) => {
+            return Err(ApiError(AppError::invalid(
+                "kind",
+                format!("unknown activity {other:?}; expected commit, test, deploy or api"),
+            )))
+        }
+    };
+    app::ssr::environments::act(&state, &caller.meta, &id, Event::Activity(kind), "environment.activity").await?;
+    Ok(Json(one(&state, &id).await?))
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod csrf;
 pub mod health;
 pub mod oidc;
+pub mod proxy;
 
 use crate::config::Config;
 use crate::sessions::DbSessionStore;
@@ -21,6 +22,7 @@ pub fn router(
     state: AppState,
     sessions: DbSessionStore,
     identity: std::sync::Arc<oidc::Identity>,
+    proxy: std::sync::Arc<proxy::Proxy>,
     config: &Config,
 ) -> Router {
     let routes = generate_route_list(app::App);
@@ -53,5 +55,7 @@ pub fn router(
         .merge(assets::router(&state.leptos_options))
         .merge(pages)
         .layer(axum::middleware::from_fn(assets::cache_control))
+        // Outermost: preview hosts go straight to their environment.
+        .layer(axum::middleware::from_fn_with_state((state.clone(), proxy), proxy::route))
         .with_state(state)
 }

@@ -27,3 +27,17 @@ pub async fn insert<'c>(ex: impl Exec<'c>, app: &App) -> sqlx::Result<()> {
     .await?;
     Ok(())
 }
+
+const APP_COLUMNS: &str = "id, team_id, slug, name, repo_url, blueprint, created_at";
+
+pub async fn find<'c>(ex: impl Exec<'c>, id: &str) -> sqlx::Result<Option<App>> {
+    sqlx::query_as(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1")).bind(id).fetch_optional(ex).await
+}
+
+/// Apps with this slug (one per team at most).
+pub async fn find_by_slug<'c>(ex: impl Exec<'c>, slug: &str) -> sqlx::Result<Vec<App>> {
+    sqlx::query_as(&format!("SELECT {APP_COLUMNS} FROM apps WHERE slug = $1 ORDER BY team_id"))
+        .bind(slug)
+        .fetch_all(ex)
+        .await
+}

@@ -5,6 +5,7 @@
 pub mod apps;
 pub mod audit;
 pub mod environments;
+pub mod jobs;
 pub mod meta;
 pub mod resources;
 pub mod teams;

@@ -41,3 +41,40 @@ pub async fn for_environment<'c>(ex: impl Exec<'c>, environment_id: &str) -> sql
     .fetch_all(ex)
     .await
 }
+
+/// Marks an environment's planned resources created, with the driver's facts.
+pub async fn mark_created<'c>(ex: impl Exec<'c>, environment_id: &str, now: i64, detail: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE resources SET state = 'created', started_at = COALESCE(started_at, $1), detail = $2
+         WHERE environment_id = $3 AND state = 'planned'",
+    )
+    .bind(now)
+    .bind(detail)
+    .bind(environment_id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Stops the cost clock of every resource of an environment.
+pub async fn mark_deleted<'c>(ex: impl Exec<'c>, environment_id: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE resources SET state = 'deleted', ended_at = CASE WHEN started_at IS NULL THEN NULL ELSE $1 END
+         WHERE environment_id = $2 AND state <> 'deleted'",
+    )
+    .bind(now)
+    .bind(environment_id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The driver's recorded facts (JSON) for an environment, from its compute resource.
+pub async fn runtime_detail<'c>(ex: impl Exec<'c>, environment_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT detail FROM resources WHERE environment_id = $1 AND kind = 'compute' AND state = 'created'",
+    )
+    .bind(environment_id)
+    .fetch_optional(ex)
+    .await
+}

@@ -1,0 +1,311 @@
+//! The one write path for environments. Every change — from the UI, the API,
+//! webhooks or the workers — loads the row, authorizes, applies the pure
+//! lifecycle transition, writes (optimistically, by version), appends the
+//! audit event and enqueues the work the transition asks for, in one
+//! transaction.
+
+use super::clock::{new_id, now_ms};
+use super::store::{self, audit::AuditEvent, audit::Outcome, environments::Environment, resources::Resource};
+use super::{authz, internal, AppState, Db, RequestMeta};
+use crate::domain::authz::Action;
+use crate::domain::lifecycle::{self, Effect, EnvState, Event, Lifecycle};
+use crate::domain::naming::{environment_name, Source};
+use crate::domain::price::default_resources;
+use crate::domain::tier::Tier;
+use crate::error::AppError;
+
+/// What a New-preview request asks for.
+#[derive(Clone, Debug)]
+pub struct NewEnvironment {
+    pub app: String,
+    /// Needed only when several teams have an app with this slug.
+    pub team: Option<String>,
+    pub branch: Option<String>,
+    pub pr_number: Option<u64>,
+    pub tier: Tier,
+}
+
+fn lifecycle_of(env: &Environment) -> Result<Lifecycle, AppError> {
+    let state = env.state.parse::<EnvState>().map_err(|e| {
+        tracing::error!(error = %e, id = %env.id, "bad state in database");
+        AppError::Internal
+    })?;
+    Ok(Lifecycle {
+        state,
+        created_at: env.created_at,
+        last_activity_at: env.last_activity_at.unwrap_or(env.created_at),
+        expires_at: env.expires_at,
+        warned_at: env.warned_at,
+        failure: env.failure_reason.clone(),
+    })
+}
+
+fn tier_of(env: &Environment) -> Result<Tier, AppError> {
+    env.tier.parse::<Tier>().map_err(|e| {
+        tracing::error!(error = %e, id = %env.id, "bad tier in database");
+        AppError::Internal
+    })
+}
+
+/// The job kind that carries out an effect (warnings and approval requests
+/// become notifications instead).
+fn job_kind(effect: &Effect) -> Option<&'static str> {
+    match effect {
+        Effect::Provision => Some("provision"),
+        Effect::Snapshot => Some("snapshot"),
+        Effect::Teardown => Some("teardown"),
+        Effect::Warn { .. } | Effect::RequestApproval => None,
+    }
+}
+
+async fn record_effects(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    env: &Environment,
+    effects: &[Effect],
+    now: i64,
+) -> Result<(), AppError> {
+    for effect in effects {
+        if let Some(kind) = job_kind(effect) {
+            store::jobs::enqueue(&mut **tx, &new_id(), kind, Some(&env.id), now)
+                .await
+                .map_err(internal("enqueueing a job"))?;
+        }
+        let note = match effect {
+            Effect::Warn { expires_at } => Some((
+                "expiry_warning",
+                format!("{} expires at {}", env.name, crate::domain::time::utc_datetime(*expires_at)),
+            )),
+            Effect::RequestApproval => Some((
+                "approval_requested",
+                format!("{} is waiting for a platform admin to approve its destroy", env.name),
+            )),
+            _ => None,
+        };
+        if let Some((kind, message)) = note {
+            sqlx::query(
+                "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(new_id())
+            .bind(&env.owner_id)
+            .bind(&env.id)
+            .bind(kind)
+            .bind(message)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(internal("recording a notification"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates an environment: authorize on the app's team, insert it pending
+/// with its planned resources, audit, enqueue provisioning.
+pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -> Result<Environment, AppError> {
+    let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
+    let pool = state.db.pool();
+    let apps = store::apps::find_by_slug(pool, new.app.trim()).await.map_err(internal("finding an app"))?;
+    let visible: Vec<_> = apps.into_iter().filter(|a| viewer.can_see_team(&a.team_id)).collect();
+    let app = match (visible.len(), &new.team) {
+        (0, _) => return Err(AppError::invalid("app", format!("no app {:?} in your teams", new.app.trim()))),
+        (1, None) => visible.into_iter().next().expect("one app"),
+        (_, Some(team)) => {
+            let team_row = store::teams::find_by_slug(pool, team).await.map_err(internal("finding a team"))?;
+            let team_id = team_row.map(|t| t.id).unwrap_or_default();
+            visible
+                .into_iter()
+                .find(|a| a.team_id == team_id)
+                .ok_or_else(|| AppError::invalid("team", "no such app in that team"))?
+        }
+        (_, None) => return Err(AppError::invalid("team", "several teams have this app; say which team")),
+    };
+    authz::require(state, meta, Action::OperateEnvironments, Some(&app.team_id)).await?;
+    if !new.tier.is_preview() && !viewer.is_platform_admin {
+        authz::audit_denial(state, meta, Action::OperateEnvironments, Some(&app.team_id), "long-lived tier").await;
+        return Err(AppError::Forbidden);
+    }
+    let source = match (&new.pr_number, new.branch.as_deref().map(str::trim)) {
+        (Some(n), _) => Source::PullRequest(*n),
+        (None, Some(b)) if !b.is_empty() && b.len() <= 200 => Source::Branch(b),
+        (None, Some(_)) => return Err(AppError::invalid("branch", "give a branch name of 1 to 200 characters")),
+        (None, None) => return Err(AppError::invalid("branch", "give a branch or a pull request number")),
+    };
+    let now = now_ms();
+    let policy = new.tier.default_policy();
+    let (lc, effects) = lifecycle::start(&policy, now);
+    let id = new_id();
+    let suffix: String = id.chars().rev().filter(|c| c.is_ascii_alphanumeric()).take(4).collect();
+    let name = environment_name(&app.slug, &source, &suffix);
+    let env = Environment {
+        id: id.clone(),
+        name: name.clone(),
+        team_id: app.team_id.clone(),
+        app_id: app.id.clone(),
+        owner_id: Some(viewer.user_id.clone()),
+        tier: new.tier.as_str().to_string(),
+        state: lc.state.as_str().to_string(),
+        desired: "running".into(),
+        git_ref: match &source {
+            Source::Branch(b) => Some(b.to_string()),
+            Source::PullRequest(n) => Some(format!("refs/pull/{n}/head")),
+        },
+        pr_number: new.pr_number.map(|n| n as i64),
+        commit_sha: None,
+        pooled: false,
+        created_at: now,
+        ready_at: None,
+        last_activity_at: Some(now),
+        expires_at: lc.expires_at,
+        warned_at: None,
+        destroyed_at: None,
+        failure_reason: None,
+    };
+    let mut tx = pool.begin().await.map_err(internal("starting a transaction"))?;
+    store::environments::insert(&mut *tx, &env).await.map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            AppError::Conflict("an environment with that name exists; try again".into())
+        }
+        _ => internal("creating an environment")(e),
+    })?;
+    for priced in default_resources(new.tier) {
+        let r = Resource {
+            id: new_id(),
+            environment_id: id.clone(),
+            kind: priced.kind.into(),
+            name: format!("{name}-{}", priced.kind),
+            driver: "local".into(),
+            state: "planned".into(),
+            hourly_rate_micros: priced.hourly_rate.0,
+            started_at: None,
+            ended_at: None,
+        };
+        store::resources::insert(&mut *tx, &r).await.map_err(internal("planning a resource"))?;
+    }
+    let mut event =
+        AuditEvent::from_request(meta, "environment.create", "environment", Some(id.clone()), Outcome::Success)
+            .with_detail(
+                serde_json::json!({ "name": name, "tier": new.tier.as_str(), "app": app.slug, "git_ref": env.git_ref }),
+            );
+    event.team_id = Some(app.team_id.clone());
+    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a create"))?;
+    record_effects(&mut tx, &env, &effects, now).await?;
+    tx.commit().await.map_err(internal("committing a create"))?;
+    state.work.notify_one();
+    Ok(env)
+}
+
+/// Loads an environment the viewer may see (others' are NotFound).
+pub async fn load_visible(
+    state: &AppState,
+    meta: &RequestMeta,
+    id: &str,
+    action: Action,
+) -> Result<Environment, AppError> {
+    let found = store::environments::find(state.db.pool(), id).await.map_err(internal("loading an environment"))?;
+    let Some(v) = found else {
+        meta.viewer.as_ref().ok_or(AppError::Unauthorized)?;
+        return Err(AppError::NotFound);
+    };
+    authz::require(state, meta, action, Some(&v.env.team_id)).await?;
+    Ok(v.env)
+}
+
+/// Applies an event on behalf of a person (destroy, extend, activity):
+/// authorize, transition, write, audit, enqueue.
+pub async fn act(
+    state: &AppState,
+    meta: &RequestMeta,
+    id: &str,
+    event: Event,
+    action_name: &str,
+) -> Result<Environment, AppError> {
+    load_visible(state, meta, id, Action::OperateEnvironments).await?;
+    let actor = meta.clone();
+    transition(&state.db, id, event, move |env| {
+        let mut e =
+            AuditEvent::from_request(&actor, action_name, "environment", Some(env.id.clone()), Outcome::Success);
+        e.team_id = Some(env.team_id.clone());
+        e
+    })
+    .await
+    .inspect(|_| state.work.notify_one())
+}
+
+/// Applies an event on behalf of the portal itself (workers, scheduler).
+pub async fn system_event(db: &Db, id: &str, event: Event, action_name: &str) -> Result<Environment, AppError> {
+    transition(db, id, event, |env| AuditEvent {
+        id: new_id(),
+        at: now_ms(),
+        actor_id: None,
+        actor_label: "system".into(),
+        action: action_name.to_string(),
+        target_kind: "environment".into(),
+        target_id: Some(env.id.clone()),
+        team_id: Some(env.team_id.clone()),
+        ip: None,
+        user_agent: None,
+        outcome: "success".into(),
+        detail: "{}".into(),
+    })
+    .await
+}
+
+/// The transaction shared by [`act`] and [`system_event`]. Retries a few
+/// times when a concurrent writer bumped the version first.
+async fn transition(
+    db: &Db,
+    id: &str,
+    event: Event,
+    audit: impl Fn(&Environment) -> AuditEvent,
+) -> Result<Environment, AppError> {
+    for _ in 0..5 {
+        let now = now_ms();
+        let mut tx = db.pool().begin().await.map_err(internal("starting a transaction"))?;
+        let v = store::environments::find(&mut *tx, id)
+            .await
+            .map_err(internal("loading an environment"))?
+            .ok_or(AppError::NotFound)?;
+        let policy = tier_of(&v.env)?.default_policy();
+        let before = lifecycle_of(&v.env)?;
+        let (after, effects) = lifecycle::apply(&before, &event, &policy, now).map_err(|r| match r {
+            lifecycle::Rejected::BadExtension { .. } => AppError::invalid("hours", r.to_string()),
+            other => AppError::Conflict(other.to_string()),
+        })?;
+        if after == before && effects.is_empty() {
+            return Ok(v.env);
+        }
+        let mut env = v.env.clone();
+        env.state = after.state.as_str().to_string();
+        env.last_activity_at = Some(after.last_activity_at);
+        env.expires_at = after.expires_at;
+        env.warned_at = after.warned_at;
+        env.failure_reason = after.failure.clone();
+        if after.state == EnvState::Ready && env.ready_at.is_none() {
+            env.ready_at = Some(now);
+        }
+        if matches!(event, Event::DestroyRequested) {
+            env.desired = "destroyed".into();
+        }
+        if after.state == EnvState::Destroyed {
+            env.destroyed_at = Some(now);
+            store::resources::mark_deleted(&mut *tx, &env.id, now)
+                .await
+                .map_err(internal("stopping resource clocks"))?;
+        }
+        if !store::environments::update_lifecycle(&mut *tx, &env, v.version)
+            .await
+            .map_err(internal("writing an environment"))?
+        {
+            continue; // someone else moved it; read again and re-decide
+        }
+        let mut event_row = audit(&env);
+        if event_row.detail == "{}" {
+            event_row.detail = serde_json::json!({ "from": before.state.as_str(), "to": after.state.as_str(), "expires_at": env.expires_at }).to_string();
+        }
+        store::audit::append(&mut *tx, &event_row).await.map_err(internal("auditing a transition"))?;
+        record_effects(&mut tx, &env, &effects, now).await?;
+        tx.commit().await.map_err(internal("committing a transition"))?;
+        return Ok(env);
+    }
+    Err(AppError::Conflict("the environment is changing right now; try again".into()))
+}

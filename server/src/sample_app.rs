@@ -1,0 +1,72 @@
+//! `eod sample-app`: the built-in demo workload, so a fresh install
+//! provisions something real. It serves its environment's name and tier and
+//! a row count from its own database (the per-environment copy the local
+//! driver made), plus `/healthz` for the readiness probe.
+
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::SqlitePool;
+use std::net::SocketAddr;
+
+#[derive(Clone)]
+struct Sample {
+    name: String,
+    tier: String,
+    pool: SqlitePool,
+}
+
+/// Runs until killed. Reads `PORT`, `DATABASE_URL`, `EOD_ENV_NAME`, `EOD_ENV_TIER`.
+pub async fn run() -> Result<(), String> {
+    let port: u16 = std::env::var("PORT")
+        .map_err(|_| "PORT is not set".to_string())?
+        .parse()
+        .map_err(|_| "PORT is not a port number")?;
+    let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set".to_string())?;
+    let pool = SqlitePoolOptions::new().max_connections(2).connect(&url).await.map_err(|e| format!("database: {e}"))?;
+    let state = Sample {
+        name: std::env::var("EOD_ENV_NAME").unwrap_or_else(|_| "unnamed".into()),
+        tier: std::env::var("EOD_ENV_TIER").unwrap_or_default(),
+        pool,
+    };
+    let app = Router::new().route("/", get(index)).route("/healthz", get(|| async { "ok" })).with_state(state);
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await.map_err(|e| e.to_string())?;
+    axum::serve(listener, app).await.map_err(|e| e.to_string())
+}
+
+async fn index(State(s): State<Sample>) -> Html<String> {
+    let rows: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&s.pool).await;
+    let rows = rows.map(|n| n.to_string()).unwrap_or_else(|e| format!("unavailable ({e})"));
+    Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\
+         <body style=\"font-family:system-ui;max-width:40rem;margin:3rem auto\">\
+         <h1>Sample app</h1><p>Environment <strong data-testid=\"env-name\">{name}</strong> \
+         on tier <strong data-testid=\"env-tier\">{tier}</strong>.</p>\
+         <p>Its database holds <strong data-testid=\"row-count\">{rows}</strong> rows.</p></body></html>",
+        name = escape(&s.name),
+        tier = escape(&s.tier),
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Creates the sample app's template database (a table with a few rows)
+/// that each environment's database is copied from.
+pub async fn create_template(path: &std::path::Path) -> Result<(), sqlx::Error> {
+    let url = format!("sqlite:{}?mode=rwc", path.display());
+    let pool = SqlitePoolOptions::new().max_connections(1).connect(&url).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").execute(&pool).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&pool).await?;
+    if n == 0 {
+        for i in 1..=42 {
+            sqlx::query("INSERT INTO items (name) VALUES ($1)").bind(format!("item {i}")).execute(&pool).await?;
+        }
+    }
+    pool.close().await;
+    Ok(())
+}
