@@ -30,6 +30,10 @@ fn free_port() -> u16 {
 }
 
 fn start(database_url: Option<String>) -> Portal {
+    start_with(database_url, &[])
+}
+
+fn start_with(database_url: Option<String>, extra: &[(&str, &str)]) -> Portal {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut env = vec![
@@ -41,6 +45,7 @@ fn start(database_url: Option<String>) -> Portal {
     if let Some(url) = database_url {
         env.push(("EOD_DATABASE_URL".to_string(), url));
     }
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let child = Command::new(env!("CARGO_BIN_EXE_eod")).envs(env.clone()).stdout(Stdio::null()).spawn().unwrap();
     Portal { child, base: format!("http://127.0.0.1:{port}"), port, data, env }
 }
@@ -221,4 +226,161 @@ async fn a_preview_lives_and_dies_on_postgres() {
     let base = admin.rsplit_once('/').unwrap().0;
     preview_lifecycle(Some(format!("{base}/{name}"))).await;
     psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+/// A fresh PostgreSQL database for one test; dropped by the returned guard.
+struct PgDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    fn new(tag: &str) -> PgDb {
+        let admin = std::env::var("EOD_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://eod:eod@127.0.0.1:5432/postgres".into());
+        let name = format!("eod_{tag}_{}", std::process::id());
+        let db = PgDb { url: format!("{}/{name}", admin.rsplit_once('/').unwrap().0), admin, name };
+        db.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
+        db.psql(&format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    fn psql(&self, sql: &str) {
+        let out = Command::new("psql").args(["-q", &self.admin, "-c", sql]).output().expect("psql");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        self.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+/// Two replicas on one PostgreSQL database share the scheduler and the
+/// reconciler: 1,000 environments expiring at once are each destroyed
+/// exactly once, and both replicas do part of the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_destroy_each_expired_environment_exactly_once() {
+    sqlx::any::install_default_drivers();
+    let pg = PgDb::new("replicas");
+    let first = start(Some(pg.url.clone()));
+    let http = reqwest::Client::new();
+    first.wait_ready(&http).await;
+    let second = start_with(Some(pg.url.clone()), &[("EOD_DEMO", "0")]);
+    second.wait_ready(&http).await;
+
+    let pool = sqlx::AnyPool::connect(&pg.url).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..1000 {
+        sqlx::query(
+            "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, pooled, created_at, last_activity_at, expires_at)
+             VALUES ($1, $2, 'team-payments', 'app-checkout-web', 'user-alice', 'preview-lightweight', 'active', 'running', 0, $3, $3, $4)",
+        )
+        .bind(format!("expiring-{i:04}"))
+        .bind(format!("checkout-web-expiring-{i:04}"))
+        .bind(now - 3_600_000)
+        .bind(now - 1_000)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let destroyed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM environments WHERE id LIKE 'expiring-%' AND state = 'destroyed'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if destroyed == 1000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {destroyed} of 1000 destroyed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let twice: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT target_id FROM audit_events WHERE action = 'environment.destroyed' AND target_id LIKE 'expiring-%'
+         GROUP BY target_id HAVING COUNT(*) > 1) t",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let once: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT target_id) FROM audit_events WHERE action = 'environment.destroyed' AND target_id LIKE 'expiring-%'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let teardowns: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'teardown' AND environment_id LIKE 'expiring-%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let workers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT locked_by) FROM jobs WHERE kind = 'teardown' AND environment_id LIKE 'expiring-%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    eprintln!("1000 expired environments: destroyed once {once}, twice {twice}, teardown jobs {teardowns}, replicas working {workers}");
+    assert_eq!((once, twice, teardowns), (1000, 0, 1000));
+    assert_eq!(workers, 2, "both replicas claimed teardown jobs");
+    pool.close().await;
+    drop((first, second));
+}
+
+/// Benchmark, not a test (run with `--ignored`): click-to-ready over 50
+/// creations through the API, cold, on the local driver. Results go to
+/// BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_click_to_ready() {
+    for (label, db) in [("SQLite", None), ("PostgreSQL", Some(PgDb::new("bench")))] {
+        let p = start(db.as_ref().map(|d| d.url.clone()));
+        let http = reqwest::Client::new();
+        p.wait_ready(&http).await;
+        let token = p.token("alice", &["environments:read", "environments:write"]);
+        let mut samples = vec![];
+        for i in 0..50 {
+            let t = Instant::now();
+            let (s, env) = call(
+                &http,
+                reqwest::Method::POST,
+                format!("{}/api/v1/environments", p.base),
+                &token,
+                Some(json!({ "app": "checkout-web", "branch": format!("bench-{i}") })),
+            )
+            .await;
+            assert_eq!(s, 201, "{env}");
+            let created = t.elapsed();
+            let id = env["id"].as_str().unwrap().to_string();
+            loop {
+                let (_, e) =
+                    call(&http, reqwest::Method::GET, format!("{}/api/v1/environments/{id}", p.base), &token, None)
+                        .await;
+                if e["state"] == "active" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            samples.push((created, t.elapsed()));
+            let _ = call(&http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), &token, None)
+                .await;
+        }
+        let pct = |v: &mut Vec<Duration>, q: f64| {
+            v.sort();
+            v[((v.len() as f64 - 1.0) * q).round() as usize]
+        };
+        let mut create: Vec<_> = samples.iter().map(|s| s.0).collect();
+        let mut ready: Vec<_> = samples.iter().map(|s| s.1).collect();
+        println!(
+            "{label}: POST returns p50 {:?} p95 {:?}; click-to-ready p50 {:?} p95 {:?} (n=50, cold, local driver)",
+            pct(&mut create, 0.5),
+            pct(&mut create, 0.95),
+            pct(&mut ready, 0.5),
+            pct(&mut ready, 0.95)
+        );
+    }
 }
