@@ -261,3 +261,24 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_api_publishes_its_openapi_document() {
+    let p = portal(|_| {}).await;
+    let res = p.send(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/me",
+        "/api/v1/environments",
+        "/api/v1/environments/{id}",
+        "/api/v1/environments/{id}/extend",
+        "/api/v1/environments/{id}/activity",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    assert!(doc["paths"]["/api/v1/environments"]["post"]["requestBody"].is_object());
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}

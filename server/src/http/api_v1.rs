@@ -26,6 +26,50 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/environments/{id}", get(get_environment).delete(destroy_environment))
         .route("/api/v1/environments/{id}/extend", post(extend_environment))
         .route("/api/v1/environments/{id}/activity", post(record_activity))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// The OpenAPI 3.1 description of `/api/v1`, generated from the handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "EoD Portal API", version = "1", description = "Preview environments on demand: create, read, extend and destroy environments; authenticate with a personal access token."),
+    paths(me, list_environments, create_environment, get_environment, destroy_environment, extend_environment, record_activity),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("eod_<id>_<secret>").build(),
+            ),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
+/// The body of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    status: u16,
+    message: String,
+    /// The offending field, for 422 responses.
+    field: Option<String>,
 }
 
 /// An `AppError` rendered as `{"error": {"status", "message", "field"}}`.
@@ -44,7 +88,7 @@ impl IntoResponse for ApiError {
             AppError::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
-        let body = serde_json::json!({ "error": { "status": status.as_u16(), "message": self.0.to_string(), "field": field } });
+        let body = ErrorBody { error: ErrorDetail { status: status.as_u16(), message: self.0.to_string(), field } };
         let mut res = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -113,15 +157,25 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me {
     login: String,
     display_name: String,
     platform_admin: bool,
-    teams: Vec<serde_json::Value>,
+    teams: Vec<TeamRoleJson>,
+    /// The token's scopes; absent for a browser session.
     scopes: Option<Vec<&'static str>>,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+struct TeamRoleJson {
+    team: String,
+    role: &'static str,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", responses(
+    (status = 200, body = Me, description = "Who the token or session belongs to"),
+    (status = 401, body = ErrorBody)))]
 async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
     let viewer = caller.meta.viewer.ok_or(ApiError(AppError::Unauthorized))?;
     Ok(Json(Me {
@@ -131,13 +185,13 @@ async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
         teams: viewer
             .memberships
             .iter()
-            .map(|m| serde_json::json!({ "team": m.team_slug, "role": m.role.as_str() }))
+            .map(|m| TeamRoleJson { team: m.team_slug.clone(), role: m.role.as_str() })
             .collect(),
         scopes: caller.scopes.map(|s| s.iter().map(|x| x.as_str()).collect()),
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EnvironmentJson {
     id: String,
     name: String,
@@ -171,6 +225,9 @@ fn environment_json(state: &AppState, e: store::environments::Listed) -> Environ
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/environments", responses(
+    (status = 200, body = Vec<EnvironmentJson>, description = "Live environments of the caller's teams, newest first"),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Token lacks environments:read")))]
 async fn list_environments(
     State(state): State<AppState>,
     caller: Caller,
@@ -198,7 +255,7 @@ async fn one(state: &AppState, id: &str) -> Result<EnvironmentJson, ApiError> {
     Ok(environment_json(state, listed))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     app: String,
@@ -208,6 +265,9 @@ struct CreateBody {
     tier: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/environments", request_body = CreateBody, responses(
+    (status = 201, body = EnvironmentJson, description = "Created; provisioning has started (state pending)"),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_environment(
     State(state): State<AppState>,
     caller: Caller,
@@ -232,6 +292,8 @@ async fn create_environment(
     Ok((StatusCode::CREATED, Json(one(&state, &env.id).await?)))
 }
 
+#[utoipa::path(get, path = "/api/v1/environments/{id}", params(("id" = String, Path)), responses(
+    (status = 200, body = EnvironmentJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_environment(
     State(state): State<AppState>,
     caller: Caller,
@@ -243,6 +305,9 @@ async fn get_environment(
     Ok(Json(one(&state, &id).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/environments/{id}", params(("id" = String, Path)), responses(
+    (status = 202, body = EnvironmentJson, description = "Destroy requested (snapshot or approval first where the tier says so)"),
+    (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn destroy_environment(
     State(state): State<AppState>,
     caller: Caller,
@@ -253,12 +318,15 @@ async fn destroy_environment(
     Ok((StatusCode::ACCEPTED, Json(one(&state, &id).await?)))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExtendBody {
     hours: f64,
 }
 
+#[utoipa::path(post, path = "/api/v1/environments/{id}/extend", params(("id" = String, Path)), request_body = ExtendBody, responses(
+    (status = 200, body = EnvironmentJson, description = "New expiry"),
+    (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The tier's policy refuses"), (status = 422, body = ErrorBody)))]
 async fn extend_environment(
     State(state): State<AppState>,
     caller: Caller,
@@ -276,12 +344,15 @@ async fn extend_environment(
     Ok(Json(one(&state, &id).await?))
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ActivityBody {
     kind: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/environments/{id}/activity", params(("id" = String, Path)), request_body(content = ActivityBody, description = "Optional: {\"kind\": \"commit\"|\"test\"|\"deploy\"|\"api\"}"), responses(
+    (status = 200, body = EnvironmentJson, description = "Recorded; resets the TTL where the tier allows"),
+    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn record_activity(
     State(state): State<AppState>,
     caller: Caller,
