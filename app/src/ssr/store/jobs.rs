@@ -104,8 +104,3 @@ pub async fn retry_later<'c>(ex: impl Exec<'c>, id: &str, worker: &str, run_at: 
     .await?;
     Ok(())
 }
-
-/// Unfinished jobs (for tests and the status page).
-pub async fn pending_count<'c>(ex: impl Exec<'c>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE finished_at IS NULL").fetch_one(ex).await
-}
