@@ -366,8 +366,10 @@ async fn bench_click_to_ready() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             samples.push((created, t.elapsed()));
+            // Leave nothing running when the portal stops after the loop.
             let _ = call(&http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), &token, None)
                 .await;
+            wait_for_state(&http, &p, &token, &id, "destroyed").await;
         }
         let pct = |v: &mut Vec<Duration>, q: f64| {
             v.sort();
