@@ -16,8 +16,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    audit::AuditPage, environments::EnvironmentsPage, not_found::NotFound, sign_in::SignInPage, teams::TeamsPage,
-    tokens::TokensPage,
+    audit::AuditPage, environment::EnvironmentPage, environments::EnvironmentsPage, not_found::NotFound,
+    sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -44,12 +44,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::live::provide_live();
     view! {
         <Title formatter=|page: String| if page.is_empty() { "EoD Portal".to_string() } else { format!("{page} · EoD Portal") } />
         <Router>
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/login") view=SignInPage />
                 <Route path=path!("/") view=|| view! { <AppShell><EnvironmentsPage /></AppShell> } />
+                <Route path=path!("/environments/:id") view=|| view! { <AppShell><EnvironmentPage /></AppShell> } />
                 <Route path=path!("/settings/tokens") view=|| view! { <AppShell><TokensPage /></AppShell> } />
                 <Route path=path!("/audit") view=|| view! { <AppShell><AuditPage /></AppShell> } />
                 <Route path=path!("/admin/teams") view=|| view! { <AppShell><TeamsPage /></AppShell> } />

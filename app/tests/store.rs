@@ -220,3 +220,142 @@ mod tokens_and_audit {
         );
     });
 }
+
+mod pools_and_listing {
+    use super::*;
+    use app::domain::listing::{ListQuery, PAGE_SIZE};
+    use app::domain::pool::PoolSpec;
+    use app::domain::preview_url::PreviewUrlBase;
+    use app::domain::tier::Tier;
+    use app::ssr::environments::{self, NewEnvironment};
+    use app::ssr::{pools, AppState, PortalSettings};
+    use std::sync::Arc;
+
+    fn state(db: &Db, size: u32) -> AppState {
+        let settings = PortalSettings {
+            demo: true,
+            preview_urls: PreviewUrlBase { scheme: "http".into(), domain: "localhost".into(), port: Some(3000) },
+            public_origin: "http://127.0.0.1:3000".into(),
+            session_absolute_ms: 3_600_000,
+            session_refresh_ms: 60_000,
+            sign_in_providers: vec![],
+            tiers: Default::default(),
+            pools: vec![PoolSpec { app: "checkout-web".into(), team: None, tier: Tier::PreviewLightweight, size }],
+        };
+        AppState {
+            leptos_options: leptos::prelude::LeptosOptions::builder().output_name("eod").build(),
+            db: db.clone(),
+            settings: Arc::new(settings),
+            work: Arc::new(tokio::sync::Notify::new()),
+            runtime: None,
+            changes: Default::default(),
+        }
+    }
+
+    /// What the reconciler would do: members running, their resources clocked from `started`.
+    async fn provision_pool(db: &Db, started: i64) {
+        sqlx::query("UPDATE environments SET state = 'active' WHERE pooled = 1 AND state = 'pending'")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE resources SET state = 'created', started_at = $1
+             WHERE started_at IS NULL AND environment_id IN (SELECT id FROM environments WHERE pooled = 1)",
+        )
+        .bind(started)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+
+    fn new_preview(branch: &str) -> NewEnvironment {
+        NewEnvironment {
+            app: "checkout-web".into(),
+            team: None,
+            branch: Some(branch.into()),
+            pr_number: None,
+            tier: Tier::PreviewLightweight,
+        }
+    }
+
+    on_both_engines!(a_new_preview_takes_a_running_pool_member_and_the_pool_refills, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db, 2);
+        assert_eq!(pools::refill(&db, &state.settings).await.unwrap(), 2);
+        assert_eq!(pools::refill(&db, &state.settings).await.unwrap(), 0, "full: nothing to add");
+        let t0 = app::ssr::clock::now_ms() - 3_600_000;
+        provision_pool(&db, t0).await;
+
+        let alice = viewer(&db, "alice").await;
+        let meta = RequestMeta { viewer: Some(alice.clone()), ip: None, user_agent: None };
+        let env = environments::create(&state, &meta, new_preview("feature/pooled")).await.unwrap();
+        assert_eq!((env.state.as_str(), env.pooled), ("active", false));
+        assert!(env.name.starts_with("checkout-web-feature-pooled-"), "{}", env.name);
+        assert_eq!(env.owner_id.as_deref(), Some(alice.user_id.as_str()));
+        let claimed = env.claimed_at.expect("claimed");
+        assert_eq!(env.expires_at, Some(claimed + 4 * 3_600_000), "TTL from the claim");
+
+        // The pool is one short and refills; the claimed member's idle time
+        // stays the platform's, and only unclaimed members keep accruing.
+        assert_eq!(pools::refill(&db, &state.settings).await.unwrap(), 1);
+        let later = claimed + 3_600_000;
+        let at_claim = pools::idle_cost(&db, claimed).await.unwrap();
+        let hour_later = pools::idle_cost(&db, later).await.unwrap();
+        let lightweight = app::domain::price::default_hourly_rate(Tier::PreviewLightweight);
+        assert_eq!(hour_later.0 - at_claim.0, lightweight.0, "one unclaimed running member for an hour");
+        assert!(at_claim.0 >= 2 * lightweight.0 * 99 / 100, "two members idled about an hour: {at_claim}");
+        let audit = store::audit::for_target(db.pool(), &env.id, 10).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "pool.fill"));
+        assert!(audit.iter().any(|e| e.action == "environment.create" && e.detail.contains("from_pool")));
+    });
+
+    on_both_engines!(concurrent_requests_never_share_a_pool_member, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db, 1);
+        pools::refill(&db, &state.settings).await.unwrap();
+        provision_pool(&db, app::ssr::clock::now_ms()).await;
+        let alice = viewer(&db, "alice").await;
+        let meta = RequestMeta { viewer: Some(alice), ip: None, user_agent: None };
+        let (a, b) = tokio::join!(
+            environments::create(&state, &meta, new_preview("race-a")),
+            environments::create(&state, &meta, new_preview("race-b")),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_ne!(a.id, b.id);
+        assert_eq!([a.claimed_at.is_some(), b.claimed_at.is_some()].iter().filter(|c| **c).count(), 1);
+    });
+
+    on_both_engines!(lists_filter_search_sort_and_page, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let erin = viewer(&db, "erin").await;
+        let q = |s: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            ListQuery::from_params(move |k| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
+        };
+        let (rows, total) =
+            store::environments::list_page(db.pool(), &erin, &q(&[("state", "destroyed")])).await.unwrap();
+        assert!(total > PAGE_SIZE, "{total}");
+        assert_eq!(rows.len() as i64, PAGE_SIZE);
+        assert!(rows.iter().all(|r| r.state == "destroyed"));
+        let (page2, _) = store::environments::list_page(db.pool(), &erin, &q(&[("state", "destroyed"), ("page", "1")]))
+            .await
+            .unwrap();
+        assert!(page2.iter().all(|r| rows.iter().all(|p| p.id != r.id)), "pages do not overlap");
+
+        let (rows, _) =
+            store::environments::list_page(db.pool(), &erin, &q(&[("team", "search"), ("q", "PR-")])).await.unwrap();
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r.team_slug == "search" && r.name.contains("pr-") && r.state != "destroyed"));
+        let (none, total) = store::environments::list_page(db.pool(), &erin, &q(&[("q", "%")])).await.unwrap();
+        assert_eq!((none.len(), total), (0, 0), "a % in the search is a literal, not a wildcard");
+
+        let (by_expiry, _) = store::environments::list_page(db.pool(), &erin, &q(&[("sort", "expiry")])).await.unwrap();
+        let expiries: Vec<i64> = by_expiry.iter().filter_map(|r| r.expires_at).collect();
+        assert!(expiries.windows(2).all(|w| w[0] <= w[1]), "soonest first");
+
+        // Members see only their teams whatever they filter by.
+        let alice = viewer(&db, "alice").await;
+        let (rows, _) = store::environments::list_page(db.pool(), &alice, &q(&[("team", "search")])).await.unwrap();
+        assert!(rows.is_empty());
+    });
+}

@@ -4,6 +4,8 @@
 //! name and what was expected.
 
 use crate::identity::{Provider, ProviderFile};
+use app::domain::pool::PoolSpec;
+use app::domain::tier::{Tier, TierOverride, TierPolicies};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -84,6 +86,10 @@ pub struct Config {
     pub log: String,
     /// Identity providers from the file's `[[provider]]` tables.
     pub providers: Vec<Provider>,
+    /// Lifecycle policy of every tier: defaults plus the file's `[tier.<id>]` tables.
+    pub tiers: TierPolicies,
+    /// Warm pools from the file's `[[pool]]` tables.
+    pub pools: Vec<PoolSpec>,
 }
 
 /// Scheme, host and port people reach the portal at.
@@ -135,9 +141,9 @@ impl Config {
 
     /// Loads from an optional TOML file and the given environment (testable).
     pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let (file_values, provider_files) = match file {
+        let FileContents { values: file_values, providers: provider_files, tiers, pools } = match file {
             Some(path) => read_file(path)?,
-            None => (BTreeMap::new(), vec![]),
+            None => FileContents::default(),
         };
         let mut providers = Vec::new();
         for p in provider_files {
@@ -259,6 +265,10 @@ impl Config {
             db_max_connections,
             log,
             providers,
+            tiers,
+            // A demo without pools keeps one lightweight preview of two demo
+            // apps warm, so New preview there is instant.
+            pools: pools.unwrap_or_else(|| if demo { demo_pools() } else { vec![] }),
         })
     }
 
@@ -268,7 +278,15 @@ impl Config {
     }
 }
 
-type FileContents = (BTreeMap<String, String>, Vec<ProviderFile>);
+/// What a configuration file holds besides plain keys.
+#[derive(Default)]
+struct FileContents {
+    values: BTreeMap<String, String>,
+    providers: Vec<ProviderFile>,
+    tiers: TierPolicies,
+    /// `None` when the file has no `[[pool]]` (demo mode then keeps its default pools).
+    pools: Option<Vec<PoolSpec>>,
+}
 
 fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
     let file_err = |reason: String| ConfigError::File { path: path.display().to_string(), reason };
@@ -278,10 +296,28 @@ fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
         None => vec![],
         Some(v) => v.try_into::<Vec<ProviderFile>>().map_err(|e| file_err(format!("[[provider]]: {}", e.message())))?,
     };
+    let mut tiers = TierPolicies::default();
+    if let Some(v) = table.remove("tier") {
+        let overrides = v
+            .try_into::<BTreeMap<String, TierOverride>>()
+            .map_err(|e| file_err(format!("[tier.<id>]: {}", e.message())))?;
+        for (id, ov) in overrides {
+            let tier = id.parse::<Tier>().map_err(|e| file_err(format!("[tier.{id}]: {e}")))?;
+            tiers = tiers.with_override(tier, &ov).map_err(|e| file_err(format!("[tier.{id}] {e}")))?;
+        }
+    }
+    let pools = match table.remove("pool") {
+        None => None,
+        Some(v) => Some(v.try_into::<Vec<PoolSpec>>().map_err(|e| file_err(format!("[[pool]]: {}", e.message())))?),
+    };
+    app::domain::pool::validate(pools.as_deref().unwrap_or_default())
+        .map_err(|e| file_err(format!("[[pool]]: {e}")))?;
     let mut values = BTreeMap::new();
     for (key, value) in table {
         if !KEYS.iter().any(|k| k.file == key) {
-            let known = KEYS.iter().map(|k| k.file).chain(["[[provider]]"]).collect::<Vec<_>>().join(", ");
+            let known =
+                KEYS.iter().map(|k| k.file).chain(["[[provider]]", "[tier.<id>]", "[[pool]]"]).collect::<Vec<_>>();
+            let known = known.join(", ");
             return Err(ConfigError::UnknownFileKey { key, path: path.display().to_string(), known });
         }
         let text = match value {
@@ -298,7 +334,14 @@ fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
         };
         values.insert(key, text);
     }
-    Ok((values, providers))
+    Ok(FileContents { values, providers, tiers, pools })
+}
+
+fn demo_pools() -> Vec<PoolSpec> {
+    app::ssr::demo::DEMO_POOLS
+        .iter()
+        .map(|app| PoolSpec { app: app.to_string(), team: None, tier: Tier::PreviewLightweight, size: 1 })
+        .collect()
 }
 
 fn parse_flag(v: &str) -> Option<bool> {
@@ -405,5 +448,42 @@ mod tests {
         let c = Config::from_sources(None, &env(&[("EOD_PUBLIC_URL", "https://eod.example.com:443/")])).unwrap();
         assert!(c.public_url.is_https());
         assert_eq!(c.public_url.origin(), "https://eod.example.com");
+    }
+
+    #[test]
+    fn tier_tables_override_policies_and_pools_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eod.toml");
+        let text = "[tier.preview-lightweight]\nttl_minutes = 90\nwarn_minutes = 15\n\n\
+                    [[pool]]\napp = \"storefront\"\ntier = \"preview-lightweight\"\nsize = 2\n";
+        std::fs::write(&path, text).unwrap();
+        let c = Config::from_sources(Some(&path), &env(&[])).unwrap();
+        let lw = c.tiers.get(Tier::PreviewLightweight);
+        assert_eq!(lw.ttl_ms, Some(90 * 60_000));
+        assert_eq!(c.pools.len(), 1);
+        assert_eq!(c.pools[0].size, 2);
+        // Demo mode without [[pool]] keeps its default pools; an explicit empty list has none.
+        let demo = Config::from_sources(None, &env(&[("EOD_DEMO", "1")])).unwrap();
+        assert!(!demo.pools.is_empty());
+        std::fs::write(&path, "pool = []\ndemo = true\n").unwrap();
+        assert!(Config::from_sources(Some(&path), &env(&[])).unwrap().pools.is_empty());
+    }
+
+    #[test]
+    fn bad_tier_and_pool_tables_name_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eod.toml");
+        for (text, expect) in [
+            ("[tier.preview-lightweight]\nwarn_minutes = 600\n", "warn_minutes"),
+            ("[tier.preview]\nttl_minutes = 60\n", "unknown tier"),
+            ("[tier.staging]\nttl_minutes = 60\n", "never expire"),
+            ("[tier.preview-full]\nttl = \"4h\"\n", "unknown field"),
+            ("[[pool]]\napp = \"x\"\ntier = \"staging\"\nsize = 1\n", "only lightweight and full"),
+            ("[[pool]]\napp = \"x\"\ntier = \"preview-full\"\nsize = 500\n", "size"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::from_sources(Some(&path), &env(&[])).unwrap_err().to_string();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
     }
 }

@@ -204,15 +204,34 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         session_absolute_ms: config.session_absolute.as_millis() as i64,
         session_refresh_ms: (config.session_idle.as_millis() as i64 / 4).min(60_000),
         sign_in_providers: config.providers.iter().map(|p| (p.id.clone(), p.label.clone())).collect(),
+        tiers: config.tiers.clone(),
+        pools: config.pools.clone(),
     };
     let identity =
         http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;
     let work = Arc::new(tokio::sync::Notify::new());
-    let state = AppState { leptos_options, db: db.clone(), settings: Arc::new(settings), work: work.clone() };
+    let settings = Arc::new(settings);
     let driver: Arc<dyn drivers::Driver> = Arc::new(drivers::local::LocalDriver::new(&config.data_dir));
+    let changes = app::ssr::live::Changes::default();
+    tokio::spawn(changes.clone().run(db.clone(), std::time::Duration::from_millis(300)));
+    let state = AppState {
+        leptos_options,
+        db: db.clone(),
+        settings: settings.clone(),
+        work: work.clone(),
+        runtime: Some(Arc::new(drivers::RuntimeOf(driver.clone()))),
+        changes,
+    };
     let worker_id = format!("{}-{}", std::process::id(), &app::ssr::clock::new_id()[24..]);
-    tokio::spawn(workers::reconciler::Reconciler { db: db.clone(), driver: driver.clone(), worker_id, work }.run());
-    tokio::spawn(workers::scheduler::run(db.clone(), std::time::Duration::from_secs(5)));
+    let reconciler = workers::reconciler::Reconciler {
+        db: db.clone(),
+        settings: settings.clone(),
+        driver: driver.clone(),
+        worker_id,
+        work: work.clone(),
+    };
+    tokio::spawn(reconciler.run());
+    tokio::spawn(workers::scheduler::run(db.clone(), settings, work, std::time::Duration::from_secs(5)));
     let proxy = Arc::new(http::proxy::Proxy::new(driver, config.preview_domain.clone()));
     Ok((http::router(state, sessions, Arc::new(identity), proxy, config), db))
 }

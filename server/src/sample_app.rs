@@ -4,6 +4,7 @@
 //! driver made), plus `/healthz` for the readiness probe.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
@@ -34,10 +35,35 @@ pub async fn run() -> Result<(), String> {
     let app = Router::new().route("/", get(index)).route("/healthz", get(|| async { "ok" })).with_state(state);
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await.map_err(|e| e.to_string())?;
+    // Its output is the environment's log the portal shows.
+    println!(
+        "sample app {} ({}) listening on 127.0.0.1:{port}",
+        state_name(),
+        std::env::var("EOD_ENV_TIER").unwrap_or_default()
+    );
     axum::serve(listener, app).await.map_err(|e| e.to_string())
 }
 
-async fn index(State(s): State<Sample>) -> Html<String> {
+/// The name the environment is reached by: the first label of the host the
+/// portal's proxy forwarded (a warm-pool member is renamed when claimed),
+/// else the name it was started with.
+fn reached_as(headers: &HeaderMap, started_as: &str) -> String {
+    headers
+        .get("x-forwarded-host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split('.').next())
+        .filter(|label| app::domain::naming::is_valid_name(label))
+        .unwrap_or(started_as)
+        .to_string()
+}
+
+fn state_name() -> String {
+    std::env::var("EOD_ENV_NAME").unwrap_or_else(|_| "unnamed".into())
+}
+
+async fn index(State(s): State<Sample>, headers: HeaderMap) -> Html<String> {
+    let name = reached_as(&headers, &s.name);
+    println!("GET / as {name}");
     let rows: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&s.pool).await;
     let rows = rows.map(|n| n.to_string()).unwrap_or_else(|e| format!("unavailable ({e})"));
     Html(format!(
@@ -46,7 +72,7 @@ async fn index(State(s): State<Sample>) -> Html<String> {
          <h1>Sample app</h1><p>Environment <strong data-testid=\"env-name\">{name}</strong> \
          on tier <strong data-testid=\"env-tier\">{tier}</strong>.</p>\
          <p>Its database holds <strong data-testid=\"row-count\">{rows}</strong> rows.</p></body></html>",
-        name = escape(&s.name),
+        name = escape(&name),
         tier = escape(&s.tier),
     ))
 }

@@ -26,6 +26,8 @@ async fn portal(tweak: impl FnOnce(&mut Config)) -> Portal {
     ]
     .into();
     let mut config = Config::from_sources(None, &env).unwrap();
+    // No warm pools here: the driver would start processes from the test binary.
+    config.pools.clear();
     tweak(&mut config);
     let (app, db) = crate::build(&config).await.unwrap();
     Portal { app, db, _dir: dir }
@@ -217,7 +219,13 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
     let matrix: &[(&str, &str, &str, &str, [u16; 4])] = &[
         ("POST", "/api/fn/whoami", form, "", [200, 200, 200, 200]),
         ("POST", "/api/fn/sign_in_options", form, "", [200, 200, 200, 200]),
-        ("POST", "/api/fn/list_environments", form, "", [401, 200, 200, 200]),
+        ("POST", "/api/fn/list_environments", form, "query[page]=0", [401, 200, 200, 200]),
+        ("POST", "/api/fn/preview_options", form, "", [401, 200, 200, 200]),
+        ("POST", "/api/fn/new_preview", form, "app=no-such-app", [401, 422, 422, 422]),
+        ("POST", "/api/fn/environment_detail", form, "id=someone-elses", [401, 404, 404, 404]),
+        ("POST", "/api/fn/extend_environment", form, "id=someone-elses&hours=1", [401, 404, 404, 404]),
+        ("POST", "/api/fn/destroy_environment", form, "id=someone-elses", [401, 404, 404, 404]),
+        ("POST", "/api/fn/rate_environment", form, "id=someone-elses&score=3", [401, 404, 404, 404]),
         ("POST", "/api/fn/list_my_tokens", form, "", [401, 200, 200, 200]),
         (
             "POST",
@@ -240,6 +248,7 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("GET", "/api/v1/me", "", "", [401, 200, 200, 200]),
         ("GET", "/api/v1/environments", "", "", [401, 200, 200, 200]),
         ("GET", "/audit.csv", "", "", [303, 403, 200, 200]),
+        ("GET", "/events", "", "", [303, 200, 200, 200]),
     ];
     for (method, path, content_type, body, expected) in matrix {
         for (caller, want) in callers.iter().zip(expected) {

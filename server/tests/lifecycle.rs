@@ -16,13 +16,40 @@ struct Portal {
     port: u16,
     data: tempfile::TempDir,
     env: Vec<(String, String)>,
+    /// Set by [`Portal::crash`]: the environments' processes outlive it.
+    crashed: bool,
 }
 
 impl Drop for Portal {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !self.crashed {
+            // Environments run in their own process groups and survive the
+            // portal by design; a finished test must not leave them behind.
+            for (pid, _) in env_processes(&self.data_dir()) {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
     }
+}
+
+/// Processes the local driver started under `root`, as (pid, environment
+/// id), found by the marker it puts in their environment.
+fn env_processes(root: &Path) -> Vec<(i64, String)> {
+    let marker = format!("EOD_ENV_ROOT={}", std::path::absolute(root).unwrap().display());
+    let mut found = vec![];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok()) else { continue };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        if vars.contains(&marker.as_bytes()) && pid_alive(pid) {
+            if let Some(id) = vars.iter().find_map(|v| v.strip_prefix(b"EOD_ENV_ID=")) {
+                found.push((pid, String::from_utf8_lossy(id).into_owned()));
+            }
+        }
+    }
+    found
 }
 
 fn free_port() -> u16 {
@@ -47,10 +74,39 @@ fn start_with(database_url: Option<String>, extra: &[(&str, &str)]) -> Portal {
     }
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let child = Command::new(env!("CARGO_BIN_EXE_eod")).envs(env.clone()).stdout(Stdio::null()).spawn().unwrap();
-    Portal { child, base: format!("http://127.0.0.1:{port}"), port, data, env }
+    Portal { child, base: format!("http://127.0.0.1:{port}"), port, data, env, crashed: false }
+}
+
+/// A TOML configuration file in `dir` (for `[[pool]]` and `[tier.*]`).
+fn config_file(dir: &Path, text: &str) -> String {
+    let path = dir.join("eod.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
 }
 
 impl Portal {
+    /// The data directory in force (a test may point several portals at one).
+    fn data_dir(&self) -> std::path::PathBuf {
+        let dir = self.env.iter().rev().find(|(k, _)| k == "EOD_DATA_DIR").map(|(_, v)| v.clone()).unwrap();
+        std::path::PathBuf::from(dir)
+    }
+
+    /// SIGKILL, as a crash would; the environments keep running.
+    fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.crashed = true;
+    }
+
+    fn database_url(&self) -> String {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "EOD_DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir().join("eod.db").display()))
+    }
+
     async fn wait_ready(&self, http: &reqwest::Client) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -119,7 +175,13 @@ fn pid_alive(pid: i64) -> bool {
 }
 
 async fn preview_lifecycle(database_url: Option<String>) {
-    let p = start(database_url);
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(
+        conf_dir.path(),
+        "[[pool]]\napp = \"checkout-web\"\ntier = \"preview-full\"\nsize = 1\n\n\
+         [tier.preview-lightweight]\nextension_step_minutes = 120\n",
+    );
+    let p = start_with(database_url, &[("EOD_CONFIG", &conf)]);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     p.wait_ready(&http).await;
     let token = p.token("alice", &["environments:read", "environments:write"]);
@@ -194,7 +256,7 @@ async fn preview_lifecycle(database_url: Option<String>) {
     assert_eq!(s, 404);
 
     // Destroy: nothing of it is left on the host.
-    let dir = p.data.path().join("envs").join(&name);
+    let dir = p.data.path().join("envs").join(&id);
     let pid: i64 = std::fs::read_to_string(dir.join("pid")).unwrap().trim().parse().unwrap();
     assert!(pid_alive(pid));
     let (s, e) = call(&http, reqwest::Method::DELETE, api(&format!("/{id}")), &token, None).await;
@@ -205,6 +267,71 @@ async fn preview_lifecycle(database_url: Option<String>) {
     let res =
         http.get(format!("{}/", p.base)).header("host", format!("{name}.localhost:{}", p.port)).send().await.unwrap();
     assert_eq!(res.status(), 503);
+
+    warm_pool(&p, &http, &token).await;
+}
+
+/// Waits until the warm pool holds `n` running members; returns their ids.
+async fn pool_ready(db: &sqlx::AnyPool, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM environments WHERE pooled = 1 AND state = 'active' ORDER BY id")
+                .fetch_all(db)
+                .await
+                .unwrap();
+        if ids.len() >= n {
+            return ids;
+        }
+        assert!(Instant::now() < deadline, "the pool has {} of {n} members running", ids.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A full preview comes from the warm pool: already running when the POST
+/// returns, under the requested name, with its TTL from the claim; the pool
+/// refills; its idle time is the platform's cost, not the team's.
+async fn warm_pool(p: &Portal, http: &reqwest::Client, token: &str) {
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+    let member = pool_ready(&db, 1).await.remove(0);
+    let (s, env) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/environments", p.base),
+        token,
+        Some(json!({ "app": "checkout-web", "pr_number": 77, "tier": "preview-full" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{env}");
+    assert_eq!((env["id"].as_str(), env["state"].as_str()), (Some(member.as_str()), Some("active")), "{env}");
+    let name = env["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("checkout-web-pr-77-"), "{name}");
+    let ttl = env["expires_at"].as_i64().unwrap() - env["created_at"].as_i64().unwrap();
+    assert_eq!(ttl, 24 * 3_600_000, "the TTL runs from the claim");
+    let res =
+        http.get(format!("{}/", p.base)).header("host", format!("{name}.localhost:{}", p.port)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&name) && page.contains(">42<"), "{page}");
+    let claimed_at: Option<i64> = sqlx::query_scalar("SELECT claimed_at FROM environments WHERE id = $1")
+        .bind(&member)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(claimed_at.is_some());
+
+    // The pool refills with a new member.
+    let refilled = pool_ready(&db, 1).await;
+    assert!(!refilled.contains(&member));
+    // Full previews keep a snapshot when they go.
+    let (s, _) =
+        call(http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{member}", p.base), token, None).await;
+    assert_eq!(s, 202);
+    wait_for_state(http, p, token, &member, "destroyed").await;
+    assert!(p.data.path().join("snapshots").join(format!("{name}.db")).exists(), "snapshot kept");
+    assert!(!p.data.path().join("envs").join(&member).exists());
+    db.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,6 +353,27 @@ async fn a_preview_lives_and_dies_on_postgres() {
     let base = admin.rsplit_once('/').unwrap().0;
     preview_lifecycle(Some(format!("{base}/{name}"))).await;
     psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+/// `n` running (record-only) lightweight previews of alice's whose TTL ran
+/// out a second ago, with ids `<prefix>-0000`…
+async fn insert_expired(pool: &sqlx::AnyPool, prefix: &str, n: usize) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..n {
+        sqlx::query(
+            "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, pooled, created_at, last_activity_at, expires_at)
+             VALUES ($1, $2, 'team-payments', 'app-checkout-web', 'user-alice', 'preview-lightweight', 'active', 'running', 0, $3, $3, $4)",
+        )
+        .bind(format!("{prefix}-{i:04}"))
+        .bind(format!("checkout-web-{prefix}-{i:04}"))
+        .bind(now - 3_600_000)
+        .bind(now - 1_000)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
 }
 
 /// A fresh PostgreSQL database for one test; dropped by the returned guard.
@@ -272,22 +420,7 @@ async fn two_replicas_destroy_each_expired_environment_exactly_once() {
     second.wait_ready(&http).await;
 
     let pool = sqlx::AnyPool::connect(&pg.url).await.unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let mut tx = pool.begin().await.unwrap();
-    for i in 0..1000 {
-        sqlx::query(
-            "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, pooled, created_at, last_activity_at, expires_at)
-             VALUES ($1, $2, 'team-payments', 'app-checkout-web', 'user-alice', 'preview-lightweight', 'active', 'running', 0, $3, $3, $4)",
-        )
-        .bind(format!("expiring-{i:04}"))
-        .bind(format!("checkout-web-expiring-{i:04}"))
-        .bind(now - 3_600_000)
-        .bind(now - 1_000)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    insert_expired(&pool, "expiring", 1000).await;
 
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -331,58 +464,310 @@ async fn two_replicas_destroy_each_expired_environment_exactly_once() {
     drop((first, second));
 }
 
-/// Benchmark, not a test (run with `--ignored`): click-to-ready over 50
-/// creations through the API, cold, on the local driver. Results go to
-/// BENCHMARKS.md.
+/// Benchmark, not a test (run with `--ignored --nocapture`): click-to-ready
+/// over 50 creations through the API on the local driver, cold and from a
+/// warm pool of 50. Results are recorded in the README.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn bench_click_to_ready() {
     for (label, db) in [("SQLite", None), ("PostgreSQL", Some(PgDb::new("bench")))] {
+        for pooled in [false, true] {
+            let conf_dir = tempfile::tempdir().unwrap();
+            let pool = if pooled { 50 } else { 0 };
+            let conf = config_file(
+                conf_dir.path(),
+                &format!("[[pool]]\napp = \"checkout-web\"\ntier = \"preview-lightweight\"\nsize = {pool}\n"),
+            );
+            let p = start_with(db.as_ref().map(|d| d.url.clone()), &[("EOD_CONFIG", &conf)]);
+            let http = reqwest::Client::new();
+            p.wait_ready(&http).await;
+            if pooled {
+                sqlx::any::install_default_drivers();
+                let store = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+                pool_ready(&store, 50).await;
+                store.close().await;
+            }
+            let token = p.token("alice", &["environments:read", "environments:write"]);
+            let samples = click_to_ready_samples(&p, &http, &token, !pooled).await;
+            let pct = |v: &mut Vec<Duration>, q: f64| {
+                v.sort();
+                v[((v.len() as f64 - 1.0) * q).round() as usize]
+            };
+            let mut create: Vec<_> = samples.iter().map(|s| s.0).collect();
+            let mut ready: Vec<_> = samples.iter().map(|s| s.1).collect();
+            println!(
+                "{label}, {}: POST returns p50 {:?} p95 {:?}; click-to-ready p50 {:?} p95 {:?} (n=50, local driver)",
+                if pooled { "warm pool" } else { "cold" },
+                pct(&mut create, 0.5),
+                pct(&mut create, 0.95),
+                pct(&mut ready, 0.5),
+                pct(&mut ready, 0.95)
+            );
+        }
+    }
+}
+
+/// 50 creations, each timed to POST return and to `active`. Cold runs wait
+/// for each teardown so the next creation does not share the machine with it.
+async fn click_to_ready_samples(
+    p: &Portal,
+    http: &reqwest::Client,
+    token: &str,
+    wait_teardown: bool,
+) -> Vec<(Duration, Duration)> {
+    let mut samples = vec![];
+    let mut created = vec![];
+    for i in 0..50 {
+        let t = Instant::now();
+        let (s, env) = call(
+            http,
+            reqwest::Method::POST,
+            format!("{}/api/v1/environments", p.base),
+            token,
+            Some(json!({ "app": "checkout-web", "branch": format!("bench-{i}") })),
+        )
+        .await;
+        assert_eq!(s, 201, "{env}");
+        let returned = t.elapsed();
+        let id = env["id"].as_str().unwrap().to_string();
+        let mut state = env["state"].clone();
+        while state != "active" {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let (_, e) =
+                call(http, reqwest::Method::GET, format!("{}/api/v1/environments/{id}", p.base), token, None).await;
+            state = e["state"].clone();
+        }
+        samples.push((returned, t.elapsed()));
+        if wait_teardown {
+            let _ =
+                call(http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), token, None).await;
+            wait_for_state(http, p, token, &id, "destroyed").await;
+        } else {
+            created.push(id);
+        }
+    }
+    for id in created {
+        let _ = call(http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), token, None).await;
+        wait_for_state(http, p, token, &id, "destroyed").await;
+    }
+    samples
+}
+
+/// Benchmark: expiry throughput of one replica — 1,000 running (record-only)
+/// environments whose TTL passed, until all are destroyed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_expiry_throughput() {
+    sqlx::any::install_default_drivers();
+    for (label, db) in [("SQLite", None), ("PostgreSQL", Some(PgDb::new("expiry")))] {
         let p = start(db.as_ref().map(|d| d.url.clone()));
         let http = reqwest::Client::new();
         p.wait_ready(&http).await;
-        let token = p.token("alice", &["environments:read", "environments:write"]);
-        let mut samples = vec![];
-        for i in 0..50 {
-            let t = Instant::now();
-            let (s, env) = call(
-                &http,
-                reqwest::Method::POST,
-                format!("{}/api/v1/environments", p.base),
-                &token,
-                Some(json!({ "app": "checkout-web", "branch": format!("bench-{i}") })),
+        let pool = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+        insert_expired(&pool, "bench-exp", 1000).await;
+        let t = Instant::now();
+        loop {
+            let done: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM environments WHERE id LIKE 'bench-exp-%' AND state = 'destroyed'",
             )
-            .await;
-            assert_eq!(s, 201, "{env}");
-            let created = t.elapsed();
-            let id = env["id"].as_str().unwrap().to_string();
-            loop {
-                let (_, e) =
-                    call(&http, reqwest::Method::GET, format!("{}/api/v1/environments/{id}", p.base), &token, None)
-                        .await;
-                if e["state"] == "active" {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if done == 1000 {
+                break;
             }
-            samples.push((created, t.elapsed()));
-            // Leave nothing running when the portal stops after the loop.
-            let _ = call(&http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), &token, None)
-                .await;
-            wait_for_state(&http, &p, &token, &id, "destroyed").await;
+            assert!(t.elapsed() < Duration::from_secs(300));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let pct = |v: &mut Vec<Duration>, q: f64| {
-            v.sort();
-            v[((v.len() as f64 - 1.0) * q).round() as usize]
-        };
-        let mut create: Vec<_> = samples.iter().map(|s| s.0).collect();
-        let mut ready: Vec<_> = samples.iter().map(|s| s.1).collect();
-        println!(
-            "{label}: POST returns p50 {:?} p95 {:?}; click-to-ready p50 {:?} p95 {:?} (n=50, cold, local driver)",
-            pct(&mut create, 0.5),
-            pct(&mut create, 0.95),
-            pct(&mut ready, 0.5),
-            pct(&mut ready, 0.95)
-        );
+        let secs = t.elapsed().as_secs_f64();
+        println!("{label}: 1,000 expired environments destroyed in {secs:.1} s ({:.0}/s, one replica)", 1000.0 / secs);
+        pool.close().await;
     }
+}
+
+/// Crash safety: the portal is SIGKILLed three times while 100 concurrent
+/// creations and destroys are in flight, restarted on the same data and
+/// database each time, and must converge: no environment lost or destroyed
+/// twice, every running environment has exactly one process and its
+/// directory, nothing else of ours runs or lies on disk (a planted orphan is
+/// swept and audited), and after destroying everything nothing is left.
+async fn crash_convergence(database_url: Option<String>) {
+    // Demo history rows (created earlier, no processes) are not this test's business.
+    let test_start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().display().to_string();
+    let with_data = |url: &Option<String>| start_with(url.clone(), &[("EOD_DATA_DIR", data_dir.as_str())]);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let mut p = with_data(&database_url);
+    p.wait_ready(&http).await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let mut created: Vec<String> = vec![];
+    let mut destroy_accepted: Vec<String> = vec![];
+    for round in 0..3 {
+        let mut tasks = vec![];
+        for i in 0..100 {
+            let (http, base, token) = (http.clone(), p.base.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                let body = json!({ "app": "checkout-web", "branch": format!("crash-{round}-{i}") }).to_string();
+                let res = http
+                    .post(format!("{base}/api/v1/environments"))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .ok()?;
+                if res.status() != 201 {
+                    return None;
+                }
+                let body: Value = serde_json::from_str(&res.text().await.ok()?).ok()?;
+                let id = body["id"].as_str()?.to_string();
+                // Every other one is destroyed at once, racing its provisioning.
+                let destroyed = if i % 2 == 0 {
+                    let res =
+                        http.delete(format!("{base}/api/v1/environments/{id}")).bearer_auth(&token).send().await.ok();
+                    res.is_some_and(|r| r.status() == 202)
+                } else {
+                    false
+                };
+                Some((id, destroyed))
+            }));
+        }
+        // Let some work happen, then pull the plug mid-flight.
+        tokio::time::sleep(Duration::from_millis(300 + 150 * round)).await;
+        p.crash();
+        for t in tasks {
+            if let Ok(Some((id, destroyed))) = t.await {
+                if destroyed {
+                    destroy_accepted.push(id.clone());
+                }
+                created.push(id);
+            }
+        }
+        p = with_data(&database_url);
+        p.wait_ready(&http).await;
+    }
+    assert!(created.len() >= 20, "only {} creations got through", created.len());
+
+    // An orphan from a "previous life": a directory and a process no
+    // environment owns.
+    let ghost_dir = data.path().join("envs").join("ghost-env");
+    std::fs::create_dir_all(&ghost_dir).unwrap();
+    let mut ghost = Command::new("sleep")
+        .arg("600")
+        .env("EOD_ENV_ROOT", std::path::absolute(data.path()).unwrap())
+        .env("EOD_ENV_ID", "ghost-env")
+        .spawn()
+        .unwrap();
+    // Restart once more so the sweep runs with the orphan present.
+    p.crash();
+    p = with_data(&database_url);
+    p.wait_ready(&http).await;
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let unsettled: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM environments WHERE state IN ('pending', 'expiring', 'ready') AND created_at >= $1",
+        )
+        .bind(test_start)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        let open_jobs: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE finished_at IS NULL").fetch_one(&db).await.unwrap();
+        let _ = ghost.try_wait();
+        if unsettled == 0 && open_jobs == 0 && !ghost_dir.exists() && !pid_alive(ghost.id() as i64) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not converged: {unsettled} unsettled, {open_jobs} open jobs");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = ghost.wait();
+
+    // Nothing lost, nothing destroyed twice, every accepted destroy done.
+    let states: std::collections::HashMap<String, String> =
+        sqlx::query_as::<_, (String, String)>("SELECT id, state FROM environments WHERE created_at >= $1")
+            .bind(test_start)
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    for id in &created {
+        assert!(states.contains_key(id), "environment {id} was lost");
+    }
+    for id in &destroy_accepted {
+        assert_eq!(states[id], "destroyed", "{id}");
+    }
+    let twice: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT target_id FROM audit_events WHERE action = 'environment.destroyed'
+         GROUP BY target_id HAVING COUNT(*) > 1) t",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(twice, 0, "an environment was destroyed twice");
+    let failed: Vec<String> = states.iter().filter(|(_, s)| *s == "failed").map(|(id, _)| id.clone()).collect();
+    assert!(failed.is_empty(), "failed after crashes: {failed:?}");
+    let swept: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'resource.orphan_removed' AND target_id = 'ghost-env'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(swept >= 1, "the orphan sweep audited what it removed");
+
+    // Exactly one process and one directory per running environment.
+    let running: std::collections::BTreeSet<String> =
+        states.iter().filter(|(_, s)| matches!(s.as_str(), "active" | "idle")).map(|(id, _)| id.clone()).collect();
+    let procs = env_processes(data.path());
+    let mut proc_ids: Vec<String> = procs.iter().map(|(_, id)| id.clone()).collect();
+    proc_ids.sort();
+    assert_eq!(proc_ids, running.iter().cloned().collect::<Vec<_>>(), "one process per running environment");
+    let dirs: std::collections::BTreeSet<String> = std::fs::read_dir(data.path().join("envs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dirs, running, "one directory per running environment");
+    eprintln!(
+        "crash test: {} created, {} destroy requests accepted, {} running after convergence",
+        created.len(),
+        destroy_accepted.len(),
+        running.len()
+    );
+
+    // Destroy every user environment: only the warm pool's members remain.
+    for id in created.iter().filter(|id| states[*id] != "destroyed") {
+        let (s, e) =
+            call(&http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), &token, None).await;
+        assert_eq!(s, 202, "{e}");
+    }
+    for id in created.iter() {
+        wait_for_state(&http, &p, &token, id, "destroyed").await;
+    }
+    let pooled: std::collections::BTreeSet<String> =
+        sqlx::query_scalar("SELECT id FROM environments WHERE pooled = 1 AND state <> 'destroyed'")
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    let left: std::collections::BTreeSet<String> = env_processes(data.path()).into_iter().map(|(_, id)| id).collect();
+    assert!(left.is_subset(&pooled), "processes left that are not pool members: {:?}", left.difference(&pooled));
+    db.close().await;
+    drop(p);
+    assert!(env_processes(data.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_during_concurrent_creates_and_destroys_converge_on_sqlite() {
+    crash_convergence(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_during_concurrent_creates_and_destroys_converge_on_postgres() {
+    let pg = PgDb::new("crash");
+    crash_convergence(Some(pg.url.clone())).await;
 }

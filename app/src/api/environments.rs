@@ -1,4 +1,9 @@
+//! Server functions of the developer's journey: the Environments list
+//! (filtered, paged), one environment's detail, and its actions.
+
 use crate::domain::lifecycle::EnvState;
+use crate::domain::listing::ListQuery;
+use crate::domain::money::Micros;
 use crate::domain::tier::Tier;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -22,25 +27,56 @@ pub struct EnvironmentRow {
     pub url: Option<String>,
 }
 
-/// The page's data. `now` is the server's clock at read time so the server
-/// render and the browser compute the same ages and countdowns.
+/// One page of the list. `now` is the server's clock at read time so the
+/// server render and the browser compute the same ages and countdowns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentList {
     pub now: i64,
     pub rows: Vec<EnvironmentRow>,
+    /// How many match the filters (all pages).
+    pub total: i64,
+    pub query: ListQuery,
+    /// Teams and apps the viewer can filter by (slugs).
+    pub teams: Vec<String>,
+    pub apps: Vec<String>,
 }
 
-/// Most rows the page shows at once (filters and paging come with the
-/// developer-journey work).
-pub const PAGE_LIMIT: i64 = 500;
-
 #[server(prefix = "/api/fn", endpoint = "list_environments")]
-pub async fn list_environments() -> Result<EnvironmentList, AppError> {
-    crate::ssr::with_status(list_environments_inner().await)
+pub async fn list_environments(query: ListQuery) -> Result<EnvironmentList, AppError> {
+    crate::ssr::with_status(list_environments_inner(query).await)
 }
 
 #[cfg(feature = "ssr")]
-async fn list_environments_inner() -> Result<EnvironmentList, AppError> {
+fn parse_row(
+    e: crate::ssr::store::environments::Listed,
+    state: &crate::ssr::AppState,
+) -> Result<EnvironmentRow, AppError> {
+    let tier: Tier = e.tier.parse().map_err(|err| {
+        tracing::error!(%err, id = %e.id, "bad tier in database");
+        AppError::Internal
+    })?;
+    let env_state: EnvState = e.state.parse().map_err(|err| {
+        tracing::error!(%err, id = %e.id, "bad state in database");
+        AppError::Internal
+    })?;
+    Ok(EnvironmentRow {
+        url: env_state.is_reachable().then(|| state.settings.preview_urls.url_for(&e.name)),
+        id: e.id,
+        name: e.name,
+        app: e.app_slug,
+        team: e.team_slug,
+        tier,
+        state: env_state,
+        owner: e.owner_login,
+        git_ref: e.git_ref,
+        pr_number: e.pr_number,
+        created_at: e.created_at,
+        expires_at: e.expires_at,
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn list_environments_inner(query: ListQuery) -> Result<EnvironmentList, AppError> {
     use crate::ssr::{
         clock::now_ms,
         context::{app_state, require_viewer},
@@ -48,35 +84,355 @@ async fn list_environments_inner() -> Result<EnvironmentList, AppError> {
     };
     let viewer = require_viewer()?;
     let state = app_state()?;
-    let listed = store::environments::list_live_visible(state.db.pool(), &viewer, PAGE_LIMIT)
+    let pool = state.db.pool();
+    let (listed, total) =
+        store::environments::list_page(pool, &viewer, &query).await.map_err(internal("listing environments"))?;
+    let rows = listed.into_iter().map(|e| parse_row(e, &state)).collect::<Result<Vec<_>, AppError>>()?;
+    let (teams, apps) = visible_teams_and_apps(&viewer).await?;
+    Ok(EnvironmentList {
+        now: now_ms(),
+        rows,
+        total,
+        query,
+        teams: teams.into_iter().map(|(_, slug)| slug).collect(),
+        apps: apps.into_iter().map(|a| a.slug).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+    })
+}
+
+/// The teams (id, slug) and apps the viewer works with (all for platform admins).
+#[cfg(feature = "ssr")]
+async fn visible_teams_and_apps(
+    viewer: &crate::domain::access::Viewer,
+) -> Result<(Vec<(String, String)>, Vec<crate::ssr::store::apps::App>), AppError> {
+    use crate::ssr::{context::app_state, internal, store};
+    let state = app_state()?;
+    let pool = state.db.pool();
+    let teams: Vec<(String, String)> = store::teams::list(pool)
         .await
-        .map_err(internal("listing environments"))?;
-    let rows = listed
+        .map_err(internal("listing teams"))?
         .into_iter()
-        .map(|e| {
-            let tier: Tier = e.tier.parse().map_err(|err| {
-                tracing::error!(%err, id = %e.id, "bad tier in database");
-                AppError::Internal
-            })?;
-            let env_state: EnvState = e.state.parse().map_err(|err| {
-                tracing::error!(%err, id = %e.id, "bad state in database");
-                AppError::Internal
-            })?;
-            Ok(EnvironmentRow {
-                url: env_state.is_reachable().then(|| state.settings.preview_urls.url_for(&e.name)),
-                id: e.id,
-                name: e.name,
-                app: e.app_slug,
-                team: e.team_slug,
-                tier,
-                state: env_state,
-                owner: e.owner_login,
-                git_ref: e.git_ref,
-                pr_number: e.pr_number,
-                created_at: e.created_at,
-                expires_at: e.expires_at,
-            })
+        .filter(|t| viewer.can_see_team(&t.id))
+        .map(|t| (t.id, t.slug))
+        .collect();
+    let apps = store::apps::list(pool)
+        .await
+        .map_err(internal("listing apps"))?
+        .into_iter()
+        .filter(|a| viewer.can_see_team(&a.team_id))
+        .collect();
+    Ok((teams, apps))
+}
+
+/// An app a preview can be made of, with its hourly rate per preview tier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppChoice {
+    pub slug: String,
+    pub name: String,
+    pub team: String,
+    pub rates: Vec<(Tier, Micros)>,
+}
+
+/// What a preview tier does, for the New-preview panel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierChoice {
+    pub tier: Tier,
+    pub ttl_ms: Option<i64>,
+    pub at_ttl: String,
+    pub needs_approval_to_extend: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewChoices {
+    pub apps: Vec<AppChoice>,
+    /// Index into `apps` of the default: the app of the viewer's latest environment.
+    pub default_app: Option<usize>,
+    pub tiers: Vec<TierChoice>,
+}
+
+impl PreviewChoices {
+    /// Estimated cost of a preview of `app` on `tier` kept for its whole TTL.
+    pub fn estimate(&self, app: usize, tier: Tier) -> Option<Micros> {
+        let rate = self.apps.get(app)?.rates.iter().find(|(t, _)| *t == tier)?.1;
+        let ttl = self.tiers.iter().find(|t| t.tier == tier)?.ttl_ms?;
+        Some(crate::domain::cost::interval_cost(rate.0, 0, ttl))
+    }
+}
+
+#[server(prefix = "/api/fn", endpoint = "preview_options")]
+pub async fn preview_options() -> Result<PreviewChoices, AppError> {
+    crate::ssr::with_status(preview_options_inner().await)
+}
+
+#[cfg(feature = "ssr")]
+async fn preview_options_inner() -> Result<PreviewChoices, AppError> {
+    use crate::domain::blueprint::Blueprint;
+    use crate::ssr::{
+        context::{app_state, require_viewer},
+        internal,
+    };
+    let viewer = require_viewer()?;
+    let state = app_state()?;
+    let (teams, apps) = visible_teams_and_apps(&viewer).await?;
+    let previews: Vec<Tier> = Tier::ALL.into_iter().filter(|t| t.is_preview()).collect();
+    let latest: Option<String> =
+        sqlx::query_scalar("SELECT app_id FROM environments WHERE owner_id = $1 ORDER BY created_at DESC LIMIT 1")
+            .bind(&viewer.user_id)
+            .fetch_optional(state.db.pool())
+            .await
+            .map_err(internal("finding the latest app"))?;
+    let default_app = latest.and_then(|id| apps.iter().position(|a| a.id == id)).or((!apps.is_empty()).then_some(0));
+    let choices = apps
+        .iter()
+        .map(|a| {
+            // An app with a broken blueprint is still listed; creating it says why it fails.
+            let bp = Blueprint::parse(&a.blueprint).unwrap_or_default();
+            AppChoice {
+                slug: a.slug.clone(),
+                name: a.name.clone(),
+                team: teams.iter().find(|(id, _)| *id == a.team_id).map(|(_, s)| s.clone()).unwrap_or_default(),
+                rates: previews.iter().map(|t| (*t, bp.hourly_rate(*t))).collect(),
+            }
         })
-        .collect::<Result<Vec<_>, AppError>>()?;
-    Ok(EnvironmentList { now: now_ms(), rows })
+        .collect();
+    let tiers = previews
+        .iter()
+        .map(|t| {
+            let p = state.settings.tiers.get(*t);
+            TierChoice {
+                tier: *t,
+                ttl_ms: p.ttl_ms,
+                at_ttl: p.at_ttl.describe().to_string(),
+                needs_approval_to_extend: p.extension.needs_approval,
+            }
+        })
+        .collect();
+    Ok(PreviewChoices { apps: choices, default_app, tiers })
+}
+
+/// A preview that was just asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedPreview {
+    pub id: String,
+    pub name: String,
+    pub state: EnvState,
+}
+
+/// New preview: `branch` or `pr_number` (branch `main` when neither is given).
+#[server(prefix = "/api/fn", endpoint = "new_preview")]
+pub async fn new_preview(
+    app: String,
+    team: Option<String>,
+    branch: Option<String>,
+    pr_number: Option<u64>,
+    tier: Option<Tier>,
+) -> Result<CreatedPreview, AppError> {
+    crate::ssr::with_status(new_preview_inner(app, team, branch, pr_number, tier).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn new_preview_inner(
+    app: String,
+    team: Option<String>,
+    branch: Option<String>,
+    pr_number: Option<u64>,
+    tier: Option<Tier>,
+) -> Result<CreatedPreview, AppError> {
+    use crate::ssr::context::{app_state, request_meta};
+    let state = app_state()?;
+    let meta = request_meta();
+    let branch = branch.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
+    let branch = if pr_number.is_none() && branch.is_none() { Some("main".to_string()) } else { branch };
+    let new = crate::ssr::environments::NewEnvironment {
+        app,
+        team: team.filter(|t| !t.trim().is_empty()),
+        branch,
+        pr_number,
+        tier: tier.unwrap_or(Tier::PreviewLightweight),
+    };
+    let env = crate::ssr::environments::create(&state, &meta, new).await?;
+    Ok(CreatedPreview { id: env.id, name: env.name, state: env.state.parse().unwrap_or(EnvState::Pending) })
+}
+
+/// A line of an environment's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub outcome: String,
+}
+
+/// A priced resource and what it has cost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceLine {
+    pub kind: String,
+    pub state: String,
+    pub hourly_rate: Micros,
+    pub cost: Micros,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentView {
+    pub now: i64,
+    pub row: EnvironmentRow,
+    pub ready_at: Option<i64>,
+    pub destroyed_at: Option<i64>,
+    pub failure: Option<String>,
+    pub from_pool: bool,
+    pub at_ttl: String,
+    pub extension_step_hours: i64,
+    pub extension_needs_approval: bool,
+    /// Latest expiry the tier allows (maximum lifetime).
+    pub latest_expiry: Option<i64>,
+    pub resources: Vec<ResourceLine>,
+    /// The team's cost so far (pool waiting time is the platform's).
+    pub cost_so_far: Micros,
+    /// Cost if it runs until its current expiry.
+    pub projected: Option<Micros>,
+    pub timeline: Vec<TimelineEntry>,
+    pub log_tail: Option<String>,
+    pub snapshots: Vec<String>,
+    pub my_rating: Option<i64>,
+}
+
+#[server(prefix = "/api/fn", endpoint = "environment_detail")]
+pub async fn environment_detail(id: String) -> Result<EnvironmentView, AppError> {
+    crate::ssr::with_status(environment_detail_inner(id).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppError> {
+    use crate::domain::authz::Action;
+    use crate::domain::cost::interval_cost;
+    use crate::ssr::{
+        clock::now_ms,
+        context::{app_state, request_meta, require_viewer},
+        environments::load_visible,
+        internal, store,
+    };
+    let viewer = require_viewer()?;
+    let state = app_state()?;
+    let meta = request_meta();
+    let env = load_visible(&state, &meta, &id, Action::ViewEnvironments).await?;
+    let pool = state.db.pool();
+    let now = now_ms();
+    let listed = store::environments::listed_by_id(pool, &id)
+        .await
+        .map_err(internal("loading an environment"))?
+        .ok_or(AppError::NotFound)?;
+    let row = parse_row(listed, &state)?;
+    let policy = state.settings.tiers.get(row.tier);
+    // The team pays from the claim for pool members; the wait was the platform's.
+    let team_start = env.claimed_at.unwrap_or(i64::MIN);
+    let resources: Vec<ResourceLine> = store::resources::for_environment(pool, &id)
+        .await
+        .map_err(internal("loading resources"))?
+        .into_iter()
+        .map(|r| {
+            let cost = match r.started_at {
+                Some(start) => interval_cost(r.hourly_rate_micros, start.max(team_start), r.ended_at.unwrap_or(now)),
+                None => Micros::ZERO,
+            };
+            ResourceLine { kind: r.kind, state: r.state, hourly_rate: Micros(r.hourly_rate_micros), cost }
+        })
+        .collect();
+    let cost_so_far: Micros = resources.iter().map(|r| r.cost).sum();
+    let rate: i64 = resources.iter().filter(|r| r.state != "deleted").map(|r| r.hourly_rate.0).sum();
+    let projected = match (row.state.is_live(), env.expires_at) {
+        (true, Some(exp)) => Some(cost_so_far + interval_cost(rate, now, exp)),
+        _ => None,
+    };
+    let timeline = store::audit::for_target(pool, &id, 100)
+        .await
+        .map_err(internal("loading the timeline"))?
+        .into_iter()
+        .map(|e| TimelineEntry { at: e.at, actor: e.actor_label, action: e.action, outcome: e.outcome })
+        .collect();
+    let log_tail = match &state.runtime {
+        Some(rt) => rt.log_tail(&id, 8_192).await,
+        None => None,
+    };
+    let snapshots = match &state.runtime {
+        Some(rt) => rt.snapshots(&row.name).await,
+        None => vec![],
+    };
+    let my_rating: Option<i64> =
+        sqlx::query_scalar("SELECT score FROM ratings WHERE environment_id = $1 AND user_id = $2")
+            .bind(&id)
+            .bind(&viewer.user_id)
+            .fetch_optional(pool)
+            .await
+            .map_err(internal("loading a rating"))?;
+    Ok(EnvironmentView {
+        now,
+        ready_at: env.ready_at,
+        destroyed_at: env.destroyed_at,
+        failure: env.failure_reason.clone(),
+        from_pool: env.claimed_at.is_some(),
+        at_ttl: policy.at_ttl.describe().to_string(),
+        extension_step_hours: policy.extension.step_ms / crate::domain::time::HOUR_MS,
+        extension_needs_approval: policy.extension.needs_approval && !viewer.is_platform_admin,
+        latest_expiry: policy.ttl_ms.map(|_| env.created_at.saturating_add(policy.extension.max_lifetime_ms)),
+        resources,
+        cost_so_far,
+        projected,
+        timeline,
+        log_tail,
+        snapshots,
+        my_rating,
+        row,
+    })
+}
+
+/// What an Extend click did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExtendOutcome {
+    NewExpiry(Option<i64>),
+    ApprovalRequested,
+}
+
+#[server(prefix = "/api/fn", endpoint = "extend_environment")]
+pub async fn extend_environment(id: String, hours: i64) -> Result<ExtendOutcome, AppError> {
+    crate::ssr::with_status(extend_inner(id, hours).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn extend_inner(id: String, hours: i64) -> Result<ExtendOutcome, AppError> {
+    use crate::ssr::context::{app_state, request_meta};
+    use crate::ssr::environments::{extend, Extended};
+    if !(1..=24 * 30).contains(&hours) {
+        return Err(AppError::invalid("hours", "give a whole number of hours"));
+    }
+    let state = app_state()?;
+    match extend(&state, &request_meta(), &id, hours * crate::domain::time::HOUR_MS).await? {
+        Extended::Moved(env) => Ok(ExtendOutcome::NewExpiry(env.expires_at)),
+        Extended::ApprovalRequested => Ok(ExtendOutcome::ApprovalRequested),
+    }
+}
+
+#[server(prefix = "/api/fn", endpoint = "destroy_environment")]
+pub async fn destroy_environment(id: String) -> Result<(), AppError> {
+    crate::ssr::with_status(destroy_inner(id).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn destroy_inner(id: String) -> Result<(), AppError> {
+    use crate::domain::lifecycle::Event;
+    use crate::ssr::context::{app_state, request_meta};
+    let state = app_state()?;
+    crate::ssr::environments::act(&state, &request_meta(), &id, Event::DestroyRequested, "environment.destroy")
+        .await
+        .map(|_| ())
+}
+
+#[server(prefix = "/api/fn", endpoint = "rate_environment")]
+pub async fn rate_environment(id: String, score: i64, comment: Option<String>) -> Result<(), AppError> {
+    crate::ssr::with_status(rate_inner(id, score, comment).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn rate_inner(id: String, score: i64, comment: Option<String>) -> Result<(), AppError> {
+    use crate::ssr::context::{app_state, request_meta};
+    let state = app_state()?;
+    crate::ssr::environments::rate(&state, &request_meta(), &id, score, comment).await
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod environments;
+pub mod live;
 pub mod session;
 pub mod teams;
 pub mod tokens;

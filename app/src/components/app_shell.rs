@@ -2,11 +2,13 @@
 //! signed in, and sign out.
 
 use crate::api::session::whoami;
+use crate::components::live::{use_live, Toasts};
 use leptos::prelude::*;
 
 #[component]
 pub fn AppShell(children: Children) -> impl IntoView {
     let viewer = Resource::new(|| (), |_| whoami());
+    let live = use_live();
     view! {
         <div class="min-h-full">
             <header class="border-b border-slate-200 bg-white">
@@ -33,10 +35,16 @@ pub fn AppShell(children: Children) -> impl IntoView {
                         <a href="/settings/tokens" class="hover:text-indigo-700">"API tokens"</a>
                     </nav>
                     <div class="ml-auto flex items-center gap-3 text-sm">
+                        <span data-testid="live" data-live=move || if live.connected.get() { "on" } else { "off" }
+                            title="Changes to your environments appear without a reload while this is on"
+                            class=move || if live.connected.get() { "text-xs font-medium text-emerald-700" } else { "text-xs text-slate-400" }>
+                            {move || if live.connected.get() { "● Live" } else { "○ Offline" }}
+                        </span>
                         <Suspense fallback=|| view! { <span class="text-slate-400">"…"</span> }>
                             {move || Suspend::new(async move {
                                 match viewer.await {
                                     Ok(Some(v)) => view! {
+                                        <Toasts user_id=v.user_id.clone() />
                                         <span class="text-right">
                                             <span class="block font-medium" data-testid="signed-in-user">{v.display_name.clone()}</span>
                                             <span class="block text-xs text-slate-500">{v.roles_summary()}</span>

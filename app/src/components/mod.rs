@@ -1,2 +1,3 @@
 pub mod app_shell;
 pub mod badges;
+pub mod live;

@@ -194,6 +194,19 @@ pub fn start(policy: &TierPolicy, now: i64) -> (Lifecycle, Vec<Effect>) {
     (lc, vec![Effect::Provision])
 }
 
+/// A warm-pool member handed to its user: it already runs, and its TTL and
+/// maximum lifetime count from the claim, not from when the pool made it.
+pub fn claimed(policy: &TierPolicy, now: i64) -> Lifecycle {
+    Lifecycle {
+        state: EnvState::Active,
+        created_at: now,
+        last_activity_at: now,
+        expires_at: policy.ttl_ms.map(|ttl| now + ttl),
+        warned_at: None,
+        failure: None,
+    }
+}
+
 /// The latest instant the tier lets this environment live to.
 fn lifetime_limit(lc: &Lifecycle, policy: &TierPolicy) -> i64 {
     lc.created_at.saturating_add(policy.extension.max_lifetime_ms)
@@ -392,6 +405,15 @@ mod tests {
 
     fn go(lc: &Lifecycle, policy: &TierPolicy, event: Event, now: i64) -> (Lifecycle, Vec<Effect>) {
         apply(lc, &event, policy, now).unwrap_or_else(|e| panic!("{event:?} from {:?}: {e}", lc.state))
+    }
+
+    #[test]
+    fn a_claimed_pool_member_gets_a_fresh_ttl_and_lifetime() {
+        let policy = Tier::PreviewLightweight.default_policy();
+        let lc = claimed(&policy, T0 + 5 * HOUR_MS);
+        assert_eq!((lc.state, lc.expires_at), (EnvState::Active, Some(T0 + 9 * HOUR_MS)));
+        let (extended, _) = go(&lc, &policy, Event::Extend { by_ms: 2 * HOUR_MS, approved: false }, T0 + 6 * HOUR_MS);
+        assert_eq!(extended.expires_at, Some(T0 + 11 * HOUR_MS), "the pool's wait does not eat the lifetime");
     }
 
     #[test]

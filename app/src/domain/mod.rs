@@ -4,11 +4,14 @@
 
 pub mod access;
 pub mod authz;
+pub mod blueprint;
 pub mod cost;
 pub mod expiry;
 pub mod lifecycle;
+pub mod listing;
 pub mod money;
 pub mod naming;
+pub mod pool;
 pub mod preview_url;
 pub mod price;
 pub mod tier;

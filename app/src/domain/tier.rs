@@ -1,5 +1,5 @@
-//! Environment tiers and their lifecycle policies (seed §9, DESIGN §2 table).
-//! These are the defaults; configuration may override them later.
+//! Environment tiers and their lifecycle policies (seed §9, DESIGN §2 table):
+//! the seed's defaults, and the operator's overrides validated on top.
 
 use super::time::{HOUR_MS, MINUTE_MS, SECOND_MS};
 use serde::{Deserialize, Serialize};
@@ -127,6 +127,7 @@ impl FromStr for Tier {
 
 /// What restarts the TTL clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum TtlReset {
     /// Any commit, test run or traffic.
     AnyActivity,
@@ -138,6 +139,7 @@ pub enum TtlReset {
 
 /// What happens when the TTL is reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AtTtl {
     HardDestroy,
     SnapshotThenDestroy,
@@ -194,9 +196,238 @@ pub struct Extension {
     pub needs_approval: bool,
 }
 
+/// A policy the portal refuses to run with, naming the setting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{tier}.{field}: {reason}")]
+pub struct PolicyError {
+    pub tier: Tier,
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+impl TierPolicy {
+    /// Checks the rules every part of the portal relies on: previews expire
+    /// and long-lived tiers never do, the warning falls inside the TTL,
+    /// extensions never shorten the lifetime.
+    pub fn validate(&self, tier: Tier) -> Result<(), PolicyError> {
+        let err = |field, reason| Err(PolicyError { tier, field, reason });
+        match (tier.is_preview(), self.ttl_ms) {
+            (true, None) => return err("ttl_minutes", "a preview tier needs a TTL"),
+            (false, Some(_)) => return err("ttl_minutes", "staging and production never expire"),
+            (true, Some(ttl)) if !(MINUTE_MS..=365 * 24 * HOUR_MS).contains(&ttl) => {
+                return err("ttl_minutes", "must be between 1 minute and 365 days")
+            }
+            _ => {}
+        }
+        match (self.ttl_ms, self.at_ttl) {
+            (Some(_), AtTtl::Never) => return err("at_ttl", "a tier with a TTL must do something at it"),
+            (None, a) if a != AtTtl::Never => return err("at_ttl", "a tier without a TTL can only be never"),
+            _ => {}
+        }
+        if self.ttl_ms.is_none() && self.ttl_reset != TtlReset::Never {
+            return err("ttl_reset", "a tier without a TTL can only be never");
+        }
+        if let Some(warn) = self.warn_before_ms {
+            if warn <= 0 || self.ttl_ms.is_none_or(|ttl| warn >= ttl) {
+                return err("warn_minutes", "the warning must come after creation and before the TTL");
+            }
+        }
+        if self.idle_after_ms.is_some_and(|idle| idle < MINUTE_MS) {
+            return err("idle_minutes", "must be at least 1 minute (0 turns idle detection off)");
+        }
+        if let Some(ttl) = self.ttl_ms {
+            if self.extension.step_ms < 0 {
+                return err("extension_step_minutes", "must not be negative");
+            }
+            if self.extension.max_lifetime_ms < ttl {
+                return err("max_lifetime_hours", "must be at least the TTL");
+            }
+        }
+        if self.probe.interval_ms < SECOND_MS || self.probe.failure_threshold == 0 {
+            return err("probe", "probe every second or slower, failing after at least one miss");
+        }
+        Ok(())
+    }
+}
+
+/// An operator's changes to one tier's policy (the `[tier.<id>]` table of
+/// the configuration file). Absent fields keep the default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierOverride {
+    pub ttl_minutes: Option<i64>,
+    pub ttl_reset: Option<TtlReset>,
+    /// 0 turns idle detection off.
+    pub idle_minutes: Option<i64>,
+    /// 0 turns the expiry warning off.
+    pub warn_minutes: Option<i64>,
+    pub at_ttl: Option<AtTtl>,
+    pub extension_step_minutes: Option<i64>,
+    pub max_lifetime_hours: Option<i64>,
+    pub extension_needs_approval: Option<bool>,
+    pub probe_interval_seconds: Option<i64>,
+    pub probe_failure_threshold: Option<u32>,
+}
+
+/// Minutes (or hours, seconds) to ms without overflow: absurd values become
+/// `i64::MAX` and fail validation instead of wrapping.
+fn ms(n: i64, unit: i64) -> i64 {
+    n.saturating_mul(unit)
+}
+
+impl TierOverride {
+    pub fn apply(&self, tier: Tier, base: &TierPolicy) -> Result<TierPolicy, PolicyError> {
+        let mut p = *base;
+        if let Some(m) = self.ttl_minutes {
+            p.ttl_ms = Some(ms(m, MINUTE_MS));
+        }
+        if let Some(r) = self.ttl_reset {
+            p.ttl_reset = r;
+        }
+        if let Some(m) = self.idle_minutes {
+            p.idle_after_ms = (m != 0).then(|| ms(m, MINUTE_MS));
+        }
+        if let Some(m) = self.warn_minutes {
+            p.warn_before_ms = (m != 0).then(|| ms(m, MINUTE_MS));
+        }
+        if let Some(a) = self.at_ttl {
+            p.at_ttl = a;
+        }
+        if let Some(m) = self.extension_step_minutes {
+            p.extension.step_ms = ms(m, MINUTE_MS);
+        }
+        if let Some(h) = self.max_lifetime_hours {
+            p.extension.max_lifetime_ms = ms(h, HOUR_MS);
+        }
+        if let Some(b) = self.extension_needs_approval {
+            p.extension.needs_approval = b;
+        }
+        if let Some(s) = self.probe_interval_seconds {
+            p.probe.interval_ms = ms(s, SECOND_MS);
+        }
+        if let Some(n) = self.probe_failure_threshold {
+            p.probe.failure_threshold = n;
+        }
+        p.validate(tier)?;
+        Ok(p)
+    }
+}
+
+/// The policy of every tier in force: defaults plus validated overrides.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierPolicies {
+    policies: [TierPolicy; 5],
+}
+
+impl Default for TierPolicies {
+    fn default() -> Self {
+        TierPolicies { policies: Tier::ALL.map(Tier::default_policy) }
+    }
+}
+
+impl TierPolicies {
+    pub fn get(&self, tier: Tier) -> &TierPolicy {
+        &self.policies[tier as usize]
+    }
+
+    /// Applies one tier's override; the result is valid or an error names the field.
+    pub fn with_override(mut self, tier: Tier, ov: &TierOverride) -> Result<TierPolicies, PolicyError> {
+        self.policies[tier as usize] = ov.apply(tier, self.get(tier))?;
+        Ok(self)
+    }
+
+    /// How far ahead the scheduler must look so no warning is late.
+    pub fn longest_warning_ms(&self) -> i64 {
+        self.policies.iter().filter_map(|p| p.warn_before_ms).max().unwrap_or(0)
+    }
+
+    /// The shortest idle window of any tier (the scheduler's idle horizon).
+    pub fn shortest_idle_ms(&self) -> Option<i64> {
+        self.policies.iter().filter_map(|p| p.idle_after_ms).min()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_indexed_by_tier() {
+        let all = TierPolicies::default();
+        for tier in Tier::ALL {
+            assert_eq!(all.get(tier), &tier.default_policy());
+            assert_eq!(tier.default_policy().validate(tier), Ok(()), "{tier}");
+        }
+        assert_eq!(all.longest_warning_ms(), 4 * HOUR_MS);
+        assert_eq!(all.shortest_idle_ms(), Some(HOUR_MS));
+    }
+
+    #[test]
+    fn overrides_change_only_what_they_name() {
+        let ov = TierOverride { ttl_minutes: Some(90), warn_minutes: Some(10), ..Default::default() };
+        let all = TierPolicies::default().with_override(Tier::PreviewLightweight, &ov).unwrap();
+        let p = all.get(Tier::PreviewLightweight);
+        assert_eq!((p.ttl_ms, p.warn_before_ms), (Some(90 * MINUTE_MS), Some(10 * MINUTE_MS)));
+        assert_eq!(p.at_ttl, AtTtl::HardDestroy);
+        assert_eq!(all.get(Tier::PreviewFull), &Tier::PreviewFull.default_policy());
+    }
+
+    #[test]
+    fn invalid_overrides_name_the_field() {
+        let cases = [
+            (Tier::PreviewLightweight, TierOverride { warn_minutes: Some(300), ..Default::default() }, "warn_minutes"),
+            (Tier::PreviewFull, TierOverride { ttl_minutes: Some(0), ..Default::default() }, "ttl_minutes"),
+            (Tier::PreviewFull, TierOverride { at_ttl: Some(AtTtl::Never), ..Default::default() }, "at_ttl"),
+            (Tier::Staging, TierOverride { ttl_minutes: Some(60), ..Default::default() }, "ttl_minutes"),
+            (
+                Tier::PreviewFull,
+                TierOverride { max_lifetime_hours: Some(1), ..Default::default() },
+                "max_lifetime_hours",
+            ),
+            (Tier::PreviewFull, TierOverride { idle_minutes: Some(-5), ..Default::default() }, "idle_minutes"),
+            (Tier::PreviewFull, TierOverride { ttl_minutes: Some(i64::MAX), ..Default::default() }, "ttl_minutes"),
+        ];
+        for (tier, ov, field) in cases {
+            let err = TierPolicies::default().with_override(tier, &ov).unwrap_err();
+            assert_eq!((err.tier, err.field), (tier, field), "{ov:?}");
+        }
+    }
+
+    #[test]
+    fn override_tables_reject_unknown_keys() {
+        let ok: TierOverride =
+            serde_json::from_str(r#"{"at_ttl":"snapshot-then-destroy","ttl_reset":"never"}"#).unwrap();
+        assert_eq!(ok.at_ttl, Some(AtTtl::SnapshotThenDestroy));
+        assert!(serde_json::from_str::<TierOverride>(r#"{"ttl":"4h"}"#).is_err());
+    }
+
+    proptest! {
+        // Whatever an operator writes, an accepted policy keeps the
+        // invariants the lifecycle relies on.
+        #[test]
+        fn accepted_overrides_keep_the_invariants(
+            tier in prop::sample::select(Tier::ALL.to_vec()),
+            ttl in prop::option::of(-10i64..20_000),
+            warn in prop::option::of(-10i64..20_000),
+            idle in prop::option::of(-10i64..20_000),
+            max_h in prop::option::of(-10i64..500),
+            step in prop::option::of(-10i64..5_000),
+        ) {
+            let ov = TierOverride { ttl_minutes: ttl, warn_minutes: warn, idle_minutes: idle,
+                max_lifetime_hours: max_h, extension_step_minutes: step, ..Default::default() };
+            if let Ok(all) = TierPolicies::default().with_override(tier, &ov) {
+                let p = all.get(tier);
+                prop_assert_eq!(p.ttl_ms.is_some(), tier.is_preview());
+                if let Some(ttl) = p.ttl_ms {
+                    prop_assert!(p.extension.max_lifetime_ms >= ttl);
+                    prop_assert!(p.extension.step_ms >= 0);
+                    prop_assert!(p.warn_before_ms.is_none_or(|w| 0 < w && w < ttl));
+                }
+                prop_assert!(p.idle_after_ms.is_none_or(|i| i >= MINUTE_MS));
+            }
+        }
+    }
 
     #[test]
     fn tier_ids_round_trip() {

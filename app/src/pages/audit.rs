@@ -20,9 +20,9 @@ pub fn AuditPage() -> impl IntoView {
         let q = query();
         format!(
             "/audit.csv?action={}&actor={}&outcome={}",
-            urlencode(&q.action),
-            urlencode(&q.actor),
-            urlencode(&q.outcome)
+            crate::domain::listing::encode(&q.action),
+            crate::domain::listing::encode(&q.actor),
+            crate::domain::listing::encode(&q.outcome)
         )
     };
     view! {
@@ -59,7 +59,7 @@ pub fn AuditPage() -> impl IntoView {
                     Ok(page) => {
                         let older = page.next_before.clone().map(|b| {
                             let q = query();
-                            format!("/audit?action={}&actor={}&outcome={}&before={}", urlencode(&q.action), urlencode(&q.actor), urlencode(&q.outcome), urlencode(&b))
+                            format!("/audit?action={}&actor={}&outcome={}&before={}", crate::domain::listing::encode(&q.action), crate::domain::listing::encode(&q.actor), crate::domain::listing::encode(&q.outcome), crate::domain::listing::encode(&b))
                         });
                         view! {
                             <p class="mb-2 text-xs text-slate-500">{format!("Showing events of {}", page.scope)}</p>
@@ -99,14 +99,4 @@ pub fn AuditPage() -> impl IntoView {
             })}
         </Suspense>
     }
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass).
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod environment;
 pub mod environments;
 pub mod not_found;
 pub mod sign_in;

@@ -53,7 +53,7 @@ pub async fn sign_in_external(
     mapping: &BTreeMap<String, GroupGrant>,
 ) -> Result<User, AppError> {
     let now = now_ms();
-    let mut tx = db.pool().begin().await.map_err(internal("starting a sign-in"))?;
+    let mut tx = db.begin_write().await.map_err(internal("starting a sign-in"))?;
     let existing = store::users::find_by_identity(&mut *tx, &identity.issuer, &identity.subject)
         .await
         .map_err(internal("finding a user"))?;

@@ -17,6 +17,22 @@ pub struct AppState {
     pub settings: Arc<PortalSettings>,
     /// Wakes this replica's workers when a change enqueued work.
     pub work: Arc<tokio::sync::Notify>,
+    /// What pages may read from the environments' driver (logs, snapshots);
+    /// `None` where no driver runs (tests of pages alone).
+    pub runtime: Option<Arc<dyn RuntimeView>>,
+    /// Environment changes as they happen, for live pages.
+    pub changes: super::live::Changes,
+}
+
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// The read-only view of the driver that pages need. The driver itself lives
+/// in the server crate; this keeps the dependency pointing inwards.
+pub trait RuntimeView: Send + Sync + std::fmt::Debug {
+    /// The last `max_bytes` of the environment's process output.
+    fn log_tail<'a>(&'a self, env_id: &'a str, max_bytes: u64) -> BoxFuture<'a, Option<String>>;
+    /// Snapshots kept of the environment (file names).
+    fn snapshots<'a>(&'a self, env_name: &'a str) -> BoxFuture<'a, Vec<String>>;
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -41,6 +57,10 @@ pub struct PortalSettings {
     pub session_refresh_ms: i64,
     /// Configured identity providers as (id, label), for the sign-in page.
     pub sign_in_providers: Vec<(String, String)>,
+    /// Every tier's lifecycle policy in force (defaults plus `[tier.*]`).
+    pub tiers: crate::domain::tier::TierPolicies,
+    /// Warm pools to keep filled (`[[pool]]`).
+    pub pools: Vec<crate::domain::pool::PoolSpec>,
 }
 
 /// Who made the request and from where. The server's session middleware

@@ -87,6 +87,29 @@ impl Db {
         self.engine
     }
 
+    /// Begins a transaction that reads, then writes. On SQLite it takes the
+    /// write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that
+    /// read before another writer committed could not write afterwards and
+    /// would fail at once instead of waiting its turn.
+    pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Takes a lock named by `key` for the rest of the transaction, if no
+    /// other replica holds it. SQLite runs one replica and serializes
+    /// writers, so there the answer is always yes.
+    pub async fn try_lock(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: i64) -> sqlx::Result<bool> {
+        match self.engine {
+            Engine::Postgres => {
+                sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(key).fetch_one(&mut **tx).await
+            }
+            Engine::Sqlite => Ok(true),
+        }
+    }
+
     /// Whether the database answers a trivial query (for `/readyz`).
     pub async fn is_reachable(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

@@ -15,6 +15,9 @@ use crate::domain::price::default_resources;
 use crate::domain::tier::Tier;
 use crate::domain::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
 
+/// Demo apps kept warm (one lightweight preview each) when no pool is configured.
+pub const DEMO_POOLS: &[&str] = &["checkout-web", "search-ui"];
+
 /// The identity issuer of demo users; real providers have their own.
 pub const DEMO_ISSUER: &str = "demo";
 const SEEDED_KEY: &str = "demo_seeded_at";
@@ -22,7 +25,7 @@ const HISTORY_DAYS: i64 = 90;
 
 /// Seeds demo data unless it is already there. Returns whether it seeded.
 pub async fn seed(db: &Db, now: i64) -> sqlx::Result<bool> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     if store::meta::get(&mut *tx, SEEDED_KEY).await?.is_some() {
         return Ok(false);
     }
@@ -339,6 +342,7 @@ impl DemoPlan {
             warned_at: (state == EnvState::Expiring).then(|| expires_at.unwrap_or(created_at)),
             destroyed_at,
             failure_reason,
+            claimed_at: None,
         });
         if state != EnvState::Pending {
             for priced in default_resources(tier) {

@@ -8,10 +8,10 @@ use super::clock::{new_id, now_ms};
 use super::store::{self, audit::AuditEvent, audit::Outcome, environments::Environment, resources::Resource};
 use super::{authz, internal, AppState, Db, RequestMeta};
 use crate::domain::authz::Action;
+use crate::domain::blueprint::Blueprint;
 use crate::domain::lifecycle::{self, Effect, EnvState, Event, Lifecycle};
 use crate::domain::naming::{environment_name, Source};
-use crate::domain::price::default_resources;
-use crate::domain::tier::Tier;
+use crate::domain::tier::{Tier, TierPolicies};
 use crate::error::AppError;
 
 /// What a New-preview request asks for.
@@ -99,8 +99,55 @@ async fn record_effects(
     Ok(())
 }
 
-/// Creates an environment: authorize on the app's team, insert it pending
-/// with its planned resources, audit, enqueue provisioning.
+/// The app's blueprint, or a clear refusal naming what is wrong with it.
+pub fn blueprint_of(app: &store::apps::App) -> Result<Blueprint, AppError> {
+    Blueprint::parse(&app.blueprint).map_err(|e| {
+        tracing::warn!(app = %app.slug, error = %e, "invalid blueprint");
+        AppError::invalid("app", format!("the app's blueprint cannot be used: {e}"))
+    })
+}
+
+/// The last four alphanumerics of an id: a short, unique-enough name suffix.
+pub(crate) fn suffix_of(id: &str) -> String {
+    id.chars().rev().filter(|c| c.is_ascii_alphanumeric()).take(4).collect()
+}
+
+/// A new pending environment with its planned resources, inserted in `tx`
+/// with its audit event and provisioning job.
+pub(crate) async fn insert_pending(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    env: &Environment,
+    resources: &[(String, crate::domain::money::Micros)],
+    event: &AuditEvent,
+    effects: &[Effect],
+) -> Result<(), AppError> {
+    store::environments::insert(&mut **tx, env).await.map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            AppError::Conflict("an environment with that name exists; try again".into())
+        }
+        _ => internal("creating an environment")(e),
+    })?;
+    for (kind, rate) in resources {
+        let r = Resource {
+            id: new_id(),
+            environment_id: env.id.clone(),
+            kind: kind.clone(),
+            name: format!("{}-{kind}", env.name),
+            driver: "local".into(),
+            state: "planned".into(),
+            hourly_rate_micros: rate.0,
+            started_at: None,
+            ended_at: None,
+        };
+        store::resources::insert(&mut **tx, &r).await.map_err(internal("planning a resource"))?;
+    }
+    store::audit::append(&mut **tx, event).await.map_err(internal("auditing a create"))?;
+    record_effects(tx, env, effects, env.created_at).await
+}
+
+/// Creates an environment: authorize on the app's team, then hand over a
+/// running warm-pool member if the app's pool has one, else insert it
+/// pending with its planned resources, audit, enqueue provisioning.
 pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -> Result<Environment, AppError> {
     let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
     let pool = state.db.pool();
@@ -130,26 +177,31 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
         (None, Some(_)) => return Err(AppError::invalid("branch", "give a branch name of 1 to 200 characters")),
         (None, None) => return Err(AppError::invalid("branch", "give a branch or a pull request number")),
     };
+    let blueprint = blueprint_of(&app)?;
+    let git_ref = Some(match &source {
+        Source::Branch(b) => b.to_string(),
+        Source::PullRequest(n) => format!("refs/pull/{n}/head"),
+    });
+    let requested = Requested { owner_id: viewer.user_id.clone(), git_ref, pr_number: new.pr_number.map(|n| n as i64) };
+    if let Some(env) = claim_pooled(state, meta, &app, new.tier, &source, &requested).await? {
+        return Ok(env);
+    }
     let now = now_ms();
-    let policy = new.tier.default_policy();
-    let (lc, effects) = lifecycle::start(&policy, now);
+    let policy = state.settings.tiers.get(new.tier);
+    let (lc, effects) = lifecycle::start(policy, now);
     let id = new_id();
-    let suffix: String = id.chars().rev().filter(|c| c.is_ascii_alphanumeric()).take(4).collect();
-    let name = environment_name(&app.slug, &source, &suffix);
+    let name = environment_name(&app.slug, &source, &suffix_of(&id));
     let env = Environment {
         id: id.clone(),
         name: name.clone(),
         team_id: app.team_id.clone(),
         app_id: app.id.clone(),
-        owner_id: Some(viewer.user_id.clone()),
+        owner_id: Some(requested.owner_id),
         tier: new.tier.as_str().to_string(),
         state: lc.state.as_str().to_string(),
         desired: "running".into(),
-        git_ref: match &source {
-            Source::Branch(b) => Some(b.to_string()),
-            Source::PullRequest(n) => Some(format!("refs/pull/{n}/head")),
-        },
-        pr_number: new.pr_number.map(|n| n as i64),
+        git_ref: requested.git_ref,
+        pr_number: requested.pr_number,
         commit_sha: None,
         pooled: false,
         created_at: now,
@@ -159,39 +211,90 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
         warned_at: None,
         destroyed_at: None,
         failure_reason: None,
+        claimed_at: None,
     };
-    let mut tx = pool.begin().await.map_err(internal("starting a transaction"))?;
-    store::environments::insert(&mut *tx, &env).await.map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            AppError::Conflict("an environment with that name exists; try again".into())
-        }
-        _ => internal("creating an environment")(e),
-    })?;
-    for priced in default_resources(new.tier) {
-        let r = Resource {
-            id: new_id(),
-            environment_id: id.clone(),
-            kind: priced.kind.into(),
-            name: format!("{name}-{}", priced.kind),
-            driver: "local".into(),
-            state: "planned".into(),
-            hourly_rate_micros: priced.hourly_rate.0,
-            started_at: None,
-            ended_at: None,
-        };
-        store::resources::insert(&mut *tx, &r).await.map_err(internal("planning a resource"))?;
-    }
     let mut event =
         AuditEvent::from_request(meta, "environment.create", "environment", Some(id.clone()), Outcome::Success)
             .with_detail(
                 serde_json::json!({ "name": name, "tier": new.tier.as_str(), "app": app.slug, "git_ref": env.git_ref }),
             );
     event.team_id = Some(app.team_id.clone());
-    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a create"))?;
-    record_effects(&mut tx, &env, &effects, now).await?;
+    let mut tx = pool.begin().await.map_err(internal("starting a transaction"))?;
+    insert_pending(&mut tx, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
     tx.commit().await.map_err(internal("committing a create"))?;
     state.work.notify_one();
     Ok(env)
+}
+
+/// Who asked for an environment and for which code.
+struct Requested {
+    owner_id: String,
+    git_ref: Option<String>,
+    pr_number: Option<i64>,
+}
+
+/// Hands the oldest running member of the app's pool for `tier` to the
+/// requester, in one transaction: rename, assign, restart its lifecycle
+/// clock, audit. `None` when the pool is empty (or has no such pool).
+async fn claim_pooled(
+    state: &AppState,
+    meta: &RequestMeta,
+    app: &store::apps::App,
+    tier: Tier,
+    source: &Source<'_>,
+    requested: &Requested,
+) -> Result<Option<Environment>, AppError> {
+    let policy = state.settings.tiers.get(tier);
+    // A concurrent claim can win the member we read; try the next one.
+    for _ in 0..3 {
+        let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
+        let Some(member) = store::environments::pooled_member(&mut *tx, state.db.engine(), &app.id, tier.as_str())
+            .await
+            .map_err(internal("finding a pool member"))?
+        else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let lc = lifecycle::claimed(policy, now);
+        let mut env = member.env.clone();
+        let pool_name = std::mem::replace(&mut env.name, environment_name(&app.slug, source, &suffix_of(&env.id)));
+        env.owner_id = Some(requested.owner_id.clone());
+        env.git_ref = requested.git_ref.clone();
+        env.pr_number = requested.pr_number;
+        env.pooled = false;
+        env.claimed_at = Some(now);
+        env.created_at = lc.created_at;
+        env.state = lc.state.as_str().to_string();
+        env.last_activity_at = Some(lc.last_activity_at);
+        env.expires_at = lc.expires_at;
+        env.warned_at = None;
+        let claimed = store::environments::claim(&mut *tx, &env, member.version).await.map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                AppError::Conflict("an environment with that name exists; try again".into())
+            }
+            _ => internal("claiming a pool member")(e),
+        })?;
+        if !claimed {
+            continue;
+        }
+        let mut event = AuditEvent::from_request(
+            meta,
+            "environment.create",
+            "environment",
+            Some(env.id.clone()),
+            Outcome::Success,
+        )
+        .with_detail(serde_json::json!({
+            "name": env.name, "tier": tier.as_str(), "app": app.slug, "git_ref": env.git_ref, "from_pool": pool_name,
+        }));
+        event.team_id = Some(app.team_id.clone());
+        store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a claim"))?;
+        tx.commit().await.map_err(internal("committing a claim"))?;
+        // The pool is one short now; the scheduler's next pass refills it.
+        state.work.notify_one();
+        return Ok(Some(env));
+    }
+    Ok(None)
 }
 
 /// Loads an environment the viewer may see (others' are NotFound).
@@ -221,7 +324,7 @@ pub async fn act(
 ) -> Result<Environment, AppError> {
     load_visible(state, meta, id, Action::OperateEnvironments).await?;
     let actor = meta.clone();
-    transition(&state.db, id, event, move |env| {
+    transition(&state.db, &state.settings.tiers, id, event, move |env| {
         let mut e =
             AuditEvent::from_request(&actor, action_name, "environment", Some(env.id.clone()), Outcome::Success);
         e.team_id = Some(env.team_id.clone());
@@ -232,20 +335,15 @@ pub async fn act(
 }
 
 /// Applies an event on behalf of the portal itself (workers, scheduler).
-pub async fn system_event(db: &Db, id: &str, event: Event, action_name: &str) -> Result<Environment, AppError> {
-    transition(db, id, event, |env| AuditEvent {
-        id: new_id(),
-        at: now_ms(),
-        actor_id: None,
-        actor_label: "system".into(),
-        action: action_name.to_string(),
-        target_kind: "environment".into(),
-        target_id: Some(env.id.clone()),
-        team_id: Some(env.team_id.clone()),
-        ip: None,
-        user_agent: None,
-        outcome: "success".into(),
-        detail: "{}".into(),
+pub async fn system_event(
+    db: &Db,
+    tiers: &TierPolicies,
+    id: &str,
+    event: Event,
+    action_name: &str,
+) -> Result<Environment, AppError> {
+    transition(db, tiers, id, event, |env| {
+        AuditEvent::system(action_name, Some(env.id.clone()), Some(env.team_id.clone()))
     })
     .await
 }
@@ -254,20 +352,21 @@ pub async fn system_event(db: &Db, id: &str, event: Event, action_name: &str) ->
 /// times when a concurrent writer bumped the version first.
 async fn transition(
     db: &Db,
+    tiers: &TierPolicies,
     id: &str,
     event: Event,
     audit: impl Fn(&Environment) -> AuditEvent,
 ) -> Result<Environment, AppError> {
     for _ in 0..5 {
         let now = now_ms();
-        let mut tx = db.pool().begin().await.map_err(internal("starting a transaction"))?;
+        let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
         let v = store::environments::find(&mut *tx, id)
             .await
             .map_err(internal("loading an environment"))?
             .ok_or(AppError::NotFound)?;
-        let policy = tier_of(&v.env)?.default_policy();
+        let policy = tiers.get(tier_of(&v.env)?);
         let before = lifecycle_of(&v.env)?;
-        let (after, effects) = lifecycle::apply(&before, &event, &policy, now).map_err(|r| match r {
+        let (after, effects) = lifecycle::apply(&before, &event, policy, now).map_err(|r| match r {
             lifecycle::Rejected::BadExtension { .. } => AppError::invalid("hours", r.to_string()),
             other => AppError::Conflict(other.to_string()),
         })?;
@@ -308,4 +407,103 @@ async fn transition(
         return Ok(env);
     }
     Err(AppError::Conflict("the environment is changing right now; try again".into()))
+}
+
+/// What an extension request did.
+#[derive(Clone, Debug)]
+pub enum Extended {
+    /// The expiry moved (the environment as written).
+    Moved(Box<Environment>),
+    /// The tier needs a platform admin's approval: the request is queued.
+    ApprovalRequested,
+}
+
+/// Extends an environment by `by_ms`, or — where the tier needs approval and
+/// the caller is not a platform admin — records an approval request for the
+/// platform team (audit + notification, one transaction) instead.
+pub async fn extend(state: &AppState, meta: &RequestMeta, id: &str, by_ms: i64) -> Result<Extended, AppError> {
+    let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
+    let env = load_visible(state, meta, id, Action::OperateEnvironments).await?;
+    let policy = state.settings.tiers.get(tier_of(&env)?);
+    if !policy.extension.needs_approval || viewer.is_platform_admin {
+        let event = Event::Extend { by_ms, approved: viewer.is_platform_admin };
+        return act(state, meta, id, event, "environment.extend").await.map(|e| Extended::Moved(Box::new(e)));
+    }
+    if by_ms <= 0 || by_ms > policy.extension.step_ms {
+        let max_hours = policy.extension.step_ms / crate::domain::time::HOUR_MS;
+        return Err(AppError::invalid("hours", format!("an extension must be positive and at most {max_hours} h")));
+    }
+    let now = now_ms();
+    let hours = by_ms as f64 / crate::domain::time::HOUR_MS as f64;
+    let mut tx = state.db.pool().begin().await.map_err(internal("starting a transaction"))?;
+    let mut event = AuditEvent::from_request(
+        meta,
+        "environment.extension_requested",
+        "environment",
+        Some(env.id.clone()),
+        Outcome::Success,
+    )
+    .with_detail(serde_json::json!({ "hours": hours, "expires_at": env.expires_at }));
+    event.team_id = Some(env.team_id.clone());
+    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing an extension request"))?;
+    // No user: it is the platform team's queue.
+    sqlx::query(
+        "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at) VALUES ($1, NULL, $2, 'extension_requested', $3, $4)",
+    )
+    .bind(new_id())
+    .bind(&env.id)
+    .bind(format!("{} asks to extend {} by {hours} h", viewer.login, env.name))
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal("queueing an extension request"))?;
+    tx.commit().await.map_err(internal("committing an extension request"))?;
+    Ok(Extended::ApprovalRequested)
+}
+
+/// Most characters a rating comment keeps.
+pub const MAX_COMMENT: usize = 1_000;
+
+/// Records (or replaces) the caller's 1–5 satisfaction rating of a destroyed
+/// environment, for the ROI dashboard.
+pub async fn rate(
+    state: &AppState,
+    meta: &RequestMeta,
+    id: &str,
+    score: i64,
+    comment: Option<String>,
+) -> Result<(), AppError> {
+    let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
+    if !(1..=5).contains(&score) {
+        return Err(AppError::invalid("score", "rate from 1 to 5"));
+    }
+    let comment = comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT) {
+        return Err(AppError::invalid("comment", format!("at most {MAX_COMMENT} characters")));
+    }
+    let env = load_visible(state, meta, id, Action::OperateEnvironments).await?;
+    if env.state != EnvState::Destroyed.as_str() {
+        return Err(AppError::Conflict("rate an environment once it is destroyed".into()));
+    }
+    let now = now_ms();
+    let mut tx = state.db.pool().begin().await.map_err(internal("starting a transaction"))?;
+    sqlx::query(
+        "INSERT INTO ratings (environment_id, user_id, score, comment, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (environment_id, user_id) DO UPDATE SET score = excluded.score, comment = excluded.comment, created_at = excluded.created_at",
+    )
+    .bind(&env.id)
+    .bind(&viewer.user_id)
+    .bind(score)
+    .bind(&comment)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal("recording a rating"))?;
+    let mut event =
+        AuditEvent::from_request(meta, "environment.rate", "environment", Some(env.id.clone()), Outcome::Success)
+            .with_detail(serde_json::json!({ "score": score, "comment": comment.is_some() }));
+    event.team_id = Some(env.team_id.clone());
+    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a rating"))?;
+    tx.commit().await.map_err(internal("committing a rating"))?;
+    Ok(())
 }

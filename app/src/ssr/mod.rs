@@ -9,6 +9,8 @@ pub mod context;
 pub mod db;
 pub mod demo;
 pub mod environments;
+pub mod live;
+pub mod pools;
 pub mod store;
 pub mod teams;
 pub mod tokens;

@@ -1,12 +1,16 @@
 //! The embedded default driver, real on one host: per environment a
-//! directory `<data>/envs/<name>/` holding its own database (a copy of the
+//! directory `<data>/envs/<id>/` holding its own database (a copy of the
 //! app's template), its process (the blueprint's command with `PORT`,
 //! `DATABASE_URL` and `EOD_ENV_*`), that process's output and its pid/port
 //! files. Snapshots are copies kept in `<data>/snapshots/`.
+//!
+//! Every process also carries `EOD_ENV_ROOT` (this driver's directory), so
+//! processes are found through `/proc` even when a crash came between the
+//! spawn and the pid file: nothing this driver starts can leak.
 
 use super::{Driver, DriverError, EnvSpec};
 use async_trait::async_trait;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,16 +23,58 @@ pub struct LocalDriver {
 
 impl LocalDriver {
     pub fn new(data_dir: &Path) -> LocalDriver {
+        // Absolute, so the marker in each process's environment is exact.
+        let root = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
         let http = openidconnect::reqwest::ClientBuilder::new()
             .redirect(openidconnect::reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(2))
             .build()
             .expect("HTTP client");
-        LocalDriver { root: data_dir.to_path_buf(), http }
+        LocalDriver { root, http }
     }
 
-    fn env_dir(&self, name: &str) -> PathBuf {
-        self.root.join("envs").join(name)
+    fn env_dir(&self, id: &str) -> PathBuf {
+        self.root.join("envs").join(id)
+    }
+
+    /// Processes this driver started, as (pid, environment id), found by the
+    /// `EOD_ENV_ROOT` marker in their environment.
+    fn processes(&self) -> Vec<(i32, String)> {
+        let marker = format!("EOD_ENV_ROOT={}", self.root.display());
+        let Ok(entries) = std::fs::read_dir("/proc") else { return vec![] };
+        let mut found = vec![];
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+            let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+            if !vars.contains(&marker.as_bytes()) || !alive(pid) {
+                continue;
+            }
+            if let Some(id) = vars.iter().find_map(|v| v.strip_prefix(b"EOD_ENV_ID=")) {
+                found.push((pid, String::from_utf8_lossy(id).into_owned()));
+            }
+        }
+        found
+    }
+
+    /// Stops every process of one environment (its process group first).
+    async fn stop(&self, id: &str, keep: Option<i32>) {
+        let pids: Vec<i32> =
+            self.processes().into_iter().filter(|(pid, env)| env == id && Some(*pid) != keep).map(|(p, _)| p).collect();
+        for pid in &pids {
+            let _ = killpg(Pid::from_raw(*pid), Signal::SIGTERM);
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
+        }
+        for _ in 0..30 {
+            if pids.iter().all(|p| !alive(*p)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for pid in pids.iter().filter(|p| alive(**p)) {
+            let _ = killpg(Pid::from_raw(*pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
     }
 
     async fn template(&self, app: &str) -> Result<PathBuf, DriverError> {
@@ -47,8 +93,8 @@ impl LocalDriver {
         Ok(path)
     }
 
-    async fn running(&self, name: &str) -> Option<(i32, u16)> {
-        let dir = self.env_dir(name);
+    async fn running(&self, id: &str) -> Option<(i32, u16)> {
+        let dir = self.env_dir(id);
         let pid: i32 = tokio::fs::read_to_string(dir.join("pid")).await.ok()?.trim().parse().ok()?;
         let port: u16 = tokio::fs::read_to_string(dir.join("port")).await.ok()?.trim().parse().ok()?;
         alive(pid).then_some((pid, port))
@@ -75,17 +121,19 @@ fn free_port() -> std::io::Result<u16> {
 #[async_trait]
 impl Driver for LocalDriver {
     async fn provision(&self, spec: &EnvSpec) -> Result<serde_json::Value, DriverError> {
-        let dir = self.env_dir(&spec.name);
-        if let Some((pid, port)) = self.running(&spec.name).await {
+        let dir = self.env_dir(&spec.id);
+        if let Some((pid, port)) = self.running(&spec.id).await {
             if self.healthy(port, &spec.health_path).await {
+                self.stop(&spec.id, Some(pid)).await; // strays from an interrupted attempt
                 return Ok(serde_json::json!({ "pid": pid, "port": port, "dir": dir }));
             }
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
+        // Whatever an earlier, interrupted attempt left running goes first.
+        self.stop(&spec.id, None).await;
         tokio::fs::create_dir_all(&dir).await?;
         let db = dir.join("app.db");
         if !db.exists() {
-            let template = self.template(&spec.app).await?;
+            let template = self.template(&spec.template).await?;
             let tmp = dir.join("app.db.tmp");
             tokio::fs::copy(&template, &tmp).await?;
             tokio::fs::rename(&tmp, &db).await?;
@@ -102,6 +150,7 @@ impl Driver for LocalDriver {
             .env("EOD_ENV_NAME", &spec.name)
             .env("EOD_ENV_TIER", &spec.tier)
             .env("EOD_ENV_ID", &spec.id)
+            .env("EOD_ENV_ROOT", &self.root)
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -129,7 +178,7 @@ impl Driver for LocalDriver {
     }
 
     async fn snapshot(&self, spec: &EnvSpec) -> Result<String, DriverError> {
-        let src = self.env_dir(&spec.name).join("app.db");
+        let src = self.env_dir(&spec.id).join("app.db");
         let dir = self.root.join("snapshots");
         tokio::fs::create_dir_all(&dir).await?;
         let dest = dir.join(format!("{}.db", spec.name));
@@ -139,25 +188,9 @@ impl Driver for LocalDriver {
         Ok(dest.display().to_string())
     }
 
-    async fn teardown(&self, name: &str) -> Result<(), DriverError> {
-        let dir = self.env_dir(name);
-        if let Ok(text) = tokio::fs::read_to_string(dir.join("pid")).await {
-            if let Ok(pid) = text.trim().parse::<i32>() {
-                if alive(pid) {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-                    for _ in 0..30 {
-                        if !alive(pid) {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    if alive(pid) {
-                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    }
-                }
-            }
-        }
-        match tokio::fs::remove_dir_all(&dir).await {
+    async fn teardown(&self, id: &str) -> Result<(), DriverError> {
+        self.stop(id, None).await;
+        match tokio::fs::remove_dir_all(self.env_dir(id)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
@@ -165,30 +198,50 @@ impl Driver for LocalDriver {
     }
 
     async fn owned(&self) -> Result<Vec<String>, DriverError> {
-        let mut names = vec![];
-        let mut entries = match tokio::fs::read_dir(self.root.join("envs")).await {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+        let mut ids: Vec<String> = self.processes().into_iter().map(|(_, id)| id).collect();
+        match tokio::fs::read_dir(self.root.join("envs")).await {
+            Ok(mut entries) => {
+                while let Some(entry) = entries.next_entry().await? {
+                    ids.push(entry.file_name().to_string_lossy().into_owned());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
-        };
-        while let Some(entry) = entries.next_entry().await? {
-            names.push(entry.file_name().to_string_lossy().into_owned());
         }
-        Ok(names)
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
-    async fn endpoint(&self, name: &str) -> Option<SocketAddr> {
-        self.running(name).await.map(|(_, port)| SocketAddr::from(([127, 0, 0, 1], port)))
+    async fn endpoint(&self, id: &str) -> Option<SocketAddr> {
+        self.running(id).await.map(|(_, port)| SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    async fn snapshots(&self, name: &str) -> Vec<String> {
+        let file = format!("{name}.db");
+        match tokio::fs::try_exists(self.root.join("snapshots").join(&file)).await {
+            Ok(true) => vec![file],
+            _ => vec![],
+        }
+    }
+
+    async fn log_tail(&self, id: &str, max_bytes: u64) -> Option<String> {
+        let path = self.env_dir(id).join("output.log");
+        tokio::fs::try_exists(&path).await.ok()?.then_some(())?;
+        Some(tail(&path, max_bytes).await)
     }
 }
 
-/// The last `max` bytes of a file, for error messages and the log view.
+/// The last `max` bytes of a file (read from the end, however long the
+/// file grew), for error messages and the log view.
 pub async fn tail(path: &Path, max: u64) -> String {
-    match tokio::fs::read(path).await {
-        Ok(bytes) => {
-            let start = bytes.len().saturating_sub(max as usize);
-            String::from_utf8_lossy(&bytes[start..]).into_owned()
-        }
-        Err(_) => String::new(),
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let Ok(mut file) = tokio::fs::File::open(path).await else { return String::new() };
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    if file.seek(std::io::SeekFrom::Start(len.saturating_sub(max))).await.is_err() {
+        return String::new();
     }
+    let mut bytes = Vec::with_capacity(max.min(len) as usize);
+    let _ = file.take(max).read_to_end(&mut bytes).await;
+    String::from_utf8_lossy(&bytes).into_owned()
 }

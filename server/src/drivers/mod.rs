@@ -1,6 +1,7 @@
 //! Drivers make an environment's resources real. The trait is small and
-//! every operation is idempotent on deterministic names, so the reconciler
-//! can repeat any step after a crash.
+//! every operation is idempotent, keyed by the environment's id (stable even
+//! when a warm-pool member is renamed), so the reconciler can repeat any
+//! step after a crash.
 
 pub mod local;
 
@@ -12,7 +13,8 @@ pub struct EnvSpec {
     pub id: String,
     pub name: String,
     pub tier: String,
-    pub app: String,
+    /// Which template database to clone.
+    pub template: String,
     /// The blueprint's command, split into program and arguments.
     pub command: Vec<String>,
     pub health_path: String,
@@ -34,9 +36,33 @@ pub trait Driver: Send + Sync {
     /// Keeps a copy of the environment's data after it is gone.
     async fn snapshot(&self, spec: &EnvSpec) -> Result<String, DriverError>;
     /// Removes everything; succeeds if nothing is left.
-    async fn teardown(&self, name: &str) -> Result<(), DriverError>;
-    /// Names of environments this driver holds resources for.
+    async fn teardown(&self, id: &str) -> Result<(), DriverError>;
+    /// Ids of environments this driver holds any resource for (files or
+    /// processes), so the orphan sweep finds what a crash left behind.
     async fn owned(&self) -> Result<Vec<String>, DriverError>;
     /// Where the environment answers, if it runs.
-    async fn endpoint(&self, name: &str) -> Option<std::net::SocketAddr>;
+    async fn endpoint(&self, id: &str) -> Option<std::net::SocketAddr>;
+    /// The last `max_bytes` of the environment's process output.
+    async fn log_tail(&self, id: &str, max_bytes: u64) -> Option<String>;
+    /// Snapshots kept of an environment (by its name at the time).
+    async fn snapshots(&self, name: &str) -> Vec<String>;
+}
+
+/// The driver as pages see it (read-only: logs and snapshots).
+pub struct RuntimeOf(pub std::sync::Arc<dyn Driver>);
+
+impl std::fmt::Debug for RuntimeOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuntimeOf(driver)")
+    }
+}
+
+impl app::ssr::context::RuntimeView for RuntimeOf {
+    fn log_tail<'a>(&'a self, env_id: &'a str, max_bytes: u64) -> app::ssr::context::BoxFuture<'a, Option<String>> {
+        Box::pin(self.0.log_tail(env_id, max_bytes))
+    }
+
+    fn snapshots<'a>(&'a self, env_name: &'a str) -> app::ssr::context::BoxFuture<'a, Vec<String>> {
+        Box::pin(self.0.snapshots(env_name))
+    }
 }

@@ -326,22 +326,26 @@ struct ExtendBody {
 
 #[utoipa::path(post, path = "/api/v1/environments/{id}/extend", params(("id" = String, Path)), request_body = ExtendBody, responses(
     (status = 200, body = EnvironmentJson, description = "New expiry"),
+    (status = 202, body = EnvironmentJson, description = "The tier needs approval: a request went to the platform team"),
     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The tier's policy refuses"), (status = 422, body = ErrorBody)))]
 async fn extend_environment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     payload: Result<Json<ExtendBody>, JsonRejection>,
-) -> Result<Json<EnvironmentJson>, ApiError> {
+) -> Result<(StatusCode, Json<EnvironmentJson>), ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
     let b = body(payload)?;
     if !b.hours.is_finite() || b.hours <= 0.0 || b.hours > 24.0 * 30.0 {
         return Err(ApiError(AppError::invalid("hours", "give a positive number of hours")));
     }
-    let approved = caller.meta.viewer.as_ref().is_some_and(|v| v.is_platform_admin);
-    let event = Event::Extend { by_ms: (b.hours * 3_600_000.0) as i64, approved };
-    app::ssr::environments::act(&state, &caller.meta, &id, event, "environment.extend").await?;
-    Ok(Json(one(&state, &id).await?))
+    // Where the tier needs approval, this queues a request (202) instead.
+    let outcome = app::ssr::environments::extend(&state, &caller.meta, &id, (b.hours * 3_600_000.0) as i64).await?;
+    let status = match outcome {
+        app::ssr::environments::Extended::Moved(_) => StatusCode::OK,
+        app::ssr::environments::Extended::ApprovalRequested => StatusCode::ACCEPTED,
+    };
+    Ok((status, Json(one(&state, &id).await?)))
 }
 
 #[derive(serde::Deserialize, Default, utoipa::ToSchema)]

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod audit_csv;
 pub mod auth;
 pub mod csrf;
+pub mod events;
 pub mod health;
 pub mod oidc;
 pub mod proxy;
@@ -44,6 +45,7 @@ pub fn router(
         .merge(oidc::router(identity))
         .merge(api_v1::router())
         .merge(audit_csv::router())
+        .merge(events::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_sign_in))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin))

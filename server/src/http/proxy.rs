@@ -82,17 +82,21 @@ pub async fn route(State((state, proxy)): State<(AppState, Arc<Proxy>)>, req: Re
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
+    if env.pooled {
+        return (StatusCode::NOT_FOUND, format!("{name} is a warm-pool member, not yet anyone's environment."))
+            .into_response();
+    }
     let reachable = env.state.parse::<EnvState>().is_ok_and(|s| s.is_reachable());
-    let Some(addr) = (if reachable { proxy.driver.endpoint(&name).await } else { None }) else {
+    let Some(addr) = (if reachable { proxy.driver.endpoint(&env.id).await } else { None }) else {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("{name} is {} and not serving.", env.state)).into_response();
     };
     let now = now_ms();
     if proxy.should_record(&name, now) {
-        let (db, id) = (state.db.clone(), env.id.clone());
+        let (db, settings, id) = (state.db.clone(), state.settings.clone(), env.id.clone());
         tokio::spawn(async move {
+            let traffic = Event::Activity(ActivityKind::Traffic);
             if let Err(err) =
-                environments::system_event(&db, &id, Event::Activity(ActivityKind::Traffic), "environment.activity")
-                    .await
+                environments::system_event(&db, &settings.tiers, &id, traffic, "environment.activity").await
             {
                 tracing::debug!(error = %err, "recording traffic");
             }
@@ -142,6 +146,12 @@ mod tests {
         }
         async fn owned(&self) -> Result<Vec<String>, crate::drivers::DriverError> {
             Ok(vec![])
+        }
+        async fn log_tail(&self, _: &str, _: u64) -> Option<String> {
+            None
+        }
+        async fn snapshots(&self, _: &str) -> Vec<String> {
+            vec![]
         }
         async fn endpoint(&self, _: &str) -> Option<std::net::SocketAddr> {
             None

@@ -8,7 +8,7 @@ use crate::drivers::{Driver, EnvSpec};
 use app::domain::lifecycle::Event;
 use app::ssr::clock::now_ms;
 use app::ssr::store::{self, audit::AuditEvent, jobs::Job};
-use app::ssr::{environments, Db};
+use app::ssr::{environments, Db, PortalSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -17,6 +17,7 @@ const LEASE_MS: i64 = 30_000;
 
 pub struct Reconciler {
     pub db: Db,
+    pub settings: Arc<PortalSettings>,
     pub driver: Arc<dyn Driver>,
     pub worker_id: String,
     pub work: Arc<Notify>,
@@ -77,6 +78,7 @@ impl Reconciler {
                 if let Some(env_id) = &job.environment_id {
                     let _ = environments::system_event(
                         &self.db,
+                        &self.settings.tiers,
                         env_id,
                         Event::Failed { reason: reason.clone() },
                         "environment.failed",
@@ -105,17 +107,14 @@ impl Reconciler {
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the environment's app is gone")?;
-        let blueprint: serde_json::Value = serde_json::from_str(&app.blueprint).unwrap_or_default();
-        let command =
-            blueprint["command"].as_str().unwrap_or("eod sample-app").split_whitespace().map(str::to_string).collect();
-        let health_path = blueprint["health_path"].as_str().unwrap_or("/healthz").to_string();
+        let blueprint = environments::blueprint_of(&app).map_err(|e| e.to_string())?;
         let spec = EnvSpec {
             id: v.env.id.clone(),
             name: v.env.name.clone(),
             tier: v.env.tier.clone(),
-            app: app.slug,
-            command,
-            health_path,
+            template: blueprint.template.clone().unwrap_or_else(|| app.slug.clone()),
+            command: blueprint.argv(),
+            health_path: blueprint.health_path,
         };
         Ok(Some((spec, v.env.state)))
     }
@@ -128,29 +127,33 @@ impl Reconciler {
             return Ok(());
         };
         let fail = |e: app::error::AppError| e.to_string();
+        let tiers = &self.settings.tiers;
         match job.kind.as_str() {
-            "provision" if state == "pending" => {
+            // `ready` too: a crash between the two transitions leaves it there.
+            "provision" if state == "pending" || state == "ready" => {
                 let detail = self.driver.provision(&spec).await.map_err(|e| e.to_string())?;
                 store::resources::mark_created(self.db.pool(), env_id, now_ms(), &detail.to_string())
                     .await
                     .map_err(|e| e.to_string())?;
-                environments::system_event(&self.db, env_id, Event::Provisioned, "environment.provisioned")
-                    .await
-                    .map_err(fail)?;
-                environments::system_event(&self.db, env_id, Event::DeployHealthy, "environment.healthy")
+                if state == "pending" {
+                    environments::system_event(&self.db, tiers, env_id, Event::Provisioned, "environment.provisioned")
+                        .await
+                        .map_err(fail)?;
+                }
+                environments::system_event(&self.db, tiers, env_id, Event::DeployHealthy, "environment.healthy")
                     .await
                     .map_err(fail)?;
             }
             "snapshot" if state == "expiring" => {
                 let path = self.driver.snapshot(&spec).await.map_err(|e| e.to_string())?;
                 tracing::info!(env = %spec.name, %path, "snapshot kept");
-                environments::system_event(&self.db, env_id, Event::SnapshotTaken, "environment.snapshot")
+                environments::system_event(&self.db, tiers, env_id, Event::SnapshotTaken, "environment.snapshot")
                     .await
                     .map_err(fail)?;
             }
             "teardown" if state == "expiring" || state == "failed" => {
-                self.driver.teardown(&spec.name).await.map_err(|e| e.to_string())?;
-                environments::system_event(&self.db, env_id, Event::TornDown, "environment.destroyed")
+                self.driver.teardown(&spec.id).await.map_err(|e| e.to_string())?;
+                environments::system_event(&self.db, tiers, env_id, Event::TornDown, "environment.destroyed")
                     .await
                     .map_err(fail)?;
             }
@@ -167,27 +170,15 @@ impl Reconciler {
             return Ok(0);
         }
         let live: std::collections::HashSet<String> =
-            store::environments::live_names(self.db.pool()).await.map_err(|e| e.to_string())?.into_iter().collect();
+            store::environments::live_ids(self.db.pool()).await.map_err(|e| e.to_string())?.into_iter().collect();
         let mut removed = 0;
-        for name in owned.into_iter().filter(|n| !live.contains(n)) {
-            self.driver.teardown(&name).await.map_err(|e| e.to_string())?;
+        for id in owned.into_iter().filter(|id| !live.contains(id)) {
+            self.driver.teardown(&id).await.map_err(|e| e.to_string())?;
             removed += 1;
-            let event = AuditEvent {
-                id: app::ssr::clock::new_id(),
-                at: now_ms(),
-                actor_id: None,
-                actor_label: "system".into(),
-                action: "resource.orphan_removed".into(),
-                target_kind: "environment".into(),
-                target_id: None,
-                team_id: None,
-                ip: None,
-                user_agent: None,
-                outcome: "success".into(),
-                detail: serde_json::json!({ "name": name }).to_string(),
-            };
+            let event = AuditEvent::system("resource.orphan_removed", Some(id.clone()), None)
+                .with_detail(serde_json::json!({ "environment_id": id }));
             let _ = store::audit::append(self.db.pool(), &event).await;
-            tracing::info!(%name, "removed orphaned environment resources");
+            tracing::info!(%id, "removed orphaned environment resources");
         }
         Ok(removed)
     }

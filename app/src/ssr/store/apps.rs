@@ -41,3 +41,7 @@ pub async fn find_by_slug<'c>(ex: impl Exec<'c>, slug: &str) -> sqlx::Result<Vec
         .fetch_all(ex)
         .await
 }
+
+pub async fn list<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<App>> {
+    sqlx::query_as(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY slug, team_id")).fetch_all(ex).await
+}

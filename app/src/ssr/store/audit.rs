@@ -108,6 +108,25 @@ impl AuditEvent {
         }
     }
 
+    /// An event by the portal itself (workers, scheduler, pools) about an
+    /// environment, timestamped now.
+    pub fn system(action: &str, environment_id: Option<String>, team_id: Option<String>) -> AuditEvent {
+        AuditEvent {
+            id: crate::ssr::clock::new_id(),
+            at: crate::ssr::clock::now_ms(),
+            actor_id: None,
+            actor_label: "system".into(),
+            action: action.to_string(),
+            target_kind: "environment".into(),
+            target_id: environment_id,
+            team_id,
+            ip: None,
+            user_agent: None,
+            outcome: Outcome::Success.as_str().to_string(),
+            detail: "{}".to_string(),
+        }
+    }
+
     /// Attaches action-specific facts as a JSON object.
     pub fn with_detail(mut self, detail: serde_json::Value) -> AuditEvent {
         self.detail = detail.to_string();

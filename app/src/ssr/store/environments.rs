@@ -1,5 +1,6 @@
 use super::{flag, Exec};
 use crate::domain::access::Viewer;
+use crate::ssr::db::Engine;
 
 /// A row of `environments` as written.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -24,14 +25,16 @@ pub struct Environment {
     pub warned_at: Option<i64>,
     pub destroyed_at: Option<i64>,
     pub failure_reason: Option<String>,
+    /// When a warm-pool member was handed over (see migration 0003).
+    pub claimed_at: Option<i64>,
 }
 
 pub async fn insert<'c>(ex: impl Exec<'c>, env: &Environment) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, git_ref,
              pr_number, commit_sha, pooled, created_at, ready_at, last_activity_at, expires_at,
-             warned_at, destroyed_at, failure_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             warned_at, destroyed_at, failure_reason, claimed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(&env.id)
     .bind(&env.name)
@@ -52,6 +55,7 @@ pub async fn insert<'c>(ex: impl Exec<'c>, env: &Environment) -> sqlx::Result<()
     .bind(env.warned_at)
     .bind(env.destroyed_at)
     .bind(&env.failure_reason)
+    .bind(env.claimed_at)
     .execute(ex)
     .await?;
     Ok(())
@@ -110,7 +114,7 @@ pub async fn count_by_state<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<(String, 
 
 const ENV_COLUMNS: &str =
     "id, name, team_id, app_id, owner_id, tier, state, desired, git_ref, pr_number, commit_sha, pooled,
-    created_at, ready_at, last_activity_at, expires_at, warned_at, destroyed_at, failure_reason";
+    created_at, ready_at, last_activity_at, expires_at, warned_at, destroyed_at, failure_reason, claimed_at";
 
 /// An environment with its optimistic-concurrency version.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -167,7 +171,7 @@ pub async fn due_for_tick<'c>(
 ) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT id FROM environments
-         WHERE state IN ('ready', 'active', 'idle')
+         WHERE state IN ('ready', 'active', 'idle') AND pooled = 0
            AND ((expires_at IS NOT NULL AND expires_at <= $1) OR (state = 'active' AND last_activity_at <= $2))
          ORDER BY expires_at LIMIT $3",
     )
@@ -178,7 +182,132 @@ pub async fn due_for_tick<'c>(
     .await
 }
 
-/// Names of every environment that still owns resources (for the orphan sweep).
-pub async fn live_names<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT name FROM environments WHERE state <> 'destroyed'").fetch_all(ex).await
+/// Ids of every environment that still owns resources (for the orphan sweep).
+pub async fn live_ids<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT id FROM environments WHERE state <> 'destroyed'").fetch_all(ex).await
+}
+
+/// The oldest running member of a warm pool, locked for the claim on
+/// PostgreSQL (another replica's concurrent claim skips it).
+pub async fn pooled_member<'c>(
+    ex: impl Exec<'c>,
+    engine: Engine,
+    app_id: &str,
+    tier: &str,
+) -> sqlx::Result<Option<Versioned>> {
+    let lock = match engine {
+        Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+        Engine::Sqlite => "",
+    };
+    sqlx::query_as(&format!(
+        "SELECT {ENV_COLUMNS}, version FROM environments
+         WHERE app_id = $1 AND tier = $2 AND pooled = 1 AND state IN ('ready', 'active', 'idle')
+         ORDER BY created_at, id LIMIT 1 {lock}"
+    ))
+    .bind(app_id)
+    .bind(tier)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Hands a pool member to its user (name, owner, source, fresh lifecycle) if
+/// it is still pooled at `version`; returns whether it did.
+pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE environments SET name = $1, owner_id = $2, git_ref = $3, pr_number = $4, pooled = 0,
+             claimed_at = $5, created_at = $6, state = $7, last_activity_at = $8, expires_at = $9, warned_at = NULL,
+             version = version + 1
+         WHERE id = $10 AND version = $11 AND pooled = 1",
+    )
+    .bind(&env.name)
+    .bind(&env.owner_id)
+    .bind(&env.git_ref)
+    .bind(env.pr_number)
+    .bind(env.claimed_at)
+    .bind(env.created_at)
+    .bind(&env.state)
+    .bind(env.last_activity_at)
+    .bind(env.expires_at)
+    .bind(&env.id)
+    .bind(version)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A pool's members that are not destroyed: (id, state), oldest first.
+pub async fn pool_members<'c>(ex: impl Exec<'c>, app_id: &str, tier: &str) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT id, state FROM environments
+         WHERE app_id = $1 AND tier = $2 AND pooled = 1 AND state <> 'destroyed'
+         ORDER BY created_at, id",
+    )
+    .bind(app_id)
+    .bind(tier)
+    .fetch_all(ex)
+    .await
+}
+
+/// One page of the environments the viewer may see, filtered, searched and
+/// sorted as asked, with the total number that match.
+pub async fn list_page(
+    pool: &sqlx::AnyPool,
+    viewer: &Viewer,
+    q: &crate::domain::listing::ListQuery,
+) -> sqlx::Result<(Vec<Listed>, i64)> {
+    use crate::domain::listing::{Sort, PAGE_SIZE};
+    // Placeholders are numbered as conditions are added; values bound in order.
+    let mut binds: Vec<String> = vec![];
+    let cond = |sql: &str, value: String, binds: &mut Vec<String>| {
+        binds.push(value);
+        sql.replace('?', &format!("${}", binds.len()))
+    };
+    let mut clauses = vec!["e.pooled = 0".to_string()];
+    if !viewer.is_platform_admin {
+        clauses.push(cond(
+            "e.team_id IN (SELECT m.team_id FROM memberships m WHERE m.user_id = ?)",
+            viewer.user_id.clone(),
+            &mut binds,
+        ));
+    }
+    match q.state {
+        Some(s) => clauses.push(cond("e.state = ?", s.as_str().into(), &mut binds)),
+        None => clauses.push("e.state <> 'destroyed'".into()),
+    }
+    if let Some(team) = &q.team {
+        clauses.push(cond("t.slug = ?", team.clone(), &mut binds));
+    }
+    if let Some(app) = &q.app {
+        clauses.push(cond("a.slug = ?", app.clone(), &mut binds));
+    }
+    if let Some(tier) = q.tier {
+        clauses.push(cond("e.tier = ?", tier.as_str().into(), &mut binds));
+    }
+    if let Some(pattern) = q.like_pattern() {
+        binds.push(pattern);
+        let n = binds.len();
+        clauses.push(format!("(e.name LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(e.git_ref, '')) LIKE ${n} ESCAPE '\\')"));
+    }
+    let filter = clauses.join(" AND ");
+    let order = match q.sort {
+        Sort::Newest => "e.created_at DESC, e.id DESC",
+        Sort::Oldest => "e.created_at ASC, e.id ASC",
+        Sort::Expiry => "CASE WHEN e.expires_at IS NULL THEN 1 ELSE 0 END, e.expires_at ASC, e.id",
+        Sort::Name => "e.name ASC",
+    };
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM environments e JOIN apps a ON a.id = e.app_id JOIN teams t ON t.id = e.team_id WHERE {filter}"
+    );
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for b in &binds {
+        count = count.bind(b.clone());
+    }
+    let total = count.fetch_one(pool).await?;
+    let page_sql =
+        format!("{LISTED_SELECT} WHERE {filter} ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {}", q.page * PAGE_SIZE);
+    let mut rows = sqlx::query_as::<_, Listed>(&page_sql);
+    for b in &binds {
+        rows = rows.bind(b.clone());
+    }
+    Ok((rows.fetch_all(pool).await?, total))
 }

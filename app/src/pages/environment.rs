@@ -1,0 +1,330 @@
+//! One environment: where it answers, its state and timeline, how long it
+//! has left and what happens then, what it costs, its resources, process
+//! output and snapshots — and Extend, Destroy and, once it is gone, a
+//! one-click rating.
+
+use crate::api::environments::{
+    environment_detail, DestroyEnvironment, EnvironmentView, ExtendEnvironment, ExtendOutcome, RateEnvironment,
+};
+use crate::components::badges::{StateBadge, TierBadge};
+use crate::components::live::use_live;
+use crate::domain::expiry::ttl_left;
+use crate::domain::lifecycle::EnvState;
+use crate::domain::time::{short_duration, utc_datetime};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn EnvironmentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let live = use_live();
+    // Refresh when a change about this environment arrives.
+    let touched = Memo::new(move |_| live.last.get().filter(|c| c.env_id == id.get()).map(|c| (c.at, c.action)));
+    let ui = Controls {
+        extend: ServerAction::<ExtendEnvironment>::new(),
+        destroy: ServerAction::<DestroyEnvironment>::new(),
+        rate: ServerAction::<RateEnvironment>::new(),
+        hours: RwSignal::new(None),
+        confirming: RwSignal::new(false),
+        score: RwSignal::new(0),
+        comment: RwSignal::new(String::new()),
+    };
+    let Controls { extend, destroy, rate, .. } = ui;
+    let detail = Resource::new(
+        move || (id.get(), touched.get(), extend.version().get(), destroy.version().get(), rate.version().get()),
+        |(id, ..)| environment_detail(id),
+    );
+    view! {
+        <p class="mb-3 text-sm"><a href="/" class="text-indigo-700 hover:underline">"← Environments"</a></p>
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(d) => view! { <Detail d ui /> }.into_any(),
+                    Err(err) => view! {
+                        <Title text="Environment" />
+                        <p role="alert" class="rounded-md border border-red-200 bg-red-50 p-3 text-red-800">{err.to_string()}</p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The page's actions and what the user is in the middle of choosing. They
+/// live above the data, so a live refresh (which re-renders the detail)
+/// keeps an open confirmation, a chosen extension or a half-typed comment.
+#[derive(Clone, Copy)]
+struct Controls {
+    extend: ServerAction<ExtendEnvironment>,
+    destroy: ServerAction<DestroyEnvironment>,
+    rate: ServerAction<RateEnvironment>,
+    hours: RwSignal<Option<i64>>,
+    confirming: RwSignal<bool>,
+    score: RwSignal<i64>,
+    comment: RwSignal<String>,
+}
+
+/// The browser's clock (UTC ms) once hydrated; the server's `now` before.
+fn client_now(server_now: i64) -> RwSignal<i64> {
+    let now = RwSignal::new(server_now);
+    #[cfg(feature = "hydrate")]
+    {
+        now.set(js_sys::Date::now() as i64);
+        if let Ok(handle) =
+            set_interval_with_handle(move || now.set(js_sys::Date::now() as i64), std::time::Duration::from_secs(1))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    now
+}
+
+#[component]
+fn Detail(d: EnvironmentView, ui: Controls) -> impl IntoView {
+    let row = d.row.clone();
+    let now = client_now(d.now);
+    let sections = detail_sections(&d, now, ui);
+    let source = match (row.pr_number, row.git_ref.as_deref()) {
+        (Some(n), _) => format!("pull request #{n}"),
+        (None, Some(r)) => format!("branch {r}"),
+        (None, None) => "—".into(),
+    };
+    view! {
+        <Title text=row.name.clone() />
+        <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
+            <div>
+                <h1 class="flex flex-wrap items-center gap-3 text-2xl font-semibold tracking-tight">
+                    <span data-testid="env-title">{row.name.clone()}</span>
+                    <StateBadge state=row.state />
+                    <TierBadge tier=row.tier />
+                </h1>
+                <p class="mt-1 text-sm text-slate-600">
+                    {format!("{} · team {} · {} · owner {}", row.app, row.team, source, row.owner.clone().unwrap_or_else(|| "—".into()))}
+                </p>
+                {d.failure.clone().map(|f| view! { <p role="alert" class="mt-2 rounded-md bg-red-50 p-2 text-sm text-red-800">{format!("Failed: {f}")}</p> })}
+            </div>
+            {row.url.clone().map(|url| view! {
+                <a href=url.clone() target="_blank" rel="noopener" data-testid="env-url"
+                    class="rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500">
+                    {format!("Open {} ↗", url.trim_start_matches("http://").trim_end_matches('/'))}
+                </a>
+            })}
+        </div>
+
+        {sections}
+    }
+}
+
+/// The detail's sections, each type-erased (`into_any`) so the page's view
+/// type stays small enough for the compiler.
+fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> AnyView {
+    let row = d.row.clone();
+    let expires_at = row.expires_at;
+    let live_env = row.state.is_live();
+    let ready_in = d.ready_at.map(|r| short_duration(r - row.created_at));
+    let expiry = view! {
+            <section aria-labelledby="expiry-h" class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+                <h2 id="expiry-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Time left"</h2>
+                {match (live_env, expires_at) {
+                    (true, Some(at)) => view! {
+                        <p class="mt-2 text-3xl font-semibold tabular-nums" data-testid="ttl-left">{move || ttl_left(Some(at), now.get()).label()}</p>
+                        <p class="text-sm text-slate-600" data-testid="expires-at">{format!("until {} — then {}", utc_datetime(at), d.at_ttl)}</p>
+                        {d.latest_expiry.map(|l| view! { <p class="text-xs text-slate-500">{format!("The tier allows extending up to {}.", utc_datetime(l))}</p> })}
+                    }.into_any(),
+                    (true, None) => view! { <p class="mt-2 text-slate-700">"No TTL: kept until destroyed by hand."</p> }.into_any(),
+                    _ => view! { <p class="mt-2 text-slate-700">{d.destroyed_at.map(|t| format!("Destroyed {}", utc_datetime(t))).unwrap_or_else(|| "Gone".into())}</p> }.into_any(),
+                }}
+                {(live_env && expires_at.is_some() && d.extension_step_hours > 0).then(|| view! {
+                    <ExtendForm id=row.id.clone() step=d.extension_step_hours needs_approval=d.extension_needs_approval ui />
+                })}
+            </section>
+    }
+    .into_any();
+    let cost = view! {
+            <section aria-labelledby="cost-h" class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+                <h2 id="cost-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Cost"</h2>
+                <p class="mt-2 text-3xl font-semibold tabular-nums" data-testid="cost-so-far">{d.cost_so_far.to_string()}</p>
+                <p class="text-sm text-slate-600">
+                    {match d.projected { Some(p) => format!("so far · {p} if it runs to expiry"), None => "in total".into() }}
+                </p>
+                <table class="mt-3 w-full text-sm">
+                    <caption class="sr-only">"Resources and their hourly rates"</caption>
+                    <thead class="text-left text-xs text-slate-500"><tr><th scope="col">"Resource"</th><th scope="col">"Rate"</th><th scope="col" class="text-right">"Cost"</th></tr></thead>
+                    <tbody>
+                        {d.resources.iter().map(|r| view! {
+                            <tr class="border-t border-slate-100">
+                                <td class="py-1">{r.kind.clone()}<span class="ml-1 text-xs text-slate-500">{format!("({})", r.state)}</span></td>
+                                <td class="py-1 tabular-nums">{format!("{}/h", r.hourly_rate)}</td>
+                                <td class="py-1 text-right tabular-nums">{r.cost.to_string()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                {d.from_pool.then(|| view! { <p class="mt-2 text-xs text-slate-500">"Came from the warm pool: its waiting time is the platform's cost, not your team's."</p> })}
+            </section>
+    }
+    .into_any();
+    let facts = view! {
+            <section aria-labelledby="facts-h" class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+                <h2 id="facts-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Facts"</h2>
+                <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
+                    <dt class="text-slate-500">"Created"</dt><dd>{utc_datetime(row.created_at)}</dd>
+                    <dt class="text-slate-500">"Ready after"</dt><dd>{ready_in.unwrap_or_else(|| "—".into())}</dd>
+                    <dt class="text-slate-500">"Snapshots"</dt>
+                    <dd>{if d.snapshots.is_empty() { "none".to_string() } else { d.snapshots.join(", ") }}</dd>
+                </dl>
+                {live_env.then(|| view! { <DestroyControl id=row.id.clone() name=row.name.clone() ui /> })}
+            </section>
+    }
+    .into_any();
+    let rating = (row.state == EnvState::Destroyed)
+        .then(|| view! { <Rating id=row.id.clone() mine=d.my_rating ui /> }.into_any());
+    let timeline = view! {
+            <section aria-labelledby="timeline-h" class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+                <h2 id="timeline-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Timeline"</h2>
+                <ol class="mt-2 space-y-1 text-sm" data-testid="timeline">
+                    {d.timeline.iter().map(|e| view! {
+                        <li class="flex gap-3">
+                            <time class="shrink-0 tabular-nums text-slate-500">{utc_datetime(e.at)}</time>
+                            <span><span class="font-medium">{e.action.trim_start_matches("environment.").to_string()}</span>{format!(" by {}", e.actor)}
+                                {(e.outcome != "success").then(|| format!(" ({})", e.outcome))}</span>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </section>
+    }
+    .into_any();
+    let log = view! {
+            <section aria-labelledby="log-h" class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+                <h2 id="log-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Process output (last 8 KB)"</h2>
+                {match d.log_tail.clone() {
+                    Some(log) if !log.is_empty() => view! {
+                        <pre class="mt-2 max-h-80 overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100" tabindex="0" data-testid="log-tail">{log}</pre>
+                    }.into_any(),
+                    _ => view! { <p class="mt-2 text-sm text-slate-600">"No output (nothing running on this host)."</p> }.into_any(),
+                }}
+            </section>
+    }
+    .into_any();
+    view! {
+        <div class="grid gap-4 lg:grid-cols-3">{expiry}{cost}{facts}</div>
+        {rating}
+        <div class="mt-4 grid gap-4 lg:grid-cols-2">{timeline}{log}</div>
+    }
+    .into_any()
+}
+
+#[component]
+fn ExtendForm(id: String, step: i64, needs_approval: bool, ui: Controls) -> impl IntoView {
+    let extend = ui.extend;
+    let chosen = move || ui.hours.get_untracked().unwrap_or(step.clamp(1, 2));
+    let pending = extend.pending();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !pending.get_untracked() {
+            extend.dispatch(ExtendEnvironment { id: id.clone(), hours: chosen() });
+        }
+    };
+    view! {
+        <form on:submit=on_submit class="mt-3 flex flex-wrap items-end gap-2 text-sm">
+            <label class="block">
+                <span class="text-xs font-medium text-slate-600">"Extend by"</span>
+                <select class="mt-1 block rounded-md border border-slate-300 px-2 py-1.5"
+                    on:change=move |ev| ui.hours.set(event_target_value(&ev).parse().ok())>
+                    {(1..=step.min(24 * 7)).map(|h| view! { <option value=h.to_string() selected=h == chosen()>{format!("{h} h")}</option> }).collect_view()}
+                </select>
+            </label>
+            <button type="submit" data-testid="extend" disabled=move || pending.get()
+                class="rounded-md border border-slate-300 px-3 py-1.5 font-medium hover:bg-slate-50 disabled:opacity-60">
+                {if needs_approval { "Request extension" } else { "Extend" }}
+            </button>
+        </form>
+        {move || extend.value().get().map(|r| match r {
+            Ok(ExtendOutcome::NewExpiry(Some(at))) => view! { <p role="status" class="mt-2 text-sm text-emerald-800" data-testid="extend-outcome">{format!("New expiry: {}", utc_datetime(at))}</p> }.into_any(),
+            Ok(ExtendOutcome::NewExpiry(None)) => view! { <p role="status" class="mt-2 text-sm">"No TTL to extend."</p> }.into_any(),
+            Ok(ExtendOutcome::ApprovalRequested) => view! { <p role="status" class="mt-2 text-sm text-emerald-800" data-testid="extend-outcome">"Request sent: a platform admin approves extensions on this tier."</p> }.into_any(),
+            Err(err) => view! { <p role="alert" class="mt-2 text-sm text-red-800" data-testid="extend-outcome">{err.to_string()}</p> }.into_any(),
+        })}
+    }
+}
+
+#[component]
+fn DestroyControl(id: String, name: String, ui: Controls) -> impl IntoView {
+    let (destroy, confirming) = (ui.destroy, ui.confirming);
+    let pending = destroy.pending();
+    view! {
+        <div class="mt-4 border-t border-slate-100 pt-3">
+            <button type="button" data-testid="destroy" hidden=move || confirming.get()
+                class="rounded-md border border-red-300 px-3 py-1.5 text-sm font-medium text-red-700 hover:bg-red-50"
+                on:click=move |_| confirming.set(true)>
+                "Destroy…"
+            </button>
+            <div hidden=move || !confirming.get() role="group" aria-label="Confirm destroy" class="text-sm">
+                <p class="mb-2">{format!("Destroy {name}? Its process and data go; the tier's snapshot or approval rules apply.")}</p>
+                <div class="flex gap-2">
+                    <button type="button" data-testid="confirm-destroy" disabled=move || pending.get()
+                        class="rounded-md bg-red-600 px-3 py-1.5 font-semibold text-white hover:bg-red-500 disabled:opacity-60"
+                        on:click=move |_| { destroy.dispatch(DestroyEnvironment { id: id.clone() }); }>
+                        "Destroy"
+                    </button>
+                    <button type="button" class="rounded-md border border-slate-300 px-3 py-1.5" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </div>
+            </div>
+            {move || destroy.value().get().and_then(|r| r.err()).map(|err| view! { <p role="alert" class="mt-2 text-sm text-red-800">{err.to_string()}</p> })}
+        </div>
+    }
+}
+
+fn rating_button_class(on: bool) -> &'static str {
+    if on {
+        "h-9 w-9 rounded-md bg-indigo-600 font-semibold text-white"
+    } else {
+        "h-9 w-9 rounded-md border border-indigo-300 bg-white font-semibold text-indigo-700"
+    }
+}
+
+#[component]
+fn Rating(id: String, mine: Option<i64>, ui: Controls) -> impl IntoView {
+    let (rate, score, comment) = (ui.rate, ui.score, ui.comment);
+    let pending = rate.pending();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let s = score.get_untracked();
+        if (1..=5).contains(&s) && !pending.get_untracked() {
+            let c = comment.get_untracked();
+            rate.dispatch(RateEnvironment { id: id.clone(), score: s, comment: (!c.trim().is_empty()).then_some(c) });
+        }
+    };
+    view! {
+        <section aria-labelledby="rate-h" class="mt-4 rounded-lg border border-indigo-200 bg-indigo-50 p-4">
+            <h2 id="rate-h" class="font-medium">"How well did this environment serve you?"</h2>
+            {match mine {
+                Some(s) => view! { <p class="mt-1 text-sm" data-testid="rated">{format!("Thanks — you rated it {s}/5.")}</p> }.into_any(),
+                None => view! {
+                    <form on:submit=on_submit class="mt-2 space-y-2 text-sm">
+                        <div role="radiogroup" aria-label="Satisfaction, 1 to 5" class="flex gap-1">
+                            {(1..=5).map(|n| view! {
+                                <button type="button" role="radio" aria-checked=move || (score.get() == n).to_string()
+                                    aria-label=format!("{n} of 5") data-testid=format!("rate-{n}")
+                                    class=move || rating_button_class(score.get() >= n)
+                                    on:click=move |_| score.set(n)>
+                                    {n.to_string()}
+                                </button>
+                            }).collect_view()}
+                        </div>
+                        <label class="block">
+                            <span class="text-xs text-slate-600">"Comment (optional)"</span>
+                            <textarea maxlength="1000" rows="2" prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))
+                                class="mt-1 block w-full max-w-lg rounded-md border border-slate-300 px-2 py-1.5"></textarea>
+                        </label>
+                        <button type="submit" data-testid="send-rating" disabled=move || pending.get() || score.get() == 0
+                            class="rounded-md bg-indigo-600 px-3 py-1.5 font-semibold text-white disabled:opacity-60">"Send"</button>
+                        {move || rate.value().get().and_then(|r| r.err()).map(|err| view! { <p role="alert" class="text-red-800">{err.to_string()}</p> })}
+                    </form>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

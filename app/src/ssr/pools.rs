@@ -1,0 +1,141 @@
+//! Keeps each configured warm pool at its size: new members are created
+//! through the same insert as a requested environment (audited, provisioned
+//! by the reconciler), failed or surplus members are destroyed through the
+//! one write path. One replica refills a pool at a time (a transaction lock),
+//! so two replicas never over-fill it.
+
+use super::clock::{new_id, now_ms};
+use super::environments::{blueprint_of, insert_pending, suffix_of, system_event};
+use super::store::{self, audit::AuditEvent, environments::Environment};
+use super::{internal, Db, PortalSettings};
+use crate::domain::cost::interval_cost;
+use crate::domain::lifecycle::{self, Event};
+use crate::domain::money::Micros;
+use crate::domain::pool::{self, member_name, PoolSpec, Refill};
+use crate::error::AppError;
+
+/// A stable lock key per pool (FNV-1a of app, team and tier).
+fn lock_key(spec: &PoolSpec) -> i64 {
+    let text = format!("pool/{}/{}/{}", spec.team.as_deref().unwrap_or(""), spec.app, spec.tier.as_str());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// One refill pass over every configured pool; returns how many members it
+/// started. A pool naming an unknown app is logged and skipped.
+pub async fn refill(db: &Db, settings: &PortalSettings) -> Result<usize, AppError> {
+    let mut started = 0;
+    for spec in &settings.pools {
+        started += refill_one(db, settings, spec).await?;
+    }
+    Ok(started)
+}
+
+async fn refill_one(db: &Db, settings: &PortalSettings, spec: &PoolSpec) -> Result<usize, AppError> {
+    let mut apps = store::apps::find_by_slug(db.pool(), &spec.app).await.map_err(internal("finding a pool's app"))?;
+    if let Some(team) = &spec.team {
+        let team_id = store::teams::find_by_slug(db.pool(), team)
+            .await
+            .map_err(internal("finding a pool's team"))?
+            .map(|t| t.id)
+            .unwrap_or_default();
+        apps.retain(|a| a.team_id == team_id);
+    }
+    let app = match apps.as_slice() {
+        [app] => app,
+        [] => {
+            tracing::warn!(app = %spec.app, "pool names an app that does not exist; skipped");
+            return Ok(0);
+        }
+        _ => {
+            tracing::warn!(app = %spec.app, "pool names an app several teams have; add team = \"…\"");
+            return Ok(0);
+        }
+    };
+    let blueprint = blueprint_of(app)?;
+    let tier = spec.tier;
+    let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
+    if !db.try_lock(&mut tx, lock_key(spec)).await.map_err(internal("locking a pool"))? {
+        return Ok(0); // another replica is refilling it
+    }
+    let members = store::environments::pool_members(&mut *tx, &app.id, tier.as_str())
+        .await
+        .map_err(internal("listing a pool"))?;
+    let (broken, live): (Vec<_>, Vec<_>) = members.into_iter().partition(|(_, state)| state == "failed");
+    let live: Vec<_> = live.into_iter().filter(|(_, state)| state != "expiring").collect();
+    let mut retire: Vec<String> = broken.into_iter().map(|(id, _)| id).collect();
+    let mut started = 0;
+    match pool::refill(spec.size, live.len() as u32) {
+        Refill::Start(n) => {
+            let policy = settings.tiers.get(tier);
+            for _ in 0..n {
+                let now = now_ms();
+                let (lc, effects) = lifecycle::start(policy, now);
+                let id = new_id();
+                let env = Environment {
+                    id: id.clone(),
+                    name: member_name(&app.slug, tier, &suffix_of(&id)),
+                    team_id: app.team_id.clone(),
+                    app_id: app.id.clone(),
+                    owner_id: None,
+                    tier: tier.as_str().into(),
+                    state: lc.state.as_str().into(),
+                    desired: "running".into(),
+                    git_ref: None,
+                    pr_number: None,
+                    commit_sha: None,
+                    pooled: true,
+                    created_at: now,
+                    ready_at: None,
+                    last_activity_at: Some(now),
+                    expires_at: None,
+                    warned_at: None,
+                    destroyed_at: None,
+                    failure_reason: None,
+                    claimed_at: None,
+                };
+                let event = AuditEvent::system("pool.fill", Some(env.id.clone()), Some(env.team_id.clone())).with_detail(
+                    serde_json::json!({ "name": env.name, "app": app.slug, "tier": tier.as_str(), "size": spec.size }),
+                );
+                insert_pending(&mut tx, &env, &blueprint.resources_for(tier), &event, &effects).await?;
+                started += 1;
+            }
+        }
+        // Newest first: the oldest members are the ones most surely ready.
+        Refill::Retire(n) => retire.extend(live.iter().rev().take(n as usize).map(|(id, _)| id.clone())),
+        Refill::Nothing => {}
+    }
+    tx.commit().await.map_err(internal("committing a pool refill"))?;
+    for id in retire {
+        if let Err(err) = system_event(db, &settings.tiers, &id, Event::DestroyRequested, "pool.retire").await {
+            tracing::warn!(env = %id, error = %err, "retiring a pool member");
+        }
+    }
+    Ok(started)
+}
+
+/// What warm pools have cost the platform up to `now`: resource time of
+/// members before they were claimed (or until they went, or now).
+pub async fn idle_cost(db: &Db, now: i64) -> Result<Micros, AppError> {
+    // (rate, started, ended, claimed)
+    type Row = (i64, Option<i64>, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT r.hourly_rate_micros, r.started_at, r.ended_at, e.claimed_at
+         FROM resources r JOIN environments e ON e.id = r.environment_id
+         WHERE e.pooled = 1 OR e.claimed_at IS NOT NULL",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(internal("summing pool cost"))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(rate, started, ended, claimed)| {
+            let start = started?;
+            let end = [ended, claimed].into_iter().flatten().min().unwrap_or(now);
+            Some(interval_cost(rate, start, end.max(start)))
+        })
+        .sum())
+}
