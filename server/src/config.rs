@@ -65,6 +65,12 @@ pub const KEYS: &[Key] = &[
         default: "16",
         doc: "Size of the database connection pool.",
     },
+    Key {
+        env: "EOD_ENV_DATABASE_URL",
+        file: "env_database_url",
+        default: "(unset: SQLite copies)",
+        doc: "PostgreSQL server for environments' own databases (postgres://user:pass@host/admin-db): each environment gets CREATE DATABASE … TEMPLATE its app's template, snapshots use pg_dump.",
+    },
     Key { env: "EOD_LOG", file: "log", default: "info", doc: "Log filter (tracing env-filter syntax), e.g. info or eod=debug,sqlx=warn." },
 ];
 
@@ -83,6 +89,8 @@ pub struct Config {
     /// Session absolute timeout (`EOD_SESSION_ABSOLUTE_HOURS`).
     pub session_absolute: std::time::Duration,
     pub db_max_connections: u32,
+    /// Where environments' databases live when not SQLite copies (`EOD_ENV_DATABASE_URL`).
+    pub env_database_url: Option<String>,
     pub log: String,
     /// Identity providers from the file's `[[provider]]` tables.
     pub providers: Vec<Provider>,
@@ -244,6 +252,16 @@ impl Config {
                 .ok_or_else(|| invalid(name, "a number of connections between 1 and 1000", &v))?,
             None => 16,
         };
+        let env_database_url = match raw("EOD_ENV_DATABASE_URL") {
+            Some((v, name)) => {
+                if app::ssr::Engine::of_url(&v) != Some(app::ssr::Engine::Postgres) {
+                    // Never echo the value: it may hold a password.
+                    return Err(invalid(name, "a URL starting with postgres://", "<hidden>"));
+                }
+                Some(v)
+            }
+            None => None,
+        };
         let log = match raw("EOD_LOG") {
             Some((v, name)) => {
                 tracing_subscriber::EnvFilter::try_new(&v)
@@ -263,6 +281,7 @@ impl Config {
             session_idle: std::time::Duration::from_secs(session_idle_minutes as u64 * 60),
             session_absolute: std::time::Duration::from_secs(session_absolute_hours as u64 * 3600),
             db_max_connections,
+            env_database_url,
             log,
             providers,
             tiers,
@@ -275,6 +294,10 @@ impl Config {
     /// The database URL with any password replaced, for logs and `eod config`.
     pub fn database_url_redacted(&self) -> String {
         redact_password(&self.database_url)
+    }
+
+    pub fn env_database_url_redacted(&self) -> String {
+        self.env_database_url.as_deref().map(redact_password).unwrap_or_default()
     }
 }
 

@@ -211,7 +211,8 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;
     let work = Arc::new(tokio::sync::Notify::new());
     let settings = Arc::new(settings);
-    let driver: Arc<dyn drivers::Driver> = Arc::new(drivers::local::LocalDriver::new(&config.data_dir));
+    let driver: Arc<dyn drivers::Driver> =
+        Arc::new(drivers::local::LocalDriver::new(&config.data_dir, config.env_database_url.as_deref()));
     let changes = app::ssr::live::Changes::default();
     tokio::spawn(changes.clone().run(db.clone(), std::time::Duration::from_millis(300)));
     let state = AppState {
@@ -278,6 +279,7 @@ fn print_config(config: &Config) {
             "EOD_SESSION_IDLE_MINUTES" => (config.session_idle.as_secs() / 60).to_string(),
             "EOD_SESSION_ABSOLUTE_HOURS" => (config.session_absolute.as_secs() / 3600).to_string(),
             "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
+            "EOD_ENV_DATABASE_URL" => config.env_database_url_redacted(),
             "EOD_LOG" => config.log.clone(),
             _ => String::new(),
         }

@@ -8,15 +8,15 @@ use axum::http::HeaderMap;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::SqlitePool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
 use std::net::SocketAddr;
 
 #[derive(Clone)]
 struct Sample {
     name: String,
     tier: String,
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 /// Runs until killed. Reads `PORT`, `DATABASE_URL`, `EOD_ENV_NAME`, `EOD_ENV_TIER`.
@@ -26,7 +26,9 @@ pub async fn run() -> Result<(), String> {
         .parse()
         .map_err(|_| "PORT is not a port number")?;
     let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set".to_string())?;
-    let pool = SqlitePoolOptions::new().max_connections(2).connect(&url).await.map_err(|e| format!("database: {e}"))?;
+    // Its own database: a SQLite file or a PostgreSQL database, whichever the driver made.
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new().max_connections(2).connect(&url).await.map_err(|e| format!("database: {e}"))?;
     let state = Sample {
         name: std::env::var("EOD_ENV_NAME").unwrap_or_else(|_| "unnamed".into()),
         tier: std::env::var("EOD_ENV_TIER").unwrap_or_default(),
@@ -81,16 +83,21 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Creates the sample app's template database (a table with a few rows)
-/// that each environment's database is copied from.
-pub async fn create_template(path: &std::path::Path) -> Result<(), sqlx::Error> {
-    let url = format!("sqlite:{}?mode=rwc", path.display());
-    let pool = SqlitePoolOptions::new().max_connections(1).connect(&url).await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").execute(&pool).await?;
+/// Fills the sample app's template database (a table with a few rows)
+/// that each environment's database is copied or cloned from. `url` is a
+/// `sqlite:` file (created if missing) or a PostgreSQL database.
+pub async fn create_template(url: &str) -> Result<(), sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new().max_connections(1).connect(url).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS items (id BIGINT PRIMARY KEY, name TEXT NOT NULL)").execute(&pool).await?;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&pool).await?;
     if n == 0 {
-        for i in 1..=42 {
-            sqlx::query("INSERT INTO items (name) VALUES ($1)").bind(format!("item {i}")).execute(&pool).await?;
+        for i in 1..=42_i64 {
+            sqlx::query("INSERT INTO items (id, name) VALUES ($1, $2)")
+                .bind(i)
+                .bind(format!("item {i}"))
+                .execute(&pool)
+                .await?;
         }
     }
     pool.close().await;

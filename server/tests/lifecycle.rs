@@ -633,8 +633,8 @@ async fn crash_convergence(database_url: Option<String>) {
                 Some((id, destroyed))
             }));
         }
-        // Let some work happen, then pull the plug mid-flight.
-        tokio::time::sleep(Duration::from_millis(300 + 150 * round)).await;
+        // Pull the plug mid-flight: during the requests, then during provisioning.
+        tokio::time::sleep(Duration::from_millis(20 + 200 * round)).await;
         p.crash();
         for t in tasks {
             if let Ok(Some((id, destroyed))) = t.await {
@@ -770,4 +770,78 @@ async fn crashes_during_concurrent_creates_and_destroys_converge_on_sqlite() {
 async fn crashes_during_concurrent_creates_and_destroys_converge_on_postgres() {
     let pg = PgDb::new("crash");
     crash_convergence(Some(pg.url.clone())).await;
+}
+
+/// With `EOD_ENV_DATABASE_URL` an environment's database is a PostgreSQL
+/// database cloned from its app's template (`CREATE DATABASE … TEMPLATE`),
+/// a full preview's snapshot is a `pg_dump` archive, and destroy drops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environments_get_postgres_databases_cloned_from_a_template() {
+    sqlx::any::install_default_drivers();
+    let admin =
+        std::env::var("EOD_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://eod:eod@127.0.0.1:5432/postgres".into());
+    let pg = PgDb::new("envdbs");
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(conf_dir.path(), "pool = []\n");
+    let p = start_with(Some(pg.url.clone()), &[("EOD_CONFIG", &conf), ("EOD_ENV_DATABASE_URL", &admin)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let (s, env) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/environments", p.base),
+        &token,
+        Some(json!({ "app": "checkout-web", "branch": "pg-envs", "tier": "preview-full" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{env}");
+    let id = env["id"].as_str().unwrap().to_string();
+    let name = env["name"].as_str().unwrap().to_string();
+    wait_for_state(&http, &p, &token, &id, "active").await;
+    let page = http
+        .get(format!("{}/", p.base))
+        .header("host", format!("{name}.localhost:{}", p.port))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(">42<"), "rows from its PostgreSQL database: {page}");
+
+    let server = sqlx::AnyPool::connect(&admin).await.unwrap();
+    let suffix = format!("%\\_{}", id.replace('-', "\\_"));
+    let env_dbs = |server: sqlx::AnyPool, suffix: String| async move {
+        sqlx::query_scalar::<_, String>(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'eod\\_env\\_%' AND datname LIKE $1",
+        )
+        .bind(suffix)
+        .fetch_all(&server)
+        .await
+        .unwrap()
+    };
+    let dbs = env_dbs(server.clone(), suffix.clone()).await;
+    assert_eq!(dbs.len(), 1, "one database for the environment: {dbs:?}");
+    let key = dbs[0].trim_start_matches("eod_env_").split('_').next().unwrap().to_string();
+
+    let (s, _) =
+        call(&http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), &token, None).await;
+    assert_eq!(s, 202);
+    wait_for_state(&http, &p, &token, &id, "destroyed").await;
+    let dump = std::fs::read(p.data.path().join("snapshots").join(format!("{name}.dump"))).expect("pg_dump snapshot");
+    assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom-format archive");
+    assert!(env_dbs(server.clone(), suffix).await.is_empty(), "the database is dropped");
+
+    // This portal's template (and anything else under its key) goes with the test.
+    drop(p);
+    let leftovers: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
+        .bind(format!("eod\\_%\\_{key}\\_%"))
+        .fetch_all(&server)
+        .await
+        .unwrap();
+    for db in leftovers {
+        pg.psql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"));
+    }
+    server.close().await;
 }

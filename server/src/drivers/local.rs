@@ -2,12 +2,15 @@
 //! directory `<data>/envs/<id>/` holding its own database (a copy of the
 //! app's template), its process (the blueprint's command with `PORT`,
 //! `DATABASE_URL` and `EOD_ENV_*`), that process's output and its pid/port
-//! files. Snapshots are copies kept in `<data>/snapshots/`.
+//! files. Snapshots are copies kept in `<data>/snapshots/`. With
+//! `EOD_ENV_DATABASE_URL` the databases live on PostgreSQL instead
+//! (`pg_databases.rs`).
 //!
 //! Every process also carries `EOD_ENV_ROOT` (this driver's directory), so
 //! processes are found through `/proc` even when a crash came between the
 //! spawn and the pid file: nothing this driver starts can leak.
 
+use super::pg_databases::PgDatabases;
 use super::{Driver, DriverError, EnvSpec};
 use async_trait::async_trait;
 use nix::sys::signal::{kill, killpg, Signal};
@@ -19,10 +22,12 @@ use std::time::Duration;
 pub struct LocalDriver {
     root: PathBuf,
     http: openidconnect::reqwest::Client,
+    /// Environments' databases on PostgreSQL instead of SQLite copies.
+    pg: Option<PgDatabases>,
 }
 
 impl LocalDriver {
-    pub fn new(data_dir: &Path) -> LocalDriver {
+    pub fn new(data_dir: &Path, env_database_url: Option<&str>) -> LocalDriver {
         // Absolute, so the marker in each process's environment is exact.
         let root = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
         let http = openidconnect::reqwest::ClientBuilder::new()
@@ -30,7 +35,8 @@ impl LocalDriver {
             .timeout(Duration::from_secs(2))
             .build()
             .expect("HTTP client");
-        LocalDriver { root, http }
+        let pg = env_database_url.map(|url| PgDatabases::new(url, &root));
+        LocalDriver { root, http, pg }
     }
 
     fn env_dir(&self, id: &str) -> PathBuf {
@@ -85,7 +91,7 @@ impl LocalDriver {
             // Build beside, then rename: a crash never leaves half a template.
             let tmp = dir.join(format!("{app}.db.tmp-{}", std::process::id()));
             let _ = tokio::fs::remove_file(&tmp).await;
-            crate::sample_app::create_template(&tmp)
+            crate::sample_app::create_template(&format!("sqlite:{}?mode=rwc", tmp.display()))
                 .await
                 .map_err(|e| DriverError::Failed(format!("template database: {e}")))?;
             tokio::fs::rename(&tmp, &path).await?;
@@ -131,13 +137,19 @@ impl Driver for LocalDriver {
         // Whatever an earlier, interrupted attempt left running goes first.
         self.stop(&spec.id, None).await;
         tokio::fs::create_dir_all(&dir).await?;
-        let db = dir.join("app.db");
-        if !db.exists() {
-            let template = self.template(&spec.template).await?;
-            let tmp = dir.join("app.db.tmp");
-            tokio::fs::copy(&template, &tmp).await?;
-            tokio::fs::rename(&tmp, &db).await?;
-        }
+        let database_url = match &self.pg {
+            Some(pg) => pg.ensure(&spec.id, &spec.template).await?,
+            None => {
+                let db = dir.join("app.db");
+                if !db.exists() {
+                    let template = self.template(&spec.template).await?;
+                    let tmp = dir.join("app.db.tmp");
+                    tokio::fs::copy(&template, &tmp).await?;
+                    tokio::fs::rename(&tmp, &db).await?;
+                }
+                format!("sqlite:{}", db.display())
+            }
+        };
         let (program, args) =
             spec.command.split_first().ok_or_else(|| DriverError::Failed("the blueprint has no command".into()))?;
         let program = if program == "eod" { std::env::current_exe()? } else { PathBuf::from(program) };
@@ -146,7 +158,7 @@ impl Driver for LocalDriver {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .env("PORT", port.to_string())
-            .env("DATABASE_URL", format!("sqlite:{}", db.display()))
+            .env("DATABASE_URL", database_url)
             .env("EOD_ENV_NAME", &spec.name)
             .env("EOD_ENV_TIER", &spec.tier)
             .env("EOD_ENV_ID", &spec.id)
@@ -178,9 +190,14 @@ impl Driver for LocalDriver {
     }
 
     async fn snapshot(&self, spec: &EnvSpec) -> Result<String, DriverError> {
-        let src = self.env_dir(&spec.id).join("app.db");
         let dir = self.root.join("snapshots");
         tokio::fs::create_dir_all(&dir).await?;
+        if let Some(pg) = &self.pg {
+            let dest = dir.join(format!("{}.dump", spec.name));
+            pg.snapshot(&spec.id, &dest).await?;
+            return Ok(dest.display().to_string());
+        }
+        let src = self.env_dir(&spec.id).join("app.db");
         let dest = dir.join(format!("{}.db", spec.name));
         if src.exists() {
             tokio::fs::copy(&src, &dest).await?;
@@ -190,6 +207,9 @@ impl Driver for LocalDriver {
 
     async fn teardown(&self, id: &str) -> Result<(), DriverError> {
         self.stop(id, None).await;
+        if let Some(pg) = &self.pg {
+            pg.drop_env(id).await?;
+        }
         match tokio::fs::remove_dir_all(self.env_dir(id)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -199,6 +219,9 @@ impl Driver for LocalDriver {
 
     async fn owned(&self) -> Result<Vec<String>, DriverError> {
         let mut ids: Vec<String> = self.processes().into_iter().map(|(_, id)| id).collect();
+        if let Some(pg) = &self.pg {
+            ids.extend(pg.owned().await?);
+        }
         match tokio::fs::read_dir(self.root.join("envs")).await {
             Ok(mut entries) => {
                 while let Some(entry) = entries.next_entry().await? {
@@ -218,11 +241,13 @@ impl Driver for LocalDriver {
     }
 
     async fn snapshots(&self, name: &str) -> Vec<String> {
-        let file = format!("{name}.db");
-        match tokio::fs::try_exists(self.root.join("snapshots").join(&file)).await {
-            Ok(true) => vec![file],
-            _ => vec![],
+        let mut found = vec![];
+        for file in [format!("{name}.db"), format!("{name}.dump")] {
+            if matches!(tokio::fs::try_exists(self.root.join("snapshots").join(&file)).await, Ok(true)) {
+                found.push(file);
+            }
         }
+        found
     }
 
     async fn log_tail(&self, id: &str, max_bytes: u64) -> Option<String> {

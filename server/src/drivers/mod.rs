@@ -4,6 +4,7 @@
 //! step after a crash.
 
 pub mod local;
+pub mod pg_databases;
 
 use async_trait::async_trait;
 
