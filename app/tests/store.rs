@@ -325,6 +325,26 @@ mod pools_and_listing {
         assert_eq!([a.claimed_at.is_some(), b.claimed_at.is_some()].iter().filter(|c| **c).count(), 1);
     });
 
+    on_both_engines!(every_write_schedules_the_next_timer_check, |db: Db| async move {
+        use app::domain::lifecycle::Event;
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db, 0);
+        let alice = viewer(&db, "alice").await;
+        let meta = RequestMeta { viewer: Some(alice), ip: None, user_agent: None };
+        let env = environments::create(&state, &meta, new_preview("timers")).await.unwrap();
+        assert_eq!(env.next_check_at, None, "pending: no timer can fire");
+        let tiers = &state.settings.tiers;
+        environments::system_event(&db, tiers, &env.id, Event::Provisioned, "test").await.unwrap();
+        let active = environments::system_event(&db, tiers, &env.id, Event::DeployHealthy, "test").await.unwrap();
+        let idle_at = active.last_activity_at.unwrap() + 3_600_000;
+        assert_eq!(active.next_check_at, Some(idle_at), "lightweight: its idle window comes before its warning");
+        let due = |at: i64| store::environments::due_for_tick(db.pool(), at, 10_000);
+        assert!(!due(idle_at - 1).await.unwrap().contains(&env.id), "not looked at before then");
+        assert!(due(idle_at).await.unwrap().contains(&env.id));
+        let gone = environments::system_event(&db, tiers, &env.id, Event::DestroyRequested, "test").await.unwrap();
+        assert_eq!(gone.next_check_at, None, "on its way out: no more timers");
+    });
+
     on_both_engines!(lists_filter_search_sort_and_page, |db: Db| async move {
         demo::seed(&db, NOW).await.unwrap();
         let erin = viewer(&db, "erin").await;

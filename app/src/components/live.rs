@@ -33,11 +33,23 @@ pub fn use_live() -> Live {
 fn connect(live: Live) {
     use wasm_bindgen::{closure::Closure, JsCast};
     let Ok(source) = web_sys::EventSource::new("/events") else { return };
+    // Bursts of changes (a pool refill, a mass expiry) become one refresh of
+    // the list, at most every 300 ms, not one per change.
+    let refresh_due = std::rc::Rc::new(std::cell::Cell::new(false));
     let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
         if let Some(change) = ev.data().as_string().and_then(|t| serde_json::from_str::<EnvChange>(&t).ok()) {
             live.last.set(Some(change));
         }
-        live.version.update(|v| *v += 1);
+        if !refresh_due.replace(true) {
+            let due = refresh_due.clone();
+            set_timeout(
+                move || {
+                    due.set(false);
+                    live.version.update(|v| *v += 1);
+                },
+                std::time::Duration::from_millis(300),
+            );
+        }
     });
     let listener = on_change.as_ref().unchecked_ref();
     let _ = source.add_event_listener_with_callback("change", listener);

@@ -207,6 +207,26 @@ pub fn claimed(policy: &TierPolicy, now: i64) -> Lifecycle {
     }
 }
 
+/// The earliest instant a `Tick` could change this environment (its expiry,
+/// its warning, going idle), so the scheduler looks at each environment only
+/// when something is due. `None` when no timer can fire: pending, expiring,
+/// failed or destroyed, or a tier with neither TTL nor idle window.
+pub fn next_check(lc: &Lifecycle, policy: &TierPolicy) -> Option<i64> {
+    if !matches!(lc.state, EnvState::Ready | EnvState::Active | EnvState::Idle) {
+        return None;
+    }
+    let expiry = lc.expires_at;
+    let warning = match (lc.expires_at, policy.warn_before_ms, lc.warned_at) {
+        (Some(exp), Some(warn), None) => Some(exp - warn),
+        _ => None,
+    };
+    let idle = match (lc.state, policy.idle_after_ms) {
+        (EnvState::Active, Some(idle)) => Some(lc.last_activity_at.saturating_add(idle)),
+        _ => None,
+    };
+    [expiry, warning, idle].into_iter().flatten().min()
+}
+
 /// The latest instant the tier lets this environment live to.
 fn lifetime_limit(lc: &Lifecycle, policy: &TierPolicy) -> i64 {
     lc.created_at.saturating_add(policy.extension.max_lifetime_ms)
@@ -706,6 +726,41 @@ mod tests {
                     }
                     Err(Rejected::Final) => prop_assert!(destroyed),
                     Err(_) => prop_assert!(!destroyed),
+                }
+            }
+        }
+    }
+
+    proptest! {
+        // The scheduler only ticks environments whose next check has come:
+        // a Tick before it changes nothing, a Tick at it changes something.
+        #[test]
+        fn ticks_before_the_next_check_are_no_ops(
+            tier in proptest::sample::select(Tier::ALL.to_vec()),
+            steps in proptest::collection::vec((any_event(), 0i64..6 * HOUR_MS), 0..30),
+            early in 1i64..6 * HOUR_MS,
+        ) {
+            let policy = tier.default_policy();
+            let (mut lc, _) = start(&policy, T0);
+            let mut now = T0;
+            for (event, dt) in steps {
+                now += dt;
+                if let Ok((next, _)) = apply(&lc, &event, &policy, now) {
+                    lc = next;
+                }
+            }
+            match next_check(&lc, &policy) {
+                None => {
+                    let quiet = apply(&lc, &Event::Tick, &policy, now + 400 * 24 * HOUR_MS);
+                    prop_assert!(matches!(&quiet, Ok((same, fx)) if *same == lc && fx.is_empty()) || matches!(quiet, Err(Rejected::Final)));
+                }
+                Some(due) => {
+                    if due - early > now {
+                        let (same, fx) = apply(&lc, &Event::Tick, &policy, due - early).unwrap();
+                        prop_assert!(same == lc && fx.is_empty(), "tick before {due} changed something");
+                    }
+                    let (changed, fx) = apply(&lc, &Event::Tick, &policy, due.max(now)).unwrap();
+                    prop_assert!(changed != lc || !fx.is_empty(), "tick at {due} changed nothing");
                 }
             }
         }

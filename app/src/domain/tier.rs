@@ -335,16 +335,6 @@ impl TierPolicies {
         self.policies[tier as usize] = ov.apply(tier, self.get(tier))?;
         Ok(self)
     }
-
-    /// How far ahead the scheduler must look so no warning is late.
-    pub fn longest_warning_ms(&self) -> i64 {
-        self.policies.iter().filter_map(|p| p.warn_before_ms).max().unwrap_or(0)
-    }
-
-    /// The shortest idle window of any tier (the scheduler's idle horizon).
-    pub fn shortest_idle_ms(&self) -> Option<i64> {
-        self.policies.iter().filter_map(|p| p.idle_after_ms).min()
-    }
 }
 
 #[cfg(test)]
@@ -359,8 +349,6 @@ mod tests {
             assert_eq!(all.get(tier), &tier.default_policy());
             assert_eq!(tier.default_policy().validate(tier), Ok(()), "{tier}");
         }
-        assert_eq!(all.longest_warning_ms(), 4 * HOUR_MS);
-        assert_eq!(all.shortest_idle_ms(), Some(HOUR_MS));
     }
 
     #[test]

@@ -343,6 +343,8 @@ impl DemoPlan {
             destroyed_at,
             failure_reason,
             claimed_at: None,
+            // Checked once right away; the first tick computes the real next check.
+            next_check_at: matches!(state, EnvState::Ready | EnvState::Active | EnvState::Idle).then_some(created_at),
         });
         if state != EnvState::Pending {
             for priced in default_resources(tier) {

@@ -212,6 +212,7 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
         destroyed_at: None,
         failure_reason: None,
         claimed_at: None,
+        next_check_at: None,
     };
     let mut event =
         AuditEvent::from_request(meta, "environment.create", "environment", Some(id.clone()), Outcome::Success)
@@ -268,6 +269,7 @@ async fn claim_pooled(
         env.last_activity_at = Some(lc.last_activity_at);
         env.expires_at = lc.expires_at;
         env.warned_at = None;
+        env.next_check_at = lifecycle::next_check(&lc, policy);
         let claimed = store::environments::claim(&mut *tx, &env, member.version).await.map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 AppError::Conflict("an environment with that name exists; try again".into())
@@ -370,7 +372,16 @@ async fn transition(
             lifecycle::Rejected::BadExtension { .. } => AppError::invalid("hours", r.to_string()),
             other => AppError::Conflict(other.to_string()),
         })?;
+        let next_check = lifecycle::next_check(&after, policy);
         if after == before && effects.is_empty() {
+            // Nothing happened; keep the scheduler's next look right (rows
+            // from before the column, or a changed tier policy).
+            if v.env.next_check_at != next_check {
+                store::environments::set_next_check(&mut *tx, id, next_check)
+                    .await
+                    .map_err(internal("scheduling a check"))?;
+                tx.commit().await.map_err(internal("committing a check"))?;
+            }
             return Ok(v.env);
         }
         let mut env = v.env.clone();
@@ -379,6 +390,7 @@ async fn transition(
         env.expires_at = after.expires_at;
         env.warned_at = after.warned_at;
         env.failure_reason = after.failure.clone();
+        env.next_check_at = next_check;
         if after.state == EnvState::Ready && env.ready_at.is_none() {
             env.ready_at = Some(now);
         }

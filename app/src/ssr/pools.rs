@@ -96,6 +96,7 @@ async fn refill_one(db: &Db, settings: &PortalSettings, spec: &PoolSpec) -> Resu
                     destroyed_at: None,
                     failure_reason: None,
                     claimed_at: None,
+                    next_check_at: None,
                 };
                 let event = AuditEvent::system("pool.fill", Some(env.id.clone()), Some(env.team_id.clone())).with_detail(
                     serde_json::json!({ "name": env.name, "app": app.slug, "tier": tier.as_str(), "size": spec.size }),

@@ -1,6 +1,6 @@
-//! Lifecycle timers and pools: every few seconds, environments whose expiry,
-//! warning or idle window may have come get a `Tick` (the pure state
-//! machine decides what, if anything, happens), and warm pools are topped up.
+//! Lifecycle timers and pools: every few seconds, environments whose next
+//! check has come (expiry, warning or idle window, as the pure lifecycle
+//! computed on their last write) get a `Tick`, and warm pools are topped up.
 
 use app::domain::lifecycle::Event;
 use app::ssr::clock::now_ms;
@@ -25,13 +25,9 @@ pub async fn run(db: Db, settings: Arc<PortalSettings>, work: Arc<Notify>, every
 
 /// One pass; returns how many environments were checked.
 pub async fn pass(db: &Db, settings: &PortalSettings) -> Result<usize, String> {
-    let now = now_ms();
     let tiers = &settings.tiers;
-    // Look as far ahead as the longest warning, as far back as the shortest idle window.
-    let horizon = now + tiers.longest_warning_ms();
-    let idle_before = tiers.shortest_idle_ms().map_or(i64::MIN, |idle| now - idle);
-    let due =
-        store::environments::due_for_tick(db.pool(), horizon, idle_before, 500).await.map_err(|e| e.to_string())?;
+    // Each write stores when its timers next matter, so this reads only what is due.
+    let due = store::environments::due_for_tick(db.pool(), now_ms(), 500).await.map_err(|e| e.to_string())?;
     let mut checked = 0;
     for id in due {
         match environments::system_event(db, tiers, &id, Event::Tick, "environment.timer").await {

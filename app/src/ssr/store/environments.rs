@@ -27,14 +27,16 @@ pub struct Environment {
     pub failure_reason: Option<String>,
     /// When a warm-pool member was handed over (see migration 0003).
     pub claimed_at: Option<i64>,
+    /// When the scheduler should next tick it (see migration 0004).
+    pub next_check_at: Option<i64>,
 }
 
 pub async fn insert<'c>(ex: impl Exec<'c>, env: &Environment) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, git_ref,
              pr_number, commit_sha, pooled, created_at, ready_at, last_activity_at, expires_at,
-             warned_at, destroyed_at, failure_reason, claimed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+             warned_at, destroyed_at, failure_reason, claimed_at, next_check_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
     .bind(&env.id)
     .bind(&env.name)
@@ -56,6 +58,7 @@ pub async fn insert<'c>(ex: impl Exec<'c>, env: &Environment) -> sqlx::Result<()
     .bind(env.destroyed_at)
     .bind(&env.failure_reason)
     .bind(env.claimed_at)
+    .bind(env.next_check_at)
     .execute(ex)
     .await?;
     Ok(())
@@ -114,7 +117,7 @@ pub async fn count_by_state<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<(String, 
 
 const ENV_COLUMNS: &str =
     "id, name, team_id, app_id, owner_id, tier, state, desired, git_ref, pr_number, commit_sha, pooled,
-    created_at, ready_at, last_activity_at, expires_at, warned_at, destroyed_at, failure_reason, claimed_at";
+    created_at, ready_at, last_activity_at, expires_at, warned_at, destroyed_at, failure_reason, claimed_at, next_check_at";
 
 /// An environment with its optimistic-concurrency version.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -143,8 +146,8 @@ pub async fn find_by_name<'c>(ex: impl Exec<'c>, name: &str) -> sqlx::Result<Opt
 pub async fn update_lifecycle<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE environments SET state = $1, desired = $2, ready_at = $3, last_activity_at = $4, expires_at = $5,
-             warned_at = $6, destroyed_at = $7, failure_reason = $8, version = version + 1
-         WHERE id = $9 AND version = $10",
+             warned_at = $6, destroyed_at = $7, failure_reason = $8, next_check_at = $9, version = version + 1
+         WHERE id = $10 AND version = $11",
     )
     .bind(&env.state)
     .bind(&env.desired)
@@ -154,6 +157,7 @@ pub async fn update_lifecycle<'c>(ex: impl Exec<'c>, env: &Environment, version:
     .bind(env.warned_at)
     .bind(env.destroyed_at)
     .bind(&env.failure_reason)
+    .bind(env.next_check_at)
     .bind(&env.id)
     .bind(version)
     .execute(ex)
@@ -161,22 +165,22 @@ pub async fn update_lifecycle<'c>(ex: impl Exec<'c>, env: &Environment, version:
     Ok(done.rows_affected() == 1)
 }
 
-/// Live environments whose timers may fire by `horizon` (expiry, warning
-/// or idle), for the scheduler.
-pub async fn due_for_tick<'c>(
-    ex: impl Exec<'c>,
-    horizon: i64,
-    idle_before: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<String>> {
+/// Records when the scheduler should next look (derived data: no version bump).
+pub async fn set_next_check<'c>(ex: impl Exec<'c>, id: &str, next_check_at: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE environments SET next_check_at = $1 WHERE id = $2")
+        .bind(next_check_at)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Environments whose next check has come (oldest first), for the scheduler.
+pub async fn due_for_tick<'c>(ex: impl Exec<'c>, now: i64, limit: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT id FROM environments
-         WHERE state IN ('ready', 'active', 'idle') AND pooled = 0
-           AND ((expires_at IS NOT NULL AND expires_at <= $1) OR (state = 'active' AND last_activity_at <= $2))
-         ORDER BY expires_at LIMIT $3",
+        "SELECT id FROM environments WHERE next_check_at <= $1 AND pooled = 0 ORDER BY next_check_at LIMIT $2",
     )
-    .bind(horizon)
-    .bind(idle_before)
+    .bind(now)
     .bind(limit)
     .fetch_all(ex)
     .await
@@ -216,8 +220,8 @@ pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sq
     let done = sqlx::query(
         "UPDATE environments SET name = $1, owner_id = $2, git_ref = $3, pr_number = $4, pooled = 0,
              claimed_at = $5, created_at = $6, state = $7, last_activity_at = $8, expires_at = $9, warned_at = NULL,
-             version = version + 1
-         WHERE id = $10 AND version = $11 AND pooled = 1",
+             next_check_at = $10, version = version + 1
+         WHERE id = $11 AND version = $12 AND pooled = 1",
     )
     .bind(&env.name)
     .bind(&env.owner_id)
@@ -228,6 +232,7 @@ pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sq
     .bind(&env.state)
     .bind(env.last_activity_at)
     .bind(env.expires_at)
+    .bind(env.next_check_at)
     .bind(&env.id)
     .bind(version)
     .execute(ex)
