@@ -738,13 +738,25 @@ async fn crash_convergence(database_url: Option<String>) {
         running.len()
     );
 
-    // Destroy every user environment: only the warm pool's members remain.
-    for id in created.iter().filter(|id| states[*id] != "destroyed") {
+    // Destroy every user environment — including those whose creation
+    // committed but whose response the crash swallowed — and only the warm
+    // pool's members remain.
+    let mut users: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM environments WHERE created_at >= $1 AND pooled = 0 AND state <> 'destroyed'",
+    )
+    .bind(test_start)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    users.extend(created.iter().cloned());
+    users.sort();
+    users.dedup();
+    for id in users.iter().filter(|id| states.get(*id).is_some_and(|s| s != "destroyed")) {
         let (s, e) =
             call(&http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), &token, None).await;
         assert_eq!(s, 202, "{e}");
     }
-    for id in created.iter() {
+    for id in users.iter() {
         wait_for_state(&http, &p, &token, id, "destroyed").await;
     }
     let pooled: std::collections::BTreeSet<String> =
@@ -849,4 +861,141 @@ async fn environments_get_postgres_databases_cloned_from_a_template() {
         pg.psql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"));
     }
     server.close().await;
+}
+
+/// Benchmark (run with `--ignored --nocapture`): the Environments page with
+/// 10,000 environments across 100 teams, under 64 concurrent clients for
+/// 10 s each, as a platform admin (sees every team: counts 10,000 rows,
+/// renders a page of 50) and as a team member; compared with a bare axum
+/// handler (`/healthz`) in the same run; the portal's RSS afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_environments_page_at_10k() {
+    sqlx::any::install_default_drivers();
+    for (label, db) in [("SQLite", None), ("PostgreSQL", Some(PgDb::new("page10k")))] {
+        let conf_dir = tempfile::tempdir().unwrap();
+        let conf = config_file(conf_dir.path(), "pool = []\n");
+        let p = start_with(db.as_ref().map(|d| d.url.clone()), &[("EOD_CONFIG", &conf)]);
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        p.wait_ready(&http).await;
+        let pool = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+        seed_10k(&pool).await;
+        pool.close().await;
+        for (who, login) in [("platform admin", "erin"), ("team member", "alice")] {
+            let cookie = demo_cookie(&http, &p, login).await;
+            let page = measure(&http, format!("{}/", p.base), Some(cookie)).await;
+            let bare = measure(&http, format!("{}/healthz", p.base), None).await;
+            println!(
+                "{label}, {who}: Environments page p50 {:?} p99 {:?}, {:.0} req/s; bare handler p99 {:?}, {:.0} req/s; ratio {:.3} (64 clients, 10 s)",
+                page.p50, page.p99, page.rps, bare.p99, bare.rps, page.rps / bare.rps
+            );
+        }
+        let rss = std::fs::read_to_string(format!("/proc/{}/status", p.child.id()))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .map(|l| l.trim_start_matches("VmRSS:").trim().to_string())
+            .unwrap_or_default();
+        println!("{label}: portal RSS after the load {rss}");
+    }
+}
+
+struct Load {
+    p50: Duration,
+    p99: Duration,
+    rps: f64,
+}
+
+/// 64 clients requesting `url` back to back for 10 s.
+async fn measure(http: &reqwest::Client, url: String, cookie: Option<String>) -> Load {
+    let until = Instant::now() + Duration::from_secs(10);
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..64 {
+        let (http, url, cookie) = (http.clone(), url.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut samples = vec![];
+            while Instant::now() < until {
+                let t = Instant::now();
+                let mut req = http.get(&url);
+                if let Some(c) = &cookie {
+                    req = req.header("cookie", c);
+                }
+                let res = req.send().await.unwrap();
+                assert_eq!(res.status(), 200);
+                let _ = res.bytes().await.unwrap();
+                samples.push(t.elapsed());
+            }
+            samples
+        }));
+    }
+    let mut all = vec![];
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort();
+    let at = |q: f64| all[((all.len() as f64 - 1.0) * q).round() as usize];
+    Load { p50: at(0.5), p99: at(0.99), rps: all.len() as f64 / secs }
+}
+
+async fn demo_cookie(http: &reqwest::Client, p: &Portal, login: &str) -> String {
+    let res = http
+        .post(format!("{}/auth/demo", p.base))
+        .header("origin", &p.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("login={login}"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers().get("set-cookie").expect("session cookie").to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// 100 teams with an app each and 10,000 environments (alice's team gets 100).
+async fn seed_10k(pool: &sqlx::AnyPool) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut tx = pool.begin().await.unwrap();
+    for t in 0..100 {
+        sqlx::query("INSERT INTO teams (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(format!("team-bench-{t:03}"))
+            .bind(format!("bench-{t:03}"))
+            .bind(format!("Bench {t}"))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO apps (id, team_id, slug, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(format!("app-bench-{t:03}"))
+            .bind(format!("team-bench-{t:03}"))
+            .bind(format!("bench-app-{t:03}"))
+            .bind(format!("Bench app {t}"))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    for i in 0..10_000 {
+        let (team, app) = if i < 100 {
+            ("team-payments".to_string(), "app-checkout-web".to_string())
+        } else {
+            (format!("team-bench-{:03}", i % 100), format!("app-bench-{:03}", i % 100))
+        };
+        let state = ["active", "idle", "ready", "destroyed"][i % 4];
+        sqlx::query(
+            "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, pooled, created_at, last_activity_at, expires_at)
+             VALUES ($1, $2, $3, $4, 'user-alice', 'preview-lightweight', $5, 'running', 0, $6, $6, $7)",
+        )
+        .bind(format!("bench-{i:05}"))
+        .bind(format!("bench-env-{i:05}"))
+        .bind(team)
+        .bind(app)
+        .bind(state)
+        .bind(now - (i as i64) * 60_000)
+        .bind(now + 3_600_000)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
 }

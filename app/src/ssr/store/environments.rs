@@ -300,9 +300,13 @@ pub async fn list_page(
         Sort::Expiry => "CASE WHEN e.expires_at IS NULL THEN 1 ELSE 0 END, e.expires_at ASC, e.id",
         Sort::Name => "e.name ASC",
     };
-    let count_sql = format!(
-        "SELECT COUNT(*) FROM environments e JOIN apps a ON a.id = e.app_id JOIN teams t ON t.id = e.team_id WHERE {filter}"
-    );
+    // The joins only matter to the count when filtering by team or app slug.
+    let joins = if q.team.is_some() || q.app.is_some() {
+        "JOIN apps a ON a.id = e.app_id JOIN teams t ON t.id = e.team_id"
+    } else {
+        ""
+    };
+    let count_sql = format!("SELECT COUNT(*) FROM environments e {joins} WHERE {filter}");
     let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
     for b in &binds {
         count = count.bind(b.clone());
