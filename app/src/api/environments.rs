@@ -51,14 +51,9 @@ fn parse_row(
     e: crate::ssr::store::environments::Listed,
     state: &crate::ssr::AppState,
 ) -> Result<EnvironmentRow, AppError> {
-    let tier: Tier = e.tier.parse().map_err(|err| {
-        tracing::error!(%err, id = %e.id, "bad tier in database");
-        AppError::Internal
-    })?;
-    let env_state: EnvState = e.state.parse().map_err(|err| {
-        tracing::error!(%err, id = %e.id, "bad state in database");
-        AppError::Internal
-    })?;
+    use crate::ssr::environments::stored;
+    let tier: Tier = stored(&e.tier, "tier", &e.id)?;
+    let env_state: EnvState = stored(&e.state, "state", &e.id)?;
     Ok(EnvironmentRow {
         url: env_state.is_reachable().then(|| state.settings.preview_urls.url_for(&e.name)),
         id: e.id,

@@ -50,6 +50,12 @@ pub fn slug(input: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
+/// A stable 64-bit hash (FNV-1a) for deriving names and lock keys that must
+/// be the same on every replica and across restarts (unlike `std`'s hasher).
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// Whether `name` is a valid environment name (and so a DNS label).
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -62,6 +68,13 @@ pub fn is_valid_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stable_hash_is_fnv1a() {
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(stable_hash("pool/a"), stable_hash("pool/b"));
+    }
     use proptest::prelude::*;
 
     #[test]

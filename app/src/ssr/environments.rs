@@ -26,10 +26,7 @@ pub struct NewEnvironment {
 }
 
 fn lifecycle_of(env: &Environment) -> Result<Lifecycle, AppError> {
-    let state = env.state.parse::<EnvState>().map_err(|e| {
-        tracing::error!(error = %e, id = %env.id, "bad state in database");
-        AppError::Internal
-    })?;
+    let state: EnvState = stored(&env.state, "state", &env.id)?;
     Ok(Lifecycle {
         state,
         created_at: env.created_at,
@@ -41,8 +38,17 @@ fn lifecycle_of(env: &Environment) -> Result<Lifecycle, AppError> {
 }
 
 fn tier_of(env: &Environment) -> Result<Tier, AppError> {
-    env.tier.parse::<Tier>().map_err(|e| {
-        tracing::error!(error = %e, id = %env.id, "bad tier in database");
+    stored(&env.tier, "tier", &env.id)
+}
+
+/// Parses an enum column; a value the code does not know is a bug (or a
+/// hand edit) to log, and an internal error to the caller.
+pub(crate) fn stored<T: std::str::FromStr>(value: &str, column: &str, id: &str) -> Result<T, AppError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse::<T>().map_err(|e| {
+        tracing::error!(error = %e, %id, column, "bad value in database");
         AppError::Internal
     })
 }
@@ -110,6 +116,41 @@ pub fn blueprint_of(app: &store::apps::App) -> Result<Blueprint, AppError> {
 /// The last four alphanumerics of an id: a short, unique-enough name suffix.
 pub(crate) fn suffix_of(id: &str) -> String {
     id.chars().rev().filter(|c| c.is_ascii_alphanumeric()).take(4).collect()
+}
+
+/// The row of an environment just started (`lifecycle::start`), with no
+/// owner or source yet: a request or a pool fills those in.
+pub(crate) fn pending_row(
+    id: &str,
+    name: &str,
+    app: &store::apps::App,
+    tier: Tier,
+    lc: &Lifecycle,
+    pooled: bool,
+) -> Environment {
+    Environment {
+        id: id.to_string(),
+        name: name.to_string(),
+        team_id: app.team_id.clone(),
+        app_id: app.id.clone(),
+        owner_id: None,
+        tier: tier.as_str().to_string(),
+        state: lc.state.as_str().to_string(),
+        desired: "running".into(),
+        git_ref: None,
+        pr_number: None,
+        commit_sha: None,
+        pooled,
+        created_at: lc.created_at,
+        ready_at: None,
+        last_activity_at: Some(lc.last_activity_at),
+        expires_at: lc.expires_at,
+        warned_at: lc.warned_at,
+        destroyed_at: None,
+        failure_reason: None,
+        claimed_at: None,
+        next_check_at: None,
+    }
 }
 
 /// A new pending environment with its planned resources, inserted in `tx`
@@ -192,27 +233,10 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
     let id = new_id();
     let name = environment_name(&app.slug, &source, &suffix_of(&id));
     let env = Environment {
-        id: id.clone(),
-        name: name.clone(),
-        team_id: app.team_id.clone(),
-        app_id: app.id.clone(),
         owner_id: Some(requested.owner_id),
-        tier: new.tier.as_str().to_string(),
-        state: lc.state.as_str().to_string(),
-        desired: "running".into(),
         git_ref: requested.git_ref,
         pr_number: requested.pr_number,
-        commit_sha: None,
-        pooled: false,
-        created_at: now,
-        ready_at: None,
-        last_activity_at: Some(now),
-        expires_at: lc.expires_at,
-        warned_at: None,
-        destroyed_at: None,
-        failure_reason: None,
-        claimed_at: None,
-        next_check_at: None,
+        ..pending_row(&id, &name, &app, new.tier, &lc, false)
     };
     let mut event =
         AuditEvent::from_request(meta, "environment.create", "environment", Some(id.clone()), Outcome::Success)

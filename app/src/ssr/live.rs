@@ -39,6 +39,11 @@ impl Changes {
         let mut sent: HashMap<String, i64> = HashMap::new();
         loop {
             tokio::time::sleep(every).await;
+            if self.tx.receiver_count() == 0 {
+                // No page open on this replica: nothing to read for.
+                since = now_ms();
+                continue;
+            }
             match self.poll(&db, since, &mut sent).await {
                 Ok(latest) => since = since.max(latest),
                 Err(err) => tracing::warn!(error = %err, "live changes poll"),

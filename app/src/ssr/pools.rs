@@ -5,23 +5,19 @@
 //! so two replicas never over-fill it.
 
 use super::clock::{new_id, now_ms};
-use super::environments::{blueprint_of, insert_pending, suffix_of, system_event};
+use super::environments::{blueprint_of, insert_pending, pending_row, suffix_of, system_event};
 use super::store::{self, audit::AuditEvent, environments::Environment};
 use super::{internal, Db, PortalSettings};
 use crate::domain::cost::interval_cost;
 use crate::domain::lifecycle::{self, Event};
 use crate::domain::money::Micros;
+use crate::domain::naming::stable_hash;
 use crate::domain::pool::{self, member_name, PoolSpec, Refill};
 use crate::error::AppError;
 
-/// A stable lock key per pool (FNV-1a of app, team and tier).
+/// A lock key per pool, the same on every replica.
 fn lock_key(spec: &PoolSpec) -> i64 {
-    let text = format!("pool/{}/{}/{}", spec.team.as_deref().unwrap_or(""), spec.app, spec.tier.as_str());
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
+    stable_hash(&format!("pool/{}/{}/{}", spec.team.as_deref().unwrap_or(""), spec.app, spec.tier.as_str())) as i64
 }
 
 /// One refill pass over every configured pool; returns how many members it
@@ -75,28 +71,10 @@ async fn refill_one(db: &Db, settings: &PortalSettings, spec: &PoolSpec) -> Resu
                 let now = now_ms();
                 let (lc, effects) = lifecycle::start(policy, now);
                 let id = new_id();
+                // Pool members wait without a TTL; their clock starts at the claim.
                 let env = Environment {
-                    id: id.clone(),
-                    name: member_name(&app.slug, tier, &suffix_of(&id)),
-                    team_id: app.team_id.clone(),
-                    app_id: app.id.clone(),
-                    owner_id: None,
-                    tier: tier.as_str().into(),
-                    state: lc.state.as_str().into(),
-                    desired: "running".into(),
-                    git_ref: None,
-                    pr_number: None,
-                    commit_sha: None,
-                    pooled: true,
-                    created_at: now,
-                    ready_at: None,
-                    last_activity_at: Some(now),
                     expires_at: None,
-                    warned_at: None,
-                    destroyed_at: None,
-                    failure_reason: None,
-                    claimed_at: None,
-                    next_check_at: None,
+                    ..pending_row(&id, &member_name(&app.slug, tier, &suffix_of(&id)), app, tier, &lc, true)
                 };
                 let event = AuditEvent::system("pool.fill", Some(env.id.clone()), Some(env.team_id.clone())).with_detail(
                     serde_json::json!({ "name": env.name, "app": app.slug, "tier": tier.as_str(), "size": spec.size }),

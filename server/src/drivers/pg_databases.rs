@@ -30,10 +30,7 @@ fn ident_part(s: &str) -> Result<String, DriverError> {
 
 impl PgDatabases {
     pub fn new(admin_url: &str, root: &Path) -> PgDatabases {
-        let mut h: u32 = 0x811c_9dc5;
-        for b in root.display().to_string().bytes() {
-            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-        }
+        let h = app::domain::naming::stable_hash(&root.display().to_string()) as u32;
         let base = admin_url.split('?').next().unwrap_or(admin_url);
         let base = base.rsplit_once('/').map_or(base, |(b, _)| b).to_string();
         PgDatabases { admin_url: admin_url.to_string(), base, key: format!("{h:08x}") }
