@@ -8,12 +8,16 @@ if (!pgUrl) {
   throw new Error('EOD_E2E_POSTGRES_URL must point at an empty PostgreSQL database (the README test command sets it)');
 }
 const binary = process.env.EOD_BINARY ?? 'target/release/eod';
+const pgEmptyUrl = process.env.EOD_E2E_POSTGRES_EMPTY_URL;
+if (!pgEmptyUrl) {
+  throw new Error('EOD_E2E_POSTGRES_EMPTY_URL must point at a second empty PostgreSQL database (the README test command sets it)');
+}
 
-function server(name: string, port: number, databaseUrl?: string) {
+function server(name: string, port: number, databaseUrl?: string, demo = true) {
   const env: Record<string, string> = {
     EOD_LISTEN: `127.0.0.1:${port}`,
     EOD_DATA_DIR: `target/e2e/${name}`,
-    EOD_DEMO: '1',
+    EOD_DEMO: demo ? '1' : '0',
     EOD_LOG: 'warn',
     EOD_CONFIG: 'end2end/eod-test.toml',
   };
@@ -58,8 +62,11 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'sqlite', use: { baseURL: 'http://127.0.0.1:3101' } },
-    { name: 'postgres', use: { baseURL: 'http://127.0.0.1:3102' } },
+    { name: 'sqlite', testIgnore: /empty-portal/, use: { baseURL: 'http://127.0.0.1:3101' } },
+    { name: 'postgres', testIgnore: /empty-portal/, use: { baseURL: 'http://127.0.0.1:3102' } },
+    // Portals without demo data: a team's first app, from nothing.
+    { name: 'empty-sqlite', testMatch: /empty-portal/, use: { baseURL: 'http://127.0.0.1:3103' } },
+    { name: 'empty-postgres', testMatch: /empty-portal/, use: { baseURL: 'http://127.0.0.1:3104' } },
   ],
   webServer: [
     {
@@ -70,5 +77,7 @@ export default defineConfig({
     },
     server('sqlite', 3101),
     server('postgres', 3102, pgUrl),
+    server('empty-sqlite', 3103, undefined, false),
+    server('empty-postgres', 3104, pgEmptyUrl, false),
   ],
 });

@@ -16,8 +16,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    audit::AuditPage, environment::EnvironmentPage, environments::EnvironmentsPage, not_found::NotFound,
-    sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
+    app_detail::AppDetailPage, apps::AppsPage, audit::AuditPage, environment::EnvironmentPage,
+    environments::EnvironmentsPage, not_found::NotFound, sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -52,6 +52,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=SignInPage />
                 <Route path=path!("/") view=|| view! { <AppShell><EnvironmentsPage /></AppShell> } />
                 <Route path=path!("/environments/:id") view=|| view! { <AppShell><EnvironmentPage /></AppShell> } />
+                <Route path=path!("/apps") view=|| view! { <AppShell><AppsPage /></AppShell> } />
+                <Route path=path!("/apps/:team/:slug") view=|| view! { <AppShell><AppDetailPage /></AppShell> } />
                 <Route path=path!("/settings/tokens") view=|| view! { <AppShell><TokensPage /></AppShell> } />
                 <Route path=path!("/audit") view=|| view! { <AppShell><AuditPage /></AppShell> } />
                 <Route path=path!("/admin/teams") view=|| view! { <AppShell><TeamsPage /></AppShell> } />

@@ -20,7 +20,7 @@ on_both_engines!(demo_seed_is_idempotent, |db: Db| async move {
     assert_eq!(teams.len(), 3);
     let counts = store::environments::count_by_state(db.pool()).await.unwrap();
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
-    assert_eq!(total as usize, DemoPlan::build(NOW).environments.len());
+    assert_eq!(total as usize, DemoPlan::build(NOW, &Default::default(), "{}").environments.len());
     assert_eq!(counts.len(), 7, "every state present: {counts:?}");
 });
 
@@ -241,6 +241,8 @@ mod pools_and_listing {
             sign_in_providers: vec![],
             tiers: Default::default(),
             pools: vec![PoolSpec { app: "checkout-web".into(), team: None, tier: Tier::PreviewLightweight, size }],
+            secret_key: app::ssr::secrets::SecretKey::generate(),
+            app_admins: Default::default(),
         };
         AppState {
             leptos_options: leptos::prelude::LeptosOptions::builder().output_name("eod").build(),
@@ -249,6 +251,7 @@ mod pools_and_listing {
             work: Arc::new(tokio::sync::Notify::new()),
             runtime: None,
             changes: Default::default(),
+            sources: None,
         }
     }
 
@@ -281,8 +284,8 @@ mod pools_and_listing {
     on_both_engines!(a_new_preview_takes_a_running_pool_member_and_the_pool_refills, |db: Db| async move {
         demo::seed(&db, NOW).await.unwrap();
         let state = state(&db, 2);
-        assert_eq!(pools::refill(&db, &state.settings).await.unwrap(), 2);
-        assert_eq!(pools::refill(&db, &state.settings).await.unwrap(), 0, "full: nothing to add");
+        assert_eq!(pools::refill(&db, &state.settings, None).await.unwrap(), 2);
+        assert_eq!(pools::refill(&db, &state.settings, None).await.unwrap(), 0, "full: nothing to add");
         let t0 = app::ssr::clock::now_ms() - 3_600_000;
         provision_pool(&db, t0).await;
 
@@ -297,7 +300,7 @@ mod pools_and_listing {
 
         // The pool is one short and refills; the claimed member's idle time
         // stays the platform's, and only unclaimed members keep accruing.
-        assert_eq!(pools::refill(&db, &state.settings).await.unwrap(), 1);
+        assert_eq!(pools::refill(&db, &state.settings, None).await.unwrap(), 1);
         let later = claimed + 3_600_000;
         let at_claim = pools::idle_cost(&db, claimed).await.unwrap();
         let hour_later = pools::idle_cost(&db, later).await.unwrap();
@@ -312,7 +315,7 @@ mod pools_and_listing {
     on_both_engines!(concurrent_requests_never_share_a_pool_member, |db: Db| async move {
         demo::seed(&db, NOW).await.unwrap();
         let state = state(&db, 1);
-        pools::refill(&db, &state.settings).await.unwrap();
+        pools::refill(&db, &state.settings, None).await.unwrap();
         provision_pool(&db, app::ssr::clock::now_ms()).await;
         let alice = viewer(&db, "alice").await;
         let meta = RequestMeta { viewer: Some(alice), ip: None, user_agent: None };

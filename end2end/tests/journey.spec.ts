@@ -24,7 +24,7 @@ test('New preview → ready without reload → open → extend → destroy → r
   const carol = await otherUser(browser, testInfo, 'Carol Díaz');
 
   // The panel: a full preview (no warm pool) of a branch, with its TTL, fate and estimate shown.
-  const branch = `journey-${testInfo.project.name}-${Date.now()}`;
+  const branch = 'fix/timeout-retry'; // a branch of the demo app's repository
   await page.getByRole('button', { name: 'Options…' }).click();
   const panel = page.getByRole('form', { name: 'New preview options' });
   await expect(panel).toBeVisible();
@@ -40,7 +40,7 @@ test('New preview → ready without reload → open → extend → destroy → r
   const outcome = page.getByTestId('create-outcome');
   await expect(outcome).toContainText('is being created');
   const name = (await outcome.getByRole('link').textContent())!.trim();
-  expect(name).toContain('journey');
+  expect(name).toContain('fix-timeout-retry');
 
   // The row appears and turns active with no reload, here and for a teammate.
   const row = page.locator(`[data-testid=environment-row][data-env-name="${name}"]`);
@@ -62,6 +62,8 @@ test('New preview → ready without reload → open → extend → destroy → r
   await preview.goto(href);
   await expect(preview.getByTestId('env-name')).toHaveText(name);
   await expect(preview.getByTestId('row-count')).toHaveText('42');
+  // The branch's own code: its page names the branch it was built from.
+  await expect(preview.getByTestId('branch')).toHaveText(branch);
   await shot(preview, testInfo, '4-preview-url');
   await preview.close();
 

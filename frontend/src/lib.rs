@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The browser entry point: hydrates the server-rendered page, then marks
 //! `<html data-hydrated>` so tests (and people debugging) know clicks now work.
 

@@ -72,6 +72,18 @@ pub const KEYS: &[Key] = &[
         doc: "PostgreSQL server for environments' own databases (postgres://user:pass@host/admin-db): each environment gets CREATE DATABASE … TEMPLATE its app's template, snapshots use pg_dump.",
     },
     Key { env: "EOD_LOG", file: "log", default: "info", doc: "Log filter (tracing env-filter syntax), e.g. info or eod=debug,sqlx=warn." },
+    Key {
+        env: "EOD_SECRET_KEY",
+        file: "secret_key",
+        default: "(unset: <data dir>/secret.key, made once)",
+        doc: "64 hexadecimal characters: the key apps' secrets are encrypted with at rest. Set it (the same on every replica) in production.",
+    },
+    Key {
+        env: "EOD_APP_ADMINS",
+        file: "app_admins",
+        default: "managers",
+        doc: "Who registers and edits a team's apps besides platform admins: managers (the team's managers) or platform (platform admins only).",
+    },
 ];
 
 /// The validated configuration.
@@ -98,6 +110,12 @@ pub struct Config {
     pub tiers: TierPolicies,
     /// Warm pools from the file's `[[pool]]` tables.
     pub pools: Vec<PoolSpec>,
+    /// The key apps' secrets are sealed with: `EOD_SECRET_KEY`, or `None`
+    /// for the data directory's key file (made at startup).
+    pub secret_key: Option<app::ssr::secrets::SecretKey>,
+    pub app_admins: app::ssr::context::AppAdmins,
+    /// Apps as code: the file's `[[app]]` tables, applied at startup.
+    pub apps: Vec<app::ssr::apps::AppInput>,
 }
 
 /// Scheme, host and port people reach the portal at.
@@ -149,7 +167,7 @@ impl Config {
 
     /// Loads from an optional TOML file and the given environment (testable).
     pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let FileContents { values: file_values, providers: provider_files, tiers, pools } = match file {
+        let FileContents { values: file_values, providers: provider_files, tiers, pools, apps } = match file {
             Some(path) => read_file(path)?,
             None => FileContents::default(),
         };
@@ -270,7 +288,26 @@ impl Config {
             }
             None => "info".into(),
         };
+        let secret_key = match raw("EOD_SECRET_KEY") {
+            // Never echo the value: it is the key.
+            Some((v, name)) => Some(
+                app::ssr::secrets::SecretKey::from_hex(&v)
+                    .map_err(|_| invalid(name, "64 hexadecimal characters (32 bytes)", "<hidden>"))?,
+            ),
+            None => None,
+        };
+        let app_admins = match raw("EOD_APP_ADMINS") {
+            Some((v, name)) => match v.trim() {
+                "managers" => app::ssr::context::AppAdmins::Managers,
+                "platform" => app::ssr::context::AppAdmins::Platform,
+                _ => return Err(invalid(name, "managers or platform", &v)),
+            },
+            None => app::ssr::context::AppAdmins::Managers,
+        };
         Ok(Config {
+            secret_key,
+            app_admins,
+            apps,
             listen,
             data_dir,
             database_url,
@@ -309,6 +346,7 @@ struct FileContents {
     tiers: TierPolicies,
     /// `None` when the file has no `[[pool]]` (demo mode then keeps its default pools).
     pools: Option<Vec<PoolSpec>>,
+    apps: Vec<app::ssr::apps::AppInput>,
 }
 
 fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
@@ -335,11 +373,25 @@ fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
     };
     app::domain::pool::validate(pools.as_deref().unwrap_or_default())
         .map_err(|e| file_err(format!("[[pool]]: {e}")))?;
+    let apps = match table.remove("app") {
+        None => vec![],
+        Some(v) => {
+            v.try_into::<Vec<app::ssr::apps::AppInput>>().map_err(|e| file_err(format!("[[app]]: {}", e.message())))?
+        }
+    };
+    for (i, a) in apps.iter().enumerate() {
+        if apps[..i].iter().any(|b| b.team == a.team && b.slug == a.slug) {
+            return Err(file_err(format!("[[app]] {:?} of team {:?} appears twice", a.slug, a.team)));
+        }
+    }
     let mut values = BTreeMap::new();
     for (key, value) in table {
         if !KEYS.iter().any(|k| k.file == key) {
-            let known =
-                KEYS.iter().map(|k| k.file).chain(["[[provider]]", "[tier.<id>]", "[[pool]]"]).collect::<Vec<_>>();
+            let known = KEYS
+                .iter()
+                .map(|k| k.file)
+                .chain(["[[provider]]", "[tier.<id>]", "[[pool]]", "[[app]]"])
+                .collect::<Vec<_>>();
             let known = known.join(", ");
             return Err(ConfigError::UnknownFileKey { key, path: path.display().to_string(), known });
         }
@@ -357,7 +409,7 @@ fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
         };
         values.insert(key, text);
     }
-    Ok(FileContents { values, providers, tiers, pools })
+    Ok(FileContents { values, providers, tiers, pools, apps })
 }
 
 fn demo_pools() -> Vec<PoolSpec> {
@@ -503,6 +555,45 @@ mod tests {
             ("[tier.preview-full]\nttl = \"4h\"\n", "unknown field"),
             ("[[pool]]\napp = \"x\"\ntier = \"staging\"\nsize = 1\n", "only lightweight and full"),
             ("[[pool]]\napp = \"x\"\ntier = \"preview-full\"\nsize = 500\n", "size"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::from_sources(Some(&path), &env(&[])).unwrap_err().to_string();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn app_tables_secret_key_and_app_admins_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eod.toml");
+        std::fs::write(
+            &path,
+            "app_admins = \"platform\"\n[[app]]\nteam = \"payments\"\nslug = \"shop\"\nname = \"Shop\"\n\
+             repository = \"/srv/git/shop.git\"\n[app.blueprint]\nstart = \"./serve\"\n[app.blueprint.database]\nmigrate = \"./migrate\"\n",
+        )
+        .unwrap();
+        let c = Config::from_sources(Some(&path), &env(&[])).unwrap();
+        assert_eq!(c.app_admins, app::ssr::context::AppAdmins::Platform);
+        assert_eq!(c.apps.len(), 1);
+        assert_eq!(c.apps[0].blueprint.as_ref().unwrap()["database"]["migrate"], "./migrate");
+        assert!(c.secret_key.is_none());
+        let key = "ab".repeat(32);
+        let c = Config::from_sources(Some(&path), &env(&[("EOD_SECRET_KEY", &key), ("EOD_APP_ADMINS", "managers")]))
+            .unwrap();
+        assert_eq!(c.secret_key.unwrap().to_hex(), key);
+        assert_eq!(c.app_admins, app::ssr::context::AppAdmins::Managers);
+
+        let err = Config::from_sources(None, &env(&[("EOD_SECRET_KEY", "not-a-key-hunter2")])).unwrap_err().to_string();
+        assert!(err.contains("EOD_SECRET_KEY") && !err.contains("hunter2"), "{err}");
+        let err = Config::from_sources(None, &env(&[("EOD_APP_ADMINS", "everyone")])).unwrap_err().to_string();
+        assert!(err.contains("EOD_APP_ADMINS"), "{err}");
+        for (text, expect) in [
+            ("[[app]]\nteam = \"t\"\nslug = \"s\"\nname = \"n\"\nrepo = \"/x\"\n", "[[app]]"),
+            (
+                "[[app]]\nteam = \"t\"\nslug = \"s\"\nname = \"n\"\nrepository = \"/x\"\n\
+                 [[app]]\nteam = \"t\"\nslug = \"s\"\nname = \"n\"\nrepository = \"/x\"\n",
+                "appears twice",
+            ),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = Config::from_sources(Some(&path), &env(&[])).unwrap_err().to_string();

@@ -2,6 +2,7 @@
 //! → router → serve.
 
 mod config;
+mod demo_repos;
 mod drivers;
 mod http;
 mod identity;
@@ -38,8 +39,12 @@ enum Command {
     Migrate,
     /// Print every configuration key with its effective value and meaning.
     Config,
-    /// Run the built-in sample workload (what the local driver starts for the demo apps).
-    SampleApp,
+    /// Run the built-in sample workload (what the demo apps start); `migrate` applies its migrations.
+    SampleApp {
+        /// `serve` (the default) or `migrate` (apply ./migrations/*.sql to DATABASE_URL).
+        #[arg(default_value = "serve", value_parser = ["serve", "migrate"])]
+        action: String,
+    },
     /// Manage API tokens (bootstrap and automation).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -67,9 +72,10 @@ enum TokenCommand {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Some(Command::SampleApp)) {
+    if let Some(Command::SampleApp { action }) = &cli.command {
         // Configured by its own environment (PORT, DATABASE_URL…), not EOD_*.
-        return match sample_app::run().await {
+        let outcome = if action == "migrate" { sample_app::migrate().await } else { sample_app::run().await };
+        return match outcome {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("eod sample-app: {err}");
@@ -92,7 +98,7 @@ async fn main() -> std::process::ExitCode {
             print_config(&config);
             Ok(())
         }
-        Command::SampleApp => unreachable!("handled before configuration"),
+        Command::SampleApp { .. } => unreachable!("handled before configuration"),
         Command::Token(TokenCommand::Create { user, scopes, expires, name }) => {
             create_token(&config, &user, &scopes, expires, name).await
         }
@@ -117,6 +123,12 @@ enum StartError {
     Sessions(sqlx::Error),
     #[error("cannot seed demo data: {0}")]
     Demo(sqlx::Error),
+    #[error("cannot make the demo apps' repositories: {0}")]
+    DemoRepos(String),
+    #[error("{0}")]
+    ConfigApp(app::ssr::apps::ConfigAppError),
+    #[error("cannot read or make the secret key file {0}: {1}")]
+    SecretKey(String, String),
     #[error("cannot listen on {0}: {1}")]
     Listen(std::net::SocketAddr, std::io::Error),
     #[error("server error: {0}")]
@@ -172,8 +184,19 @@ async fn create_token(
 /// database it uses.
 async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
     let db = open_db(config).await?;
-    if config.demo && app::ssr::demo::seed(&db, app::ssr::clock::now_ms()).await.map_err(StartError::Demo)? {
-        tracing::info!("demo data seeded");
+    if config.demo {
+        let apps: Vec<(&str, &str)> = app::ssr::demo::DEMO_APPS.iter().map(|(_, slug, name)| (*slug, *name)).collect();
+        let repos = demo_repos::ensure(&config.data_dir, &apps).map_err(StartError::DemoRepos)?;
+        let now = app::ssr::clock::now_ms();
+        if app::ssr::demo::seed_with(&db, now, &repos, demo_repos::DEMO_BLUEPRINT).await.map_err(StartError::Demo)? {
+            tracing::info!("demo data seeded");
+        }
+    }
+    let secret_key = secret_key(config)?;
+    match app::ssr::apps::apply_config(&db, &secret_key, &config.apps).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(changed = n, "apps from the configuration applied"),
+        Err(err) => return Err(StartError::ConfigApp(err)),
     }
     let sessions = sessions::DbSessionStore::open(&config.database_url).await.map_err(StartError::Sessions)?;
     tokio::spawn(sessions.clone().continuously_delete_expired(tokio::time::Duration::from_secs(300)));
@@ -206,13 +229,17 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         sign_in_providers: config.providers.iter().map(|p| (p.id.clone(), p.label.clone())).collect(),
         tiers: config.tiers.clone(),
         pools: config.pools.clone(),
+        secret_key,
+        app_admins: config.app_admins,
     };
     let identity =
         http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;
     let work = Arc::new(tokio::sync::Notify::new());
     let settings = Arc::new(settings);
+    let git = Arc::new(drivers::git::Git::new(&config.data_dir));
     let driver: Arc<dyn drivers::Driver> =
-        Arc::new(drivers::local::LocalDriver::new(&config.data_dir, config.env_database_url.as_deref()));
+        Arc::new(drivers::local::LocalDriver::new(&config.data_dir, config.env_database_url.as_deref(), git.clone()));
+    let sources: Arc<dyn app::ssr::context::Sources> = git.clone();
     let changes = app::ssr::live::Changes::default();
     tokio::spawn(changes.clone().run(db.clone(), std::time::Duration::from_millis(300)));
     let state = AppState {
@@ -222,19 +249,49 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         work: work.clone(),
         runtime: Some(Arc::new(drivers::RuntimeOf(driver.clone()))),
         changes,
+        sources: Some(sources.clone()),
     };
     let worker_id = format!("{}-{}", std::process::id(), &app::ssr::clock::new_id()[24..]);
     let reconciler = workers::reconciler::Reconciler {
         db: db.clone(),
         settings: settings.clone(),
         driver: driver.clone(),
+        git,
         worker_id,
         work: work.clone(),
     };
     tokio::spawn(reconciler.run());
-    tokio::spawn(workers::scheduler::run(db.clone(), settings, work, std::time::Duration::from_secs(5)));
+    tokio::spawn(workers::scheduler::run(db.clone(), settings, Some(sources), work, std::time::Duration::from_secs(5)));
     let proxy = Arc::new(http::proxy::Proxy::new(driver, config.preview_domain.clone()));
     Ok((http::router(state, sessions, Arc::new(identity), proxy, config), db))
+}
+
+/// `EOD_SECRET_KEY`, or the data directory's key file (made once, owner-only).
+fn secret_key(config: &Config) -> Result<app::ssr::secrets::SecretKey, StartError> {
+    use app::ssr::secrets::SecretKey;
+    if let Some(key) = &config.secret_key {
+        return Ok(key.clone());
+    }
+    let path = config.data_dir.join("secret.key");
+    let fail = |e: String| StartError::SecretKey(path.display().to_string(), e);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SecretKey::from_hex(&text).map_err(|e| fail(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let key = SecretKey::generate();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| fail(e.to_string()))?;
+            file.write_all(key.to_hex().as_bytes()).map_err(|e| fail(e.to_string()))?;
+            tracing::info!(path = %path.display(), "made a new secret key for apps' secrets (set EOD_SECRET_KEY in production)");
+            Ok(key)
+        }
+        Err(e) => Err(fail(e.to_string())),
+    }
 }
 
 async fn serve(config: Config) -> Result<(), StartError> {
@@ -281,6 +338,11 @@ fn print_config(config: &Config) {
             "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
             "EOD_ENV_DATABASE_URL" => config.env_database_url_redacted(),
             "EOD_LOG" => config.log.clone(),
+            "EOD_SECRET_KEY" => if config.secret_key.is_some() { "(set, hidden)" } else { "(unset)" }.to_string(),
+            "EOD_APP_ADMINS" => match config.app_admins {
+                app::ssr::context::AppAdmins::Managers => "managers".into(),
+                app::ssr::context::AppAdmins::Platform => "platform".into(),
+            },
             _ => String::new(),
         }
     };

@@ -1,7 +1,10 @@
-//! `eod sample-app`: the built-in demo workload, so a fresh install
-//! provisions something real. It serves its environment's name and tier and
-//! a row count from its own database (the per-environment copy the local
-//! driver made), plus `/healthz` for the readiness probe.
+//! `eod sample-app`: a tiny runtime for the demo apps (and tests), so a
+//! fresh install provisions something real without any toolchain. It serves
+//! the checkout's built `index.html` — the branch's own page — filling in
+//! `{{env_name}}`, `{{tier}}`, `{{commit}}`, `{{rows}}` and `{{items}}` from
+//! its environment and its own database (the copy the local driver made),
+//! plus `/healthz` for the readiness probe. `eod sample-app migrate` applies
+//! the checkout's `migrations/*.sql` that the database has not seen yet.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -16,7 +19,50 @@ use std::net::SocketAddr;
 struct Sample {
     name: String,
     tier: String,
+    commit: String,
+    /// The branch's page (the build's output), if the checkout has one.
+    page: Option<String>,
     pool: AnyPool,
+}
+
+/// Applies `migrations/*.sql` of the current directory, in name order, each
+/// once (recorded in `eod_sample_migrations`).
+pub async fn migrate() -> Result<(), String> {
+    let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set".to_string())?;
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.map_err(|e| format!("database: {e}"))?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS eod_sample_migrations (name TEXT PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir("migrations") {
+        Ok(entries) => {
+            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sql")).collect()
+        }
+        Err(_) => vec![],
+    };
+    files.sort();
+    for file in files {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let seen: Option<String> = sqlx::query_scalar("SELECT name FROM eod_sample_migrations WHERE name = $1")
+            .bind(&name)
+            .fetch_optional(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        if seen.is_some() {
+            continue;
+        }
+        let sql = std::fs::read_to_string(&file).map_err(|e| format!("{name}: {e}"))?;
+        sqlx::raw_sql(&sql).execute(&pool).await.map_err(|e| format!("{name}: {e}"))?;
+        sqlx::query("INSERT INTO eod_sample_migrations (name) VALUES ($1)")
+            .bind(&name)
+            .execute(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("applied {name}");
+    }
+    pool.close().await;
+    Ok(())
 }
 
 /// Runs until killed. Reads `PORT`, `DATABASE_URL`, `EOD_ENV_NAME`, `EOD_ENV_TIER`.
@@ -32,6 +78,8 @@ pub async fn run() -> Result<(), String> {
     let state = Sample {
         name: std::env::var("EOD_ENV_NAME").unwrap_or_else(|_| "unnamed".into()),
         tier: std::env::var("EOD_ENV_TIER").unwrap_or_default(),
+        commit: std::env::var("EOD_ENV_COMMIT").unwrap_or_default(),
+        page: std::fs::read_to_string("index.html").ok(),
         pool,
     };
     let app = Router::new().route("/", get(index)).route("/healthz", get(|| async { "ok" })).with_state(state);
@@ -68,38 +116,32 @@ async fn index(State(s): State<Sample>, headers: HeaderMap) -> Html<String> {
     println!("GET / as {name}");
     let rows: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&s.pool).await;
     let rows = rows.map(|n| n.to_string()).unwrap_or_else(|e| format!("unavailable ({e})"));
-    Html(format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\
-         <body style=\"font-family:system-ui;max-width:40rem;margin:3rem auto\">\
-         <h1>Sample app</h1><p>Environment <strong data-testid=\"env-name\">{name}</strong> \
-         on tier <strong data-testid=\"env-tier\">{tier}</strong>.</p>\
-         <p>Its database holds <strong data-testid=\"row-count\">{rows}</strong> rows.</p></body></html>",
-        name = escape(&name),
-        tier = escape(&s.tier),
-    ))
+    let Some(page) = &s.page else {
+        return Html(format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\
+             <body style=\"font-family:system-ui;max-width:40rem;margin:3rem auto\">\
+             <h1>Sample app</h1><p>Environment <strong data-testid=\"env-name\">{name}</strong> \
+             on tier <strong data-testid=\"env-tier\">{tier}</strong>.</p>\
+             <p>Its database holds <strong data-testid=\"row-count\">{rows}</strong> rows.</p></body></html>",
+            name = escape(&name),
+            tier = escape(&s.tier),
+        ));
+    };
+    let items: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM items ORDER BY id LIMIT 50").fetch_all(&s.pool).await.unwrap_or_default();
+    let items = format!(
+        "<ul data-testid=\"items\">{}</ul>",
+        items.iter().map(|i| format!("<li>{}</li>", escape(i))).collect::<String>()
+    );
+    Html(
+        page.replace("{{env_name}}", &escape(&name))
+            .replace("{{tier}}", &escape(&s.tier))
+            .replace("{{commit}}", &escape(&s.commit))
+            .replace("{{rows}}", &escape(&rows))
+            .replace("{{items}}", &items),
+    )
 }
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// Fills the sample app's template database (a table with a few rows)
-/// that each environment's database is copied or cloned from. `url` is a
-/// `sqlite:` file (created if missing) or a PostgreSQL database.
-pub async fn create_template(url: &str) -> Result<(), sqlx::Error> {
-    sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new().max_connections(1).connect(url).await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS items (id BIGINT PRIMARY KEY, name TEXT NOT NULL)").execute(&pool).await?;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&pool).await?;
-    if n == 0 {
-        for i in 1..=42_i64 {
-            sqlx::query("INSERT INTO items (id, name) VALUES ($1, $2)")
-                .bind(i)
-                .bind(format!("item {i}"))
-                .execute(&pool)
-                .await?;
-        }
-    }
-    pool.close().await;
-    Ok(())
 }

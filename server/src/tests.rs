@@ -245,7 +245,29 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
             "team_id=team-search&login=alice&role=developer",
             [401, 403, 403, 200],
         ),
+        ("POST", "/api/fn/list_apps", form, "", [401, 200, 200, 200]),
+        ("POST", "/api/fn/get_app", form, "team=search&slug=search-ui", [401, 404, 404, 200]),
+        ("POST", "/api/fn/get_app", form, "team=payments&slug=checkout-web", [401, 200, 200, 200]),
+        (
+            "POST",
+            "/api/fn/register_app",
+            form,
+            "team=payments&slug=matrix&name=M&repository=ext::sh&default_branch=main&blueprint=&secrets=",
+            [401, 403, 422, 422],
+        ),
+        (
+            "POST",
+            "/api/fn/update_app",
+            form,
+            "team=search&slug=search-ui&name=X&repository=ext::sh&default_branch=main&blueprint=&secrets=",
+            [401, 404, 404, 422],
+        ),
+        ("POST", "/api/fn/archive_app", form, "team=search&slug=search-ui&archived=false", [401, 404, 404, 200]),
+        ("POST", "/api/fn/rebuild_app_template", form, "team=search&slug=search-ui", [401, 404, 404, 200]),
+        ("POST", "/api/fn/try_app", form, "team=search&slug=no-such-app", [401, 404, 404, 404]),
         ("GET", "/api/v1/me", "", "", [401, 200, 200, 200]),
+        ("GET", "/api/v1/apps", "", "", [401, 200, 200, 200]),
+        ("GET", "/api/v1/apps/search-ui", "", "", [401, 404, 404, 200]),
         ("GET", "/api/v1/environments", "", "", [401, 200, 200, 200]),
         ("GET", "/audit.csv", "", "", [303, 403, 200, 200]),
         ("GET", "/events", "", "", [303, 200, 200, 200]),
@@ -285,9 +307,161 @@ async fn the_api_publishes_its_openapi_document() {
         "/api/v1/environments/{id}",
         "/api/v1/environments/{id}/extend",
         "/api/v1/environments/{id}/activity",
+        "/api/v1/apps",
+        "/api/v1/apps/{slug}",
+        "/api/v1/apps/{slug}/template",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc["paths"]["/api/v1/environments"]["post"]["requestBody"].is_object());
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}
+
+/// A git repository made by the test: `main` and `feature/x`, each with a page.
+fn test_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(dir.path().join("index.html"), "main").unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "--quiet", "-m", "one"]);
+    git(&["checkout", "--quiet", "-b", "feature/x"]);
+    std::fs::write(dir.path().join("index.html"), "feature").unwrap();
+    git(&["commit", "--quiet", "-am", "two"]);
+    git(&["checkout", "--quiet", "main"]);
+    dir
+}
+
+impl Portal {
+    async fn json(&self, method: &str, path: &str, cookie: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let res = self
+            .send(
+                Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header(header::ORIGIN, ORIGIN)
+                    .header(header::COOKIE, cookie)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        let status = res.status().as_u16();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn apps_are_registered_edited_and_archived_with_every_field_checked() {
+    let repo = test_repo();
+    let repo_path = repo.path().display().to_string();
+    let configured = app::ssr::apps::AppInput {
+        team: "search".into(),
+        slug: "from-config".into(),
+        name: "From config".into(),
+        repository: repo_path.clone(),
+        default_branch: None,
+        blueprint: Some(serde_json::json!({ "start": "./serve", "secrets": { "TOKEN": "configured-secret" } })),
+    };
+    let p = portal(|c| c.apps = vec![configured.clone()]).await;
+    let (alice, bob, erin) = (p.sign_in("alice").await, p.sign_in("bob").await, p.sign_in("erin").await);
+    let app = |over: serde_json::Value| {
+        let mut body = serde_json::json!({ "team": "payments", "slug": "shop", "name": "Shop", "repository": repo_path,
+            "blueprint": { "build": "true", "start": "eod sample-app", "env": { "MODE": "preview" },
+                           "secrets": { "STRIPE_KEY": "sk_test_hunter2" } } });
+        for (k, v) in over.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    // Bad input: 422 naming the field, nothing written, no secret echoed.
+    for (over, field) in [
+        (serde_json::json!({ "repository": "ext::sh -c touch% /tmp/pwned" }), "repository"),
+        (serde_json::json!({ "repository": "/no/such/repository" }), "repository"),
+        (serde_json::json!({ "default_branch": "no-such-branch" }), "default_branch"),
+        (serde_json::json!({ "default_branch": "--upload-pack=x" }), "default_branch"),
+        (serde_json::json!({ "slug": "Bad Slug" }), "slug"),
+        (serde_json::json!({ "blueprint": { "env": { "PORT": "1" } } }), "blueprint.env"),
+        (serde_json::json!({ "blueprint": { "secrets": { "PORT": "sk_test_hunter2" } } }), "blueprint.secrets"),
+        (
+            serde_json::json!({ "blueprint": { "database": { "seed_file": "../../etc/passwd" } } }),
+            "blueprint.database.seed_file",
+        ),
+        (serde_json::json!({ "blueprint": { "driver": "k8s" } }), "blueprint.driver"),
+    ] {
+        let (s, e) = p.json("POST", "/api/v1/apps", &bob, app(over.clone())).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some(field)), "{over}: {e}");
+        assert!(!e.to_string().contains("hunter2"), "a secret was echoed: {e}");
+    }
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE slug = 'shop'").fetch_one(p.db.pool()).await.unwrap();
+    assert_eq!(count, 0, "refusals change nothing");
+
+    // A developer may not register; the team's manager may.
+    let (s, _) = p.json("POST", "/api/v1/apps", &alice, app(serde_json::json!({}))).await;
+    assert_eq!(s, 403);
+    let (s, made) = p.json("POST", "/api/v1/apps", &bob, app(serde_json::json!({}))).await;
+    assert_eq!(s, 201, "{made}");
+    assert_eq!(made["secrets"], serde_json::json!(["STRIPE_KEY"]));
+    assert!(!made.to_string().contains("hunter2"), "secrets are never shown again: {made}");
+    let stored: String =
+        sqlx::query_scalar("SELECT secrets FROM apps WHERE slug = 'shop'").fetch_one(p.db.pool()).await.unwrap();
+    assert!(!stored.contains("hunter2"), "secrets are encrypted at rest");
+    let (s, _) = p.json("POST", "/api/v1/apps", &bob, app(serde_json::json!({}))).await;
+    assert_eq!(s, 409, "one slug per team");
+
+    // Environments of it resolve their branch to a commit.
+    let (s, env) = p
+        .json("POST", "/api/v1/environments", &alice, serde_json::json!({ "app": "shop", "branch": "feature/x" }))
+        .await;
+    assert_eq!(s, 201, "{env}");
+    assert_eq!(env["commit_sha"].as_str().map(str::len), Some(40), "{env}");
+    let (s, e) =
+        p.json("POST", "/api/v1/environments", &alice, serde_json::json!({ "app": "shop", "branch": "nope" })).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (422, Some("branch")), "{e}");
+
+    // Edit, archive (no new environments), restore.
+    let (s, e) = p.json("PATCH", "/api/v1/apps/shop", &bob, serde_json::json!({ "name": "Shop v2" })).await;
+    assert_eq!((s, e["name"].as_str()), (200, Some("Shop v2")), "{e}");
+    let (s, e) = p.json("PATCH", "/api/v1/apps/shop", &bob, serde_json::json!({ "default_branch": "gone" })).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (422, Some("default_branch")), "{e}");
+    let (s, e) = p.json("DELETE", "/api/v1/apps/shop", &bob, serde_json::json!({})).await;
+    assert_eq!((s, e["archived"].as_bool()), (200, Some(true)), "{e}");
+    let (s, e) =
+        p.json("POST", "/api/v1/environments", &alice, serde_json::json!({ "app": "shop", "branch": "main" })).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (422, Some("app")), "{e}");
+    let (s, _) = p.json("PATCH", "/api/v1/apps/shop", &bob, serde_json::json!({ "archived": false })).await;
+    assert_eq!(s, 200);
+
+    // Configuration-as-code: applied at startup, read-only elsewhere, secrets sealed.
+    let (s, e) = p.json("GET", "/api/v1/apps/from-config", &erin, serde_json::json!({})).await;
+    assert_eq!((s, e["managed_by_config"].as_bool()), (200, Some(true)), "{e}");
+    assert_eq!(e["secrets"], serde_json::json!(["TOKEN"]));
+    let (s, _) = p.json("PATCH", "/api/v1/apps/from-config", &erin, serde_json::json!({ "name": "x" })).await;
+    assert_eq!(s, 409);
+    let key =
+        app::ssr::secrets::SecretKey::from_hex(&std::fs::read_to_string(p._dir.path().join("secret.key")).unwrap())
+            .unwrap();
+    assert_eq!(app::ssr::apps::apply_config(&p.db, &key, &[configured]).await.unwrap(), 0, "idempotent");
+}
+
+#[tokio::test]
+async fn app_admins_platform_leaves_registration_to_platform_admins() {
+    let repo = test_repo();
+    let p = portal(|c| c.app_admins = app::ssr::context::AppAdmins::Platform).await;
+    let body = serde_json::json!({ "team": "payments", "slug": "shop", "name": "Shop", "repository": repo.path().display().to_string() });
+    let (s, _) = p.json("POST", "/api/v1/apps", &p.sign_in("bob").await, body.clone()).await;
+    assert_eq!(s, 403, "a manager may not under EOD_APP_ADMINS=platform");
+    let (s, e) = p.json("POST", "/api/v1/apps", &p.sign_in("erin").await, body).await;
+    assert_eq!(s, 201, "{e}");
 }

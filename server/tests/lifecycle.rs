@@ -150,7 +150,9 @@ async fn call(
 }
 
 async fn wait_for_state(http: &reqwest::Client, p: &Portal, token: &str, id: &str, want: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Generous: at demo start the reconciler provisions the demo's live
+    // environments (checkout, build, migrate, start) before this one.
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let (status, env) =
             call(http, reqwest::Method::GET, format!("{}/api/v1/environments/{id}", p.base), token, None).await;
@@ -213,11 +215,13 @@ async fn preview_lifecycle(database_url: Option<String>) {
         reqwest::Method::POST,
         api(""),
         &token,
-        Some(json!({ "app": "checkout-web", "branch": "feature/lifecycle" })),
+        Some(json!({ "app": "checkout-web", "branch": "fix/cart-rounding" })),
     )
     .await;
     assert_eq!(s, 201, "{env}");
     assert_eq!(env["state"], "pending");
+    let commit = env["commit_sha"].as_str().expect("the branch resolved to a commit").to_string();
+    assert_eq!(commit.len(), 40, "{env}");
     let id = env["id"].as_str().unwrap().to_string();
     let name = env["name"].as_str().unwrap().to_string();
     let env = wait_for_state(&http, &p, &token, &id, "active").await;
@@ -233,6 +237,30 @@ async fn preview_lifecycle(database_url: Option<String>) {
     assert!(page.contains(&name), "{page}");
     assert!(page.contains("preview-lightweight"));
     assert!(page.contains(">42<"), "row count from the environment's database: {page}");
+    assert!(page.contains("the fix/cart-rounding change"), "the branch's own page: {page}");
+    assert!(page.contains(&commit), "the commit it runs: {page}");
+    let (s, e) = call(
+        &http,
+        reqwest::Method::POST,
+        api(""),
+        &token,
+        Some(json!({ "app": "checkout-web", "branch": "no/such-branch" })),
+    )
+    .await;
+    assert_eq!((s, e["error"]["field"].as_str()), (422, Some("branch")), "{e}");
+    let (s, e) =
+        call(&http, reqwest::Method::POST, api(""), &token, Some(json!({ "app": "checkout-web", "pr_number": 999 })))
+            .await;
+    assert_eq!((s, e["error"]["field"].as_str()), (422, Some("pr_number")), "{e}");
+    let (s, e) = call(
+        &http,
+        reqwest::Method::POST,
+        api(""),
+        &token,
+        Some(json!({ "app": "checkout-web", "branch": "--upload-pack=touch /tmp/x" })),
+    )
+    .await;
+    assert_eq!((s, e["error"]["field"].as_str()), (422, Some("branch")), "{e}");
 
     // Extend moves the expiry by the step the policy allows.
     let before = env["expires_at"].as_i64().unwrap();
@@ -295,25 +323,26 @@ async fn warm_pool(p: &Portal, http: &reqwest::Client, token: &str) {
     sqlx::any::install_default_drivers();
     let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
     let member = pool_ready(&db, 1).await.remove(0);
+    // The default branch at the member's commit: handed over as it runs.
     let (s, env) = call(
         http,
         reqwest::Method::POST,
         format!("{}/api/v1/environments", p.base),
         token,
-        Some(json!({ "app": "checkout-web", "pr_number": 77, "tier": "preview-full" })),
+        Some(json!({ "app": "checkout-web", "branch": "main", "tier": "preview-full" })),
     )
     .await;
     assert_eq!(s, 201, "{env}");
     assert_eq!((env["id"].as_str(), env["state"].as_str()), (Some(member.as_str()), Some("active")), "{env}");
     let name = env["name"].as_str().unwrap().to_string();
-    assert!(name.starts_with("checkout-web-pr-77-"), "{name}");
+    assert!(name.starts_with("checkout-web-main-"), "{name}");
     let ttl = env["expires_at"].as_i64().unwrap() - env["created_at"].as_i64().unwrap();
     assert_eq!(ttl, 24 * 3_600_000, "the TTL runs from the claim");
     let res =
         http.get(format!("{}/", p.base)).header("host", format!("{name}.localhost:{}", p.port)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
-    assert!(page.contains(&name) && page.contains(">42<"), "{page}");
+    assert!(page.contains(&name) && page.contains(">42<") && page.contains("what runs in production"), "{page}");
     let claimed_at: Option<i64> = sqlx::query_scalar("SELECT claimed_at FROM environments WHERE id = $1")
         .bind(&member)
         .fetch_one(&db)
@@ -321,9 +350,42 @@ async fn warm_pool(p: &Portal, http: &reqwest::Client, token: &str) {
         .unwrap();
     assert!(claimed_at.is_some());
 
+    // Pull request #7 (another commit) from the refilled pool: the member's
+    // checkout moves to it, rebuilds and migrates, and serves that branch.
+    let second = pool_ready(&db, 1).await.into_iter().find(|id| *id != member).expect("refilled");
+    let (s, env) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/environments", p.base),
+        token,
+        Some(json!({ "app": "checkout-web", "pr_number": 7, "tier": "preview-full" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{env}");
+    assert_eq!(env["id"].as_str(), Some(second.as_str()), "claimed from the pool: {env}");
+    let pr_name = env["name"].as_str().unwrap().to_string();
+    assert!(pr_name.starts_with("checkout-web-pr-7-"), "{pr_name}");
+    wait_for_state(http, p, token, &second, "active").await;
+    let page = http
+        .get(format!("{}/", p.base))
+        .header("host", format!("{pr_name}.localhost:{}", p.port))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("the feature/login-flow change") && page.contains(">45<"),
+        "PR #7's code and migration: {page}"
+    );
+    let (s, _) =
+        call(http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{second}", p.base), token, None).await;
+    assert_eq!(s, 202);
+
     // The pool refills with a new member.
     let refilled = pool_ready(&db, 1).await;
-    assert!(!refilled.contains(&member));
+    assert!(!refilled.contains(&member) && !refilled.contains(&second));
     // Full previews keep a snapshot when they go.
     let (s, _) =
         call(http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{member}", p.base), token, None).await;
@@ -484,10 +546,17 @@ async fn two_replicas_reap(n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn bench_click_to_ready() {
+    // (label, pool size, branch): cold; a pool claim of the pool's own
+    // commit (main); a pool claim of another branch (checkout moved, rebuilt
+    // and migrated incrementally).
+    let modes = [
+        ("cold", 0, "fix/cart-rounding"),
+        ("warm pool, same commit", 50, "main"),
+        ("warm pool, other branch", 50, "fix/cart-rounding"),
+    ];
     for (label, db) in [("SQLite", None), ("PostgreSQL", Some(PgDb::new("bench")))] {
-        for pooled in [false, true] {
+        for (mode, pool, branch) in modes {
             let conf_dir = tempfile::tempdir().unwrap();
-            let pool = if pooled { 50 } else { 0 };
             let conf = config_file(
                 conf_dir.path(),
                 &format!("[[pool]]\napp = \"checkout-web\"\ntier = \"preview-lightweight\"\nsize = {pool}\n"),
@@ -495,14 +564,25 @@ async fn bench_click_to_ready() {
             let p = start_with(db.as_ref().map(|d| d.url.clone()), &[("EOD_CONFIG", &conf)]);
             let http = reqwest::Client::new();
             p.wait_ready(&http).await;
-            if pooled {
-                sqlx::any::install_default_drivers();
-                let store = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+            sqlx::any::install_default_drivers();
+            let store = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+            if pool > 0 {
                 pool_ready(&store, 50).await;
-                store.close().await;
             }
+            // The demo's own environments start first; measure on a quiet portal.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs WHERE finished_at IS NULL")
+                .fetch_one(&store)
+                .await
+                .unwrap()
+                > 0
+            {
+                assert!(Instant::now() < deadline, "demo start did not settle");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            store.close().await;
             let token = p.token("alice", &["environments:read", "environments:write"]);
-            let samples = click_to_ready_samples(&p, &http, &token, !pooled).await;
+            let samples = click_to_ready_samples(&p, &http, &token, pool == 0, branch).await;
             let pct = |v: &mut Vec<Duration>, q: f64| {
                 v.sort();
                 v[((v.len() as f64 - 1.0) * q).round() as usize]
@@ -510,8 +590,7 @@ async fn bench_click_to_ready() {
             let mut create: Vec<_> = samples.iter().map(|s| s.0).collect();
             let mut ready: Vec<_> = samples.iter().map(|s| s.1).collect();
             println!(
-                "{label}, {}: POST returns p50 {:?} p95 {:?}; click-to-ready p50 {:?} p95 {:?} (n=50, local driver)",
-                if pooled { "warm pool" } else { "cold" },
+                "{label}, {mode}: POST returns p50 {:?} p95 {:?}; click-to-ready p50 {:?} p95 {:?} (n=50, local driver)",
                 pct(&mut create, 0.5),
                 pct(&mut create, 0.95),
                 pct(&mut ready, 0.5),
@@ -528,17 +607,18 @@ async fn click_to_ready_samples(
     http: &reqwest::Client,
     token: &str,
     wait_teardown: bool,
+    branch: &str,
 ) -> Vec<(Duration, Duration)> {
     let mut samples = vec![];
     let mut created = vec![];
-    for i in 0..50 {
+    for _ in 0..50 {
         let t = Instant::now();
         let (s, env) = call(
             http,
             reqwest::Method::POST,
             format!("{}/api/v1/environments", p.base),
             token,
-            Some(json!({ "app": "checkout-web", "branch": format!("bench-{i}") })),
+            Some(json!({ "app": "checkout-web", "branch": branch })),
         )
         .await;
         assert_eq!(s, 201, "{env}");
@@ -619,10 +699,13 @@ async fn crash_convergence(database_url: Option<String>) {
     let mut destroy_accepted: Vec<String> = vec![];
     for round in 0..3 {
         let mut tasks = vec![];
+        // Creations the portal has acknowledged (201) in this round.
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for i in 0..100 {
-            let (http, base, token) = (http.clone(), p.base.clone(), token.clone());
+            let (http, base, token, acked) = (http.clone(), p.base.clone(), token.clone(), acked.clone());
             tasks.push(tokio::spawn(async move {
-                let body = json!({ "app": "checkout-web", "branch": format!("crash-{round}-{i}") }).to_string();
+                let branch = ["main", "fix/cart-rounding", "feature/login-flow"][i % 3];
+                let body = json!({ "app": "checkout-web", "branch": branch }).to_string();
                 let res = http
                     .post(format!("{base}/api/v1/environments"))
                     .bearer_auth(&token)
@@ -636,6 +719,7 @@ async fn crash_convergence(database_url: Option<String>) {
                 }
                 let body: Value = serde_json::from_str(&res.text().await.ok()?).ok()?;
                 let id = body["id"].as_str()?.to_string();
+                acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 // Every other one is destroyed at once, racing its provisioning.
                 let destroyed = if i % 2 == 0 {
                     let res =
@@ -647,8 +731,13 @@ async fn crash_convergence(database_url: Option<String>) {
                 Some((id, destroyed))
             }));
         }
-        // Pull the plug mid-flight: during the requests, then during provisioning.
-        tokio::time::sleep(Duration::from_millis(20 + 200 * round)).await;
+        // Pull the plug mid-flight after a count of acknowledged creations
+        // (never after a delay: a slow machine acknowledges fewer per second),
+        // later in each round: during the requests, then during provisioning.
+        let target = 10 + 20 * round;
+        while acked.load(std::sync::atomic::Ordering::SeqCst) < target && !tasks.iter().all(|t| t.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         p.crash();
         for t in tasks {
             if let Ok(Some((id, destroyed))) = t.await {
@@ -661,7 +750,7 @@ async fn crash_convergence(database_url: Option<String>) {
         p = with_data(&database_url);
         p.wait_ready(&http).await;
     }
-    assert!(created.len() >= 20, "only {} creations got through", created.len());
+    assert!(created.len() >= 60, "only {} creations got through", created.len());
 
     // An orphan from a "previous life": a directory and a process no
     // environment owns.
@@ -733,9 +822,15 @@ async fn crash_convergence(database_url: Option<String>) {
     .unwrap();
     assert!(swept >= 1, "the orphan sweep audited what it removed");
 
-    // Exactly one process and one directory per running environment.
+    // Exactly one process and one directory per running environment (the
+    // demo's live environments run too).
     let running: std::collections::BTreeSet<String> =
-        states.iter().filter(|(_, s)| matches!(s.as_str(), "active" | "idle")).map(|(id, _)| id.clone()).collect();
+        sqlx::query_scalar("SELECT id FROM environments WHERE state IN ('active', 'idle')")
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
     let procs = env_processes(data.path());
     let mut proc_ids: Vec<String> = procs.iter().map(|(_, id)| id.clone()).collect();
     proc_ids.sort();
@@ -773,15 +868,21 @@ async fn crash_convergence(database_url: Option<String>) {
     for id in users.iter() {
         wait_for_state(&http, &p, &token, id, "destroyed").await;
     }
-    let pooled: std::collections::BTreeSet<String> =
-        sqlx::query_scalar("SELECT id FROM environments WHERE pooled = 1 AND state <> 'destroyed'")
-            .fetch_all(&db)
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
+    let pooled: std::collections::BTreeSet<String> = sqlx::query_scalar(
+        "SELECT id FROM environments WHERE (pooled = 1 OR created_at < $1) AND state <> 'destroyed'",
+    )
+    .bind(test_start)
+    .fetch_all(&db)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
     let left: std::collections::BTreeSet<String> = env_processes(data.path()).into_iter().map(|(_, id)| id).collect();
-    assert!(left.is_subset(&pooled), "processes left that are not pool members: {:?}", left.difference(&pooled));
+    assert!(
+        left.is_subset(&pooled),
+        "processes left that are not pool or demo members: {:?}",
+        left.difference(&pooled)
+    );
     db.close().await;
     drop(p);
     // SIGKILL is delivered asynchronously: give the last ones a moment to go.
@@ -823,7 +924,7 @@ async fn environments_get_postgres_databases_cloned_from_a_template() {
         reqwest::Method::POST,
         format!("{}/api/v1/environments", p.base),
         &token,
-        Some(json!({ "app": "checkout-web", "branch": "pg-envs", "tier": "preview-full" })),
+        Some(json!({ "app": "checkout-web", "branch": "fix/cart-rounding", "tier": "preview-full" })),
     )
     .await;
     assert_eq!(s, 201, "{env}");
@@ -1012,4 +1113,125 @@ async fn seed_10k(pool: &sqlx::AnyPool) {
         .unwrap();
     }
     tx.commit().await.unwrap();
+}
+
+/// A git repository made by the test: `main` serves its page; `feature/two`
+/// serves another; `broken-build` fails its build; `broken-migration` ships
+/// bad SQL; pull request #3's head is `feature/two`.
+fn branchy_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let write = |path: &str, text: &str| {
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    };
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    write("page.html", "<h1>{{rows}} rows on the main page</h1>");
+    write("build.sh", "cp page.html index.html\necho built\n");
+    write(
+        "seed.sql",
+        "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL);\nINSERT INTO items VALUES (1, 'a');\n",
+    );
+    git(&["add", "-A"]);
+    git(&["commit", "--quiet", "-m", "main"]);
+    git(&["checkout", "--quiet", "-b", "feature/two"]);
+    write("page.html", "<h1>{{rows}} rows on the second page</h1>");
+    write("migrations/001_more.sql", "INSERT INTO items VALUES (2, 'b');\n");
+    git(&["add", "-A"]);
+    git(&["commit", "--quiet", "-m", "two"]);
+    git(&["update-ref", "refs/pull/3/head", "feature/two"]);
+    git(&["checkout", "--quiet", "-b", "broken-build", "main"]);
+    write("build.sh", "echo BUILD EXPLODED on purpose\nexit 3\n");
+    git(&["commit", "--quiet", "-am", "break the build"]);
+    git(&["checkout", "--quiet", "-b", "broken-migration", "main"]);
+    write("migrations/001_bad.sql", "THIS IS NOT SQL;\n");
+    git(&["add", "-A"]);
+    git(&["commit", "--quiet", "-m", "break the migration"]);
+    git(&["checkout", "--quiet", "main"]);
+    dir
+}
+
+/// An app registered through the API from a repository the test made: two
+/// branches (and a pull request) render different pages from their own
+/// migrated databases; a failing build and a failing migration end in
+/// `failed` at once, with the step and its output, leaving nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environments_run_their_branch_and_failing_steps_fail_with_their_output() {
+    let repo = branchy_repo();
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(conf_dir.path(), "pool = []\n");
+    let p = start_with(None, &[("EOD_CONFIG", &conf)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    let admin = p.token("erin", &["apps:read", "apps:write"]);
+    let (s, app) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/apps", p.base),
+        &admin,
+        Some(json!({ "team": "payments", "slug": "branchy", "name": "Branchy", "repository": repo.path(),
+            "blueprint": { "build": "sh build.sh", "start": "eod sample-app",
+                           "database": { "seed_file": "seed.sql", "migrate": "eod sample-app migrate" } } })),
+    )
+    .await;
+    assert_eq!(s, 201, "{app}");
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let create =
+        |body: Value| call(&http, reqwest::Method::POST, format!("{}/api/v1/environments", p.base), &token, Some(body));
+    let page_of = |name: String| {
+        let http = http.clone();
+        let url = format!("{}/", p.base);
+        let host = format!("{name}.localhost:{}", p.port);
+        async move { http.get(url).header("host", host).send().await.unwrap().text().await.unwrap() }
+    };
+
+    let mut pages = vec![];
+    for body in [json!({ "app": "branchy", "branch": "main" }), json!({ "app": "branchy", "pr_number": 3 })] {
+        let (s, env) = create(body).await;
+        assert_eq!(s, 201, "{env}");
+        let id = env["id"].as_str().unwrap().to_string();
+        wait_for_state(&http, &p, &token, &id, "active").await;
+        pages.push(page_of(env["name"].as_str().unwrap().to_string()).await);
+    }
+    assert!(pages[0].contains("1 rows on the main page"), "{}", pages[0]);
+    assert!(pages[1].contains("2 rows on the second page"), "PR #3 runs feature/two, migrated: {}", pages[1]);
+
+    for (branch, step, output) in [
+        ("broken-build", "build failed", "BUILD EXPLODED on purpose"),
+        ("broken-migration", "migrate failed", "001_bad.sql"),
+    ] {
+        let (s, env) = create(json!({ "app": "branchy", "branch": branch })).await;
+        assert_eq!(s, 201, "{env}");
+        let id = env["id"].as_str().unwrap().to_string();
+        wait_for_state(&http, &p, &token, &id, "failed").await;
+        sqlx::any::install_default_drivers();
+        let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+        let reason: String = sqlx::query_scalar("SELECT failure_reason FROM environments WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        let attempts: i64 =
+            sqlx::query_scalar("SELECT MAX(attempts) FROM jobs WHERE environment_id = $1 AND kind = 'provision'")
+                .bind(&id)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        db.close().await;
+        assert!(reason.contains(step) && reason.contains(output), "{branch}: {reason}");
+        assert_eq!(attempts, 1, "{branch}: a failing step is not retried");
+        let dir = p.data.path().join("envs").join(&id);
+        assert!(!dir.join("src").exists() && !dir.join("app.db").exists(), "{branch}: nothing left behind");
+        assert!(env_processes(p.data.path()).iter().all(|(_, env)| *env != id), "{branch}: no process left");
+    }
 }

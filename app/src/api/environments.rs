@@ -273,6 +273,8 @@ pub struct EnvironmentView {
     pub ready_at: Option<i64>,
     pub destroyed_at: Option<i64>,
     pub failure: Option<String>,
+    /// The commit (full SHA) its code was checked out at, once resolved.
+    pub commit_sha: Option<String>,
     pub from_pool: bool,
     pub at_ttl: String,
     pub extension_step_hours: i64,
@@ -363,6 +365,7 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
         ready_at: env.ready_at,
         destroyed_at: env.destroyed_at,
         failure: env.failure_reason.clone(),
+        commit_sha: env.commit_sha.clone(),
         from_pool: env.claimed_at.is_some(),
         at_ttl: policy.at_ttl.describe().to_string(),
         extension_step_hours: policy.extension.step_ms / crate::domain::time::HOUR_MS,

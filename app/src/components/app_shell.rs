@@ -19,6 +19,7 @@ pub fn AppShell(children: Children) -> impl IntoView {
                     </a>
                     <nav aria-label="Main" class="flex gap-4 text-sm font-medium text-slate-700">
                         <a href="/" class="hover:text-indigo-700">"Environments"</a>
+                        <a href="/apps" class="hover:text-indigo-700">"Apps"</a>
                         <Suspense fallback=|| ()>
                             {move || Suspend::new(async move {
                                 let v = viewer.await.ok().flatten();

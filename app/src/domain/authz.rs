@@ -31,10 +31,15 @@ pub enum Action {
     ManagePolicies,
     /// Create and revoke one's own API tokens.
     ManageOwnTokens,
+    /// See a team's apps and their blueprints (team-scoped).
+    ViewApps,
+    /// Register, edit and archive a team's apps (team-scoped; platform
+    /// admins only where `EOD_APP_ADMINS=platform`).
+    ManageApps,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 12] = [
         Action::ViewEnvironments,
         Action::OperateEnvironments,
         Action::ViewCosts,
@@ -45,6 +50,8 @@ impl Action {
         Action::ManageTeams,
         Action::ManagePolicies,
         Action::ManageOwnTokens,
+        Action::ViewApps,
+        Action::ManageApps,
     ];
 
     /// Whether the action is about one team's objects.
@@ -56,14 +63,18 @@ impl Action {
                 | Action::ViewCosts
                 | Action::ManageBudgets
                 | Action::ViewTeamAudit
+                | Action::ViewApps
+                | Action::ManageApps
         )
     }
 
     /// The lowest team role that may perform a team-scoped action.
     const fn minimum_role(self) -> Option<TeamRole> {
         match self {
-            Action::ViewEnvironments | Action::OperateEnvironments => Some(TeamRole::Developer),
-            Action::ViewCosts | Action::ManageBudgets | Action::ViewTeamAudit => Some(TeamRole::Manager),
+            Action::ViewEnvironments | Action::OperateEnvironments | Action::ViewApps => Some(TeamRole::Developer),
+            Action::ViewCosts | Action::ManageBudgets | Action::ViewTeamAudit | Action::ManageApps => {
+                Some(TeamRole::Manager)
+            }
             _ => None,
         }
     }
@@ -159,6 +170,8 @@ mod tests {
         (Action::ManageTeams, [F, F, F, F, A, A]),
         (Action::ManagePolicies, [F, F, F, F, A, A]),
         (Action::ManageOwnTokens, [A, A, A, A, A, A]),
+        (Action::ViewApps, [A, N, A, N, A, A]),
+        (Action::ManageApps, [F, N, A, N, A, A]),
     ];
 
     #[test]

@@ -1,13 +1,23 @@
 //! App blueprints: how an environment of an app is made — the driver, the
-//! command it runs, where its readiness probe looks, the template its
-//! database is cloned from, and the priced resources it holds. Stored as
-//! JSON on the app; parsed and validated here so a bad blueprint is refused
-//! with the field named instead of failing deep inside a driver.
+//! build that runs in the environment's checkout, the command that serves,
+//! where its readiness probe looks, how its database is seeded (once per
+//! template) and migrated (in every environment), its variables and secrets,
+//! and the priced resources it holds. Stored as JSON on the app (secret
+//! values never: they are input only, encrypted apart); parsed and validated
+//! here so a bad blueprint is refused with the field named instead of
+//! failing deep inside a driver.
 
 use super::money::Micros;
 use super::price::default_resources;
 use super::tier::Tier;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Longest command (build, start, seed, migrate) accepted.
+pub const MAX_COMMAND: usize = 4_000;
+/// Longest a build may run unless the blueprint says otherwise, and the most it may say.
+pub const DEFAULT_BUILD_TIMEOUT_SECONDS: u32 = 600;
+pub const MAX_BUILD_TIMEOUT_SECONDS: u32 = 3_600;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,17 +25,51 @@ pub struct Blueprint {
     /// Only the embedded `local` driver exists today.
     #[serde(default = "local")]
     pub driver: String,
-    /// Program and arguments, split on whitespace; `eod` means this binary.
-    #[serde(default = "sample_app")]
-    pub command: String,
+    /// Shell commands run in the checkout before the start (e.g. `npm ci && npm run build`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    #[serde(default = "build_timeout")]
+    pub build_timeout_seconds: u32,
+    /// The shell command that serves, given `PORT` and `DATABASE_URL`; `eod` is this portal's binary.
+    #[serde(default = "sample_app", alias = "command")]
+    pub start: String,
     #[serde(default = "healthz")]
     pub health_path: String,
-    /// Name of the template database cloned for each environment (default: the app's slug).
-    #[serde(default)]
-    pub template: Option<String>,
+    #[serde(default, skip_serializing_if = "DatabaseRecipe::is_empty")]
+    pub database: DatabaseRecipe,
+    /// Plain variables given to build, migrate and start.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Input only: secret values to store encrypted (`null` removes one on
+    /// an update). Never serialized, so never stored with the blueprint.
+    #[serde(default, skip_serializing)]
+    pub secrets: BTreeMap<String, Option<String>>,
     /// Priced resources; absent means the tier's defaults from the price book.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<ResourceRate>>,
+}
+
+/// How the app's template database is made (once, from the default branch)
+/// and how each environment's copy is migrated (seed: "seed data only,
+/// migrations run on each spin-up").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseRecipe {
+    /// An SQL file in the repository, run against the empty template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_file: Option<String>,
+    /// Or a command run in a checkout of the default branch, given `DATABASE_URL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+    /// Run in each environment's checkout against its own database before the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<String>,
+}
+
+impl DatabaseRecipe {
+    pub fn is_empty(&self) -> bool {
+        self.seed_file.is_none() && self.seed.is_none() && self.migrate.is_none()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,22 +88,91 @@ fn sample_app() -> String {
 fn healthz() -> String {
     "/healthz".into()
 }
+fn build_timeout() -> u32 {
+    DEFAULT_BUILD_TIMEOUT_SECONDS
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BlueprintError {
     #[error("the blueprint is not valid JSON of the expected shape: {0}")]
     Shape(String),
     #[error("blueprint {field}: {reason}")]
-    Invalid { field: &'static str, reason: &'static str },
+    Invalid { field: &'static str, reason: String },
+}
+
+impl BlueprintError {
+    /// The API field a refusal names (`blueprint.<field>`).
+    pub fn field(&self) -> String {
+        match self {
+            BlueprintError::Shape(_) => "blueprint".into(),
+            BlueprintError::Invalid { field, .. } => format!("blueprint.{field}"),
+        }
+    }
+
+    /// The reason alone, without the field.
+    pub fn reason(&self) -> String {
+        match self {
+            BlueprintError::Shape(e) => format!("not valid JSON of the expected shape: {e}"),
+            BlueprintError::Invalid { reason, .. } => reason.clone(),
+        }
+    }
 }
 
 fn is_slug(s: &str) -> bool {
     !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// Variables the driver sets itself; a blueprint may not override them.
+const RESERVED: &[&str] = &["PORT", "DATABASE_URL", "PATH", "HOME"];
+
+/// Whether `name` can be an environment variable a blueprint sets.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && name.len() <= 64
+}
+
+fn is_reserved(name: &str) -> bool {
+    RESERVED.contains(&name) || name.starts_with("EOD_")
+}
+
+/// A path inside the repository: relative, no `..`, no control characters.
+pub fn is_repo_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 200
+        && !path.starts_with('/')
+        && !path.chars().any(|c| c.is_control() || c == '\\')
+        && path.split('/').all(|p| !p.is_empty() && p != ".." && p != ".")
+}
+
+fn check_command(field: &'static str, cmd: &str) -> Result<(), BlueprintError> {
+    let err = |reason: &str| Err(BlueprintError::Invalid { field, reason: reason.into() });
+    if cmd.trim().is_empty() {
+        return err("give a command, or leave it out");
+    }
+    if cmd.len() > MAX_COMMAND {
+        return err("at most 4000 characters");
+    }
+    if cmd.contains('\0') {
+        return err("no NUL characters");
+    }
+    Ok(())
+}
+
 impl Default for Blueprint {
     fn default() -> Self {
-        Blueprint { driver: local(), command: sample_app(), health_path: healthz(), template: None, resources: None }
+        Blueprint {
+            driver: local(),
+            build: None,
+            build_timeout_seconds: build_timeout(),
+            start: sample_app(),
+            health_path: healthz(),
+            database: DatabaseRecipe::default(),
+            env: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            resources: None,
+        }
     }
 }
 
@@ -70,19 +183,70 @@ impl Blueprint {
         Ok(bp)
     }
 
+    /// The stored form: JSON without secret values.
+    pub fn to_stored_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
     pub fn validate(&self) -> Result<(), BlueprintError> {
-        let err = |field, reason| Err(BlueprintError::Invalid { field, reason });
+        let err = |field, reason: &str| Err(BlueprintError::Invalid { field, reason: reason.into() });
         if self.driver != "local" {
             return err("driver", "the only driver is \"local\"");
         }
-        if self.command.split_whitespace().next().is_none() {
-            return err("command", "give a program to run");
+        if let Some(build) = &self.build {
+            check_command("build", build)?;
         }
-        if !self.health_path.starts_with('/') || self.health_path.chars().any(char::is_whitespace) {
+        if !(1..=MAX_BUILD_TIMEOUT_SECONDS).contains(&self.build_timeout_seconds) {
+            return err("build_timeout_seconds", "from 1 to 3600 seconds");
+        }
+        check_command("start", &self.start)?;
+        if !self.health_path.starts_with('/')
+            || self.health_path.len() > 200
+            || self.health_path.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return err("health_path", "a path starting with /");
         }
-        if self.template.as_deref().is_some_and(|t| !is_slug(t)) {
-            return err("template", "lowercase letters, digits and -, at most 40");
+        let db = &self.database;
+        if db.seed_file.is_some() && db.seed.is_some() {
+            return err("database.seed", "give seed_file or seed, not both");
+        }
+        if db.seed_file.as_deref().is_some_and(|p| !is_repo_path(p)) {
+            return err("database.seed_file", "a relative path inside the repository, without ..");
+        }
+        if let Some(seed) = &db.seed {
+            check_command("database.seed", seed)?;
+        }
+        if let Some(migrate) = &db.migrate {
+            check_command("database.migrate", migrate)?;
+        }
+        if self.env.len() + self.secrets.len() > 100 {
+            return err("env", "at most 100 variables and secrets");
+        }
+        for (name, value) in &self.env {
+            if !is_variable_name(name) {
+                return err("env", "names are letters, digits and _, not starting with a digit, at most 64");
+            }
+            if is_reserved(name) {
+                return err("env", "PORT, DATABASE_URL, PATH, HOME and EOD_* are set by the portal");
+            }
+            if value.len() > 4_096 || value.contains('\0') {
+                return err("env", "values are at most 4096 characters, without NUL");
+            }
+        }
+        for (name, value) in &self.secrets {
+            // The value is never echoed, whatever is wrong.
+            if !is_variable_name(name) {
+                return err("secrets", "names are letters, digits and _, not starting with a digit, at most 64");
+            }
+            if is_reserved(name) {
+                return err("secrets", "PORT, DATABASE_URL, PATH, HOME and EOD_* are set by the portal");
+            }
+            if self.env.contains_key(name) {
+                return err("secrets", "a name is either a plain variable or a secret, not both");
+            }
+            if value.as_ref().is_some_and(|v| v.is_empty() || v.len() > 4_096 || v.contains('\0')) {
+                return err("secrets", "values are 1 to 4096 characters, without NUL (null removes a secret)");
+            }
         }
         if let Some(resources) = &self.resources {
             if resources.is_empty() {
@@ -101,11 +265,6 @@ impl Blueprint {
             }
         }
         Ok(())
-    }
-
-    /// Program and arguments.
-    pub fn argv(&self) -> Vec<String> {
-        self.command.split_whitespace().map(str::to_string).collect()
     }
 
     /// The priced resources an environment of this app holds on `tier`.
@@ -130,8 +289,13 @@ mod tests {
     fn an_empty_blueprint_runs_the_sample_app_at_the_tier_rates() {
         let bp = Blueprint::parse("{}").unwrap();
         assert_eq!(bp, Blueprint::default());
-        assert_eq!(bp.argv(), ["eod", "sample-app"]);
+        assert_eq!(bp.start, "eod sample-app");
         assert_eq!(bp.hourly_rate(Tier::PreviewFull), crate::domain::price::default_hourly_rate(Tier::PreviewFull));
+    }
+
+    #[test]
+    fn the_older_command_key_still_reads_as_start() {
+        assert_eq!(Blueprint::parse(r#"{"command":"./serve"}"#).unwrap().start, "./serve");
     }
 
     #[test]
@@ -142,12 +306,39 @@ mod tests {
     }
 
     #[test]
+    fn a_full_blueprint_round_trips_without_its_secret_values() {
+        let json = r#"{"build":"npm ci && npm run build","build_timeout_seconds":120,"start":"npm start",
+            "health_path":"/up","database":{"seed_file":"db/seed.sql","migrate":"npm run migrate"},
+            "env":{"NODE_ENV":"production"},"secrets":{"STRIPE_KEY":"sk_live_123"}}"#;
+        let bp = Blueprint::parse(json).unwrap();
+        assert_eq!(bp.secrets.get("STRIPE_KEY"), Some(&Some("sk_live_123".to_string())));
+        let stored = bp.to_stored_json();
+        assert!(!stored.contains("sk_live_123") && !stored.contains("secrets"), "{stored}");
+        let back = Blueprint::parse(&stored).unwrap();
+        assert_eq!(back.build.as_deref(), Some("npm ci && npm run build"));
+        assert_eq!(back.database.migrate.as_deref(), Some("npm run migrate"));
+        assert!(back.secrets.is_empty());
+    }
+
+    #[test]
     fn bad_blueprints_name_the_field() {
         let cases = [
             (r#"{"driver":"k8s"}"#, "driver"),
-            (r#"{"command":"  "}"#, "command"),
+            (r#"{"start":"  "}"#, "start"),
+            (r#"{"build":""}"#, "build"),
+            (r#"{"build_timeout_seconds":0}"#, "build_timeout_seconds"),
+            (r#"{"build_timeout_seconds":7200}"#, "build_timeout_seconds"),
             (r#"{"health_path":"healthz"}"#, "health_path"),
-            (r#"{"template":"../etc"}"#, "template"),
+            (r#"{"database":{"seed_file":"../etc/passwd"}}"#, "database.seed_file"),
+            (r#"{"database":{"seed_file":"/etc/passwd"}}"#, "database.seed_file"),
+            (r#"{"database":{"seed_file":"a.sql","seed":"x"}}"#, "database.seed"),
+            (r#"{"database":{"migrate":" "}}"#, "database.migrate"),
+            (r#"{"env":{"1BAD":"x"}}"#, "env"),
+            (r#"{"env":{"PORT":"1"}}"#, "env"),
+            (r#"{"env":{"EOD_ENV_ROOT":"/"}}"#, "env"),
+            (r#"{"secrets":{"DATABASE_URL":"x"}}"#, "secrets"),
+            (r#"{"secrets":{"A":""}}"#, "secrets"),
+            (r#"{"env":{"A":"1"},"secrets":{"A":"2"}}"#, "secrets"),
             (r#"{"resources":[]}"#, "resources"),
             (r#"{"resources":[{"kind":"cpu","hourly_rate_micros":-1}]}"#, "resources.hourly_rate_micros"),
             (
@@ -162,5 +353,11 @@ mod tests {
             }
         }
         assert!(matches!(Blueprint::parse(r#"{"cmd":"x"}"#), Err(BlueprintError::Shape(_))));
+    }
+
+    #[test]
+    fn a_refused_secret_is_never_echoed() {
+        let err = Blueprint::parse(r#"{"secrets":{"PORT":"hunter2-secret"}}"#).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

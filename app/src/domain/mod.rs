@@ -14,6 +14,7 @@ pub mod naming;
 pub mod pool;
 pub mod preview_url;
 pub mod price;
+pub mod repository;
 pub mod tier;
 pub mod time;
 pub mod token;

@@ -17,10 +17,19 @@ pub enum Scope {
     EnvironmentsWrite,
     CostsRead,
     AuditRead,
+    AppsRead,
+    AppsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::EnvironmentsRead, Scope::EnvironmentsWrite, Scope::CostsRead, Scope::AuditRead];
+    pub const ALL: [Scope; 6] = [
+        Scope::EnvironmentsRead,
+        Scope::EnvironmentsWrite,
+        Scope::CostsRead,
+        Scope::AuditRead,
+        Scope::AppsRead,
+        Scope::AppsWrite,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +37,8 @@ impl Scope {
             Scope::EnvironmentsWrite => "environments:write",
             Scope::CostsRead => "costs:read",
             Scope::AuditRead => "audit:read",
+            Scope::AppsRead => "apps:read",
+            Scope::AppsWrite => "apps:write",
         }
     }
 
@@ -37,6 +48,8 @@ impl Scope {
             Scope::EnvironmentsWrite => "create, extend and destroy environments",
             Scope::CostsRead => "read costs and chargeback",
             Scope::AuditRead => "read the audit trail",
+            Scope::AppsRead => "list and read apps",
+            Scope::AppsWrite => "register, edit and archive apps",
         }
     }
 }

@@ -32,10 +32,16 @@ pub fn EnvironmentPage() -> impl IntoView {
         comment: RwSignal::new(String::new()),
     };
     let Controls { extend, destroy, rate, .. } = ui;
+    // Bumped every second while it is being built and started (see `poll_while_starting`).
+    let tick = RwSignal::new(0u32);
     let detail = Resource::new(
-        move || (id.get(), touched.get(), extend.version().get(), destroy.version().get(), rate.version().get()),
+        move || {
+            (id.get(), touched.get(), extend.version().get(), destroy.version().get(), rate.version().get(), tick.get())
+        },
         |(id, ..)| environment_detail(id),
     );
+    #[cfg(feature = "hydrate")]
+    poll_while_starting(detail, tick);
     view! {
         <p class="mb-3 text-sm"><a href="/" class="text-indigo-700 hover:underline">"← Environments"</a></p>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
@@ -64,6 +70,26 @@ struct Controls {
     confirming: RwSignal<bool>,
     score: RwSignal<i64>,
     comment: RwSignal<String>,
+}
+
+/// While the environment is `pending` or `ready` (built, migrated, started),
+/// bumps `tick` every second so the detail — with its process output — is
+/// read again and the build streams on the page. Browser only: the server
+/// render starts no timers; the interval is cleared when it stops starting
+/// or the page goes.
+#[cfg(feature = "hydrate")]
+fn poll_while_starting(detail: Resource<Result<EnvironmentView, crate::error::AppError>>, tick: RwSignal<u32>) {
+    let starting = Memo::new(move |_| {
+        detail.with(|d| matches!(d, Some(Ok(v)) if matches!(v.row.state, EnvState::Pending | EnvState::Ready)))
+    });
+    Effect::new(move |_| {
+        if starting.get() {
+            let bump = move || tick.update(|t| *t = t.wrapping_add(1));
+            if let Ok(handle) = set_interval_with_handle(bump, std::time::Duration::from_secs(1)) {
+                on_cleanup(move || handle.clear());
+            }
+        }
+    });
 }
 
 /// The browser's clock (UTC ms) once hydrated; the server's `now` before.
@@ -101,9 +127,18 @@ fn Detail(d: EnvironmentView, ui: Controls) -> impl IntoView {
                     <TierBadge tier=row.tier />
                 </h1>
                 <p class="mt-1 text-sm text-slate-600">
-                    {format!("{} · team {} · {} · owner {}", row.app, row.team, source, row.owner.clone().unwrap_or_else(|| "—".into()))}
+                    {format!("{} · team {} · {}", row.app, row.team, source)}
+                    {d.commit_sha.clone().map(|sha| view! {
+                        " at "<code data-testid="commit" title=sha.clone() class="rounded bg-slate-100 px-1 text-xs">{sha.chars().take(12).collect::<String>()}</code>
+                    })}
+                    {format!(" · owner {}", row.owner.clone().unwrap_or_else(|| "—".into()))}
                 </p>
-                {d.failure.clone().map(|f| view! { <p role="alert" class="mt-2 rounded-md bg-red-50 p-2 text-sm text-red-800">{format!("Failed: {f}")}</p> })}
+                {d.failure.clone().map(|f| view! {
+                    <div role="alert" class="mt-2 max-w-3xl rounded-md bg-red-50 p-2 text-sm text-red-800">
+                        <p class="font-medium">"Failed:"</p>
+                        <pre data-testid="failure" class="mt-1 max-h-80 overflow-auto whitespace-pre-wrap break-words font-mono text-xs">{f}</pre>
+                    </div>
+                })}
             </div>
             {row.url.clone().map(|url| view! {
                 <a href=url.clone() target="_blank" rel="noopener" data-testid="env-url"
@@ -200,8 +235,11 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
             <section aria-labelledby="log-h" class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
                 <h2 id="log-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Process output (last 8 KB)"</h2>
                 {match d.log_tail.clone() {
+                    // Reversed column: the box opens scrolled to the newest output.
                     Some(log) if !log.is_empty() => view! {
-                        <pre class="mt-2 max-h-80 overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100" tabindex="0" data-testid="log-tail">{log}</pre>
+                        <div class="mt-2 flex max-h-80 flex-col-reverse overflow-auto rounded bg-slate-900 p-3" tabindex="0">
+                            <pre class="text-xs text-slate-100" data-testid="log-tail">{log}</pre>
+                        </div>
                     }.into_any(),
                     _ => view! { <p class="mt-2 text-sm text-slate-600">"No output (nothing running on this host)."</p> }.into_any(),
                 }}

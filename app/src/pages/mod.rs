@@ -1,3 +1,5 @@
+pub mod app_detail;
+pub mod apps;
 pub mod audit;
 pub mod environment;
 pub mod environments;

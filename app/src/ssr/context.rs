@@ -22,6 +22,35 @@ pub struct AppState {
     pub runtime: Option<Arc<dyn RuntimeView>>,
     /// Environment changes as they happen, for live pages.
     pub changes: super::live::Changes,
+    /// Apps' repositories (resolving branches and pull requests to
+    /// commits); `None` where no driver runs (tests of pages alone), and
+    /// environments then record no commit.
+    pub sources: Option<Arc<dyn Sources>>,
+}
+
+/// Why a repository or a ref could not be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The repository answered, but has no such branch or pull request.
+    #[error("no such branch or pull request in the repository")]
+    UnknownRef,
+    /// The repository could not be reached or read (the reason is git's, without credentials).
+    #[error("the repository cannot be read: {0}")]
+    Unreachable(String),
+}
+
+/// Apps' git repositories, as services see them. The implementation (a
+/// mirror per app, fetched on demand) lives in the server crate.
+pub trait Sources: Send + Sync + std::fmt::Debug {
+    /// The commit `wanted` names in the app's repository now.
+    fn resolve<'a>(
+        &'a self,
+        app_id: &'a str,
+        repository: &'a str,
+        wanted: &'a crate::domain::repository::Wanted,
+    ) -> BoxFuture<'a, Result<String, SourceError>>;
+    /// Whether a repository is reachable and has `branch` (its commit).
+    fn probe<'a>(&'a self, repository: &'a str, branch: &'a str) -> BoxFuture<'a, Result<String, SourceError>>;
 }
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -61,6 +90,19 @@ pub struct PortalSettings {
     pub tiers: crate::domain::tier::TierPolicies,
     /// Warm pools to keep filled (`[[pool]]`).
     pub pools: Vec<crate::domain::pool::PoolSpec>,
+    /// Seals apps' secrets (`EOD_SECRET_KEY`).
+    pub secret_key: super::secrets::SecretKey,
+    /// Who registers and edits apps besides platform admins (`EOD_APP_ADMINS`).
+    pub app_admins: AppAdmins,
+}
+
+/// `EOD_APP_ADMINS`: whether a team's managers may register and edit the
+/// team's apps, or only platform admins may.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AppAdmins {
+    #[default]
+    Managers,
+    Platform,
 }
 
 /// Who made the request and from where. The server's session middleware

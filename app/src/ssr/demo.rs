@@ -1,7 +1,11 @@
 //! Demo data (only with `EOD_DEMO=1`): three teams, users in every role, a few
-//! apps and environments across every tier and state with 90 days of history,
-//! so a fresh install has something real to look at. Seeding is idempotent:
-//! it runs once per database, in one transaction.
+//! apps with real git repositories (made by the server, `demo_repos.rs`) and
+//! 90 days of environment history, so a fresh install has something real to
+//! look at. History rows are only in end states (destroyed, failed); the
+//! live ones — five long-lived environments and a handful of previews — are
+//! seeded `pending` with a provisioning job, so the reconciler really checks
+//! out, builds, migrates and starts each one at demo start. Seeding is
+//! idempotent: it runs once per database, in one transaction.
 
 use super::clock::{id_at, new_id};
 use super::store::{
@@ -23,13 +27,40 @@ pub const DEMO_ISSUER: &str = "demo";
 const SEEDED_KEY: &str = "demo_seeded_at";
 const HISTORY_DAYS: i64 = 90;
 
-/// Seeds demo data unless it is already there. Returns whether it seeded.
+/// A demo app's repository: where it is and its branches' commits.
+#[derive(Clone, Debug, Default)]
+pub struct DemoRepo {
+    pub path: String,
+    pub branches: std::collections::BTreeMap<String, String>,
+}
+
+/// The demo apps' repositories by app slug (empty in pure tests: the apps
+/// then have no repository).
+#[derive(Clone, Debug, Default)]
+pub struct DemoRepos(pub std::collections::BTreeMap<String, DemoRepo>);
+
+/// The demo apps: (team, slug, name).
+pub const DEMO_APPS: &[(&str, &str, &str)] = &[
+    ("payments", "checkout-web", "Checkout web"),
+    ("payments", "payments-api", "Payments API"),
+    ("search", "search-ui", "Search UI"),
+    ("search", "indexer", "Indexer"),
+    ("platform", "portal-docs", "Portal docs"),
+];
+
+/// Seeds demo data without repositories (apps that cannot make environments:
+/// for store tests).
 pub async fn seed(db: &Db, now: i64) -> sqlx::Result<bool> {
+    seed_with(db, now, &DemoRepos::default(), "{}").await
+}
+
+/// Seeds demo data unless it is already there. Returns whether it seeded.
+pub async fn seed_with(db: &Db, now: i64, repos: &DemoRepos, blueprint: &str) -> sqlx::Result<bool> {
     let mut tx = db.begin_write().await?;
     if store::meta::get(&mut *tx, SEEDED_KEY).await?.is_some() {
         return Ok(false);
     }
-    let plan = DemoPlan::build(now);
+    let plan = DemoPlan::build(now, repos, blueprint);
     for team in &plan.teams {
         store::teams::insert(&mut *tx, team).await?;
     }
@@ -51,6 +82,9 @@ pub async fn seed(db: &Db, now: i64) -> sqlx::Result<bool> {
     for event in &plan.audit {
         store::audit::append(&mut *tx, event).await?;
     }
+    for env_id in &plan.provision {
+        store::jobs::enqueue(&mut *tx, &new_id(), "provision", Some(env_id), now).await?;
+    }
     store::meta::set(&mut *tx, SEEDED_KEY, &now.to_string()).await?;
     tx.commit().await?;
     Ok(true)
@@ -66,6 +100,8 @@ pub struct DemoPlan {
     pub environments: Vec<Environment>,
     pub resources: Vec<Resource>,
     pub audit: Vec<AuditEvent>,
+    /// Live environments to provision for real at demo start.
+    pub provision: Vec<String>,
 }
 
 /// A small deterministic generator (SplitMix64) so the demo is the same on
@@ -91,7 +127,8 @@ impl Dice {
     }
 }
 
-const BRANCHES: &[&str] = &[
+/// Branches every demo repository has besides `main`.
+pub const BRANCHES: &[&str] = &[
     "feature/login-flow",
     "fix/cart-rounding",
     "feature/search-facets",
@@ -103,7 +140,7 @@ const BRANCHES: &[&str] = &[
 ];
 
 impl DemoPlan {
-    pub fn build(now: i64) -> DemoPlan {
+    pub fn build(now: i64, repos: &DemoRepos, blueprint: &str) -> DemoPlan {
         let start = now - HISTORY_DAYS * DAY_MS;
         let mut dice = Dice(0x00E0_D00D);
         let team = |slug: &str, name: &str| Team {
@@ -146,17 +183,18 @@ impl DemoPlan {
             team_id: format!("team-{team}"),
             slug: slug.into(),
             name: name.into(),
-            repo_url: Some(format!("https://git.example.invalid/{team}/{slug}")),
-            blueprint: r#"{"driver":"local","command":"eod sample-app","health_path":"/healthz"}"#.into(),
+            repo_url: repos.0.get(slug).map(|r| r.path.clone()),
+            default_branch: "main".into(),
+            blueprint: blueprint.into(),
+            secrets: "{}".into(),
+            managed_by_config: false,
+            archived_at: None,
+            template_generation: 0,
             created_at: start,
+            updated_at: None,
         };
-        let apps = vec![
-            app("payments", "checkout-web", "Checkout web"),
-            app("payments", "payments-api", "Payments API"),
-            app("search", "search-ui", "Search UI"),
-            app("search", "indexer", "Indexer"),
-            app("platform", "portal-docs", "Portal docs"),
-        ];
+        let apps: Vec<App> = DEMO_APPS.iter().map(|(team, slug, name)| app(team, slug, name)).collect();
+        let commit_of = |slug: &str, branch: &str| repos.0.get(slug).and_then(|r| r.branches.get(branch)).cloned();
         let developers_of = |team_id: &str| -> Vec<String> {
             memberships.iter().filter(|(t, _, _)| t == team_id).map(|(_, u, _)| u.clone()).collect()
         };
@@ -169,6 +207,7 @@ impl DemoPlan {
             environments: vec![],
             resources: vec![],
             audit: vec![],
+            provision: vec![],
         };
 
         // Long-lived environments: staging for the web apps, production for two.
@@ -188,12 +227,13 @@ impl DemoPlan {
                 None,
                 (name, source),
                 tier,
-                EnvState::Active,
+                EnvState::Pending,
                 start,
                 None,
                 None,
                 Some(now - 20 * MINUTE_MS),
             );
+            plan.go_live(commit_of(slug, "main"));
         }
 
         // Previews over the last 90 days: two to five a day, most long gone.
@@ -240,63 +280,60 @@ impl DemoPlan {
             }
         }
 
-        // The live set: every state a user can meet today.
-        let live: [(EnvState, Tier, i64); 22] = [
-            (EnvState::Pending, Tier::PreviewLightweight, 20 * SECOND_MS),
-            (EnvState::Pending, Tier::PreviewFull, 50 * SECOND_MS),
-            (EnvState::Ready, Tier::PreviewLightweight, 3 * MINUTE_MS),
-            (EnvState::Ready, Tier::PreviewFull, 9 * MINUTE_MS),
-            (EnvState::Active, Tier::PreviewLightweight, 25 * MINUTE_MS),
-            (EnvState::Active, Tier::PreviewLightweight, 70 * MINUTE_MS),
-            (EnvState::Active, Tier::PreviewLightweight, 2 * HOUR_MS),
-            (EnvState::Active, Tier::PreviewFull, 3 * HOUR_MS),
-            (EnvState::Active, Tier::PreviewFull, 8 * HOUR_MS),
-            (EnvState::Active, Tier::PreviewCompliance, 20 * HOUR_MS),
-            (EnvState::Active, Tier::PreviewLightweight, 40 * MINUTE_MS),
-            (EnvState::Active, Tier::PreviewFull, 14 * HOUR_MS),
-            (EnvState::Idle, Tier::PreviewLightweight, 2 * HOUR_MS + 30 * MINUTE_MS),
-            (EnvState::Idle, Tier::PreviewFull, 16 * HOUR_MS),
-            (EnvState::Idle, Tier::PreviewCompliance, 30 * HOUR_MS),
-            (EnvState::Expiring, Tier::PreviewLightweight, 3 * HOUR_MS + 40 * MINUTE_MS),
-            (EnvState::Expiring, Tier::PreviewFull, 23 * HOUR_MS),
-            (EnvState::Expiring, Tier::PreviewCompliance, 48 * HOUR_MS + 2 * HOUR_MS),
-            (EnvState::Failed, Tier::PreviewLightweight, 12 * MINUTE_MS),
-            (EnvState::Failed, Tier::PreviewFull, 45 * MINUTE_MS),
-            (EnvState::Active, Tier::PreviewLightweight, 5 * MINUTE_MS),
-            (EnvState::Idle, Tier::PreviewLightweight, 90 * MINUTE_MS),
+        // Failed previews are a resting state: history, nothing runs.
+        for (i, (tier, age)) in
+            [(Tier::PreviewLightweight, 12 * MINUTE_MS), (Tier::PreviewFull, 45 * MINUTE_MS)].into_iter().enumerate()
+        {
+            serial += 1;
+            let app = apps[i % 4].clone();
+            let owner = dice.pick(&developers_of(&app.team_id)).clone();
+            let created = now - age;
+            let name = preview_name(&mut dice, &app.slug, serial);
+            plan.add(&mut dice, &app, Some(owner), name, tier, EnvState::Failed, created, None, None, None);
+        }
+
+        // The live previews: provisioned for real at demo start, each on its branch.
+        let live: [(Tier, i64); 6] = [
+            (Tier::PreviewLightweight, 5 * MINUTE_MS),
+            (Tier::PreviewLightweight, 25 * MINUTE_MS),
+            (Tier::PreviewLightweight, 70 * MINUTE_MS),
+            (Tier::PreviewFull, 3 * HOUR_MS),
+            (Tier::PreviewFull, 8 * HOUR_MS),
+            (Tier::PreviewCompliance, 20 * HOUR_MS),
         ];
-        for (i, (state, tier, age)) in live.into_iter().enumerate() {
+        for (i, (tier, age)) in live.into_iter().enumerate() {
             serial += 1;
             let app = apps[i % 4].clone();
             let owner = dice.pick(&developers_of(&app.team_id)).clone();
             let created = now - age;
             let ttl = tier.default_policy().ttl_ms.unwrap_or(DAY_MS);
-            let last_activity = match state {
-                EnvState::Active => now - dice.between(MINUTE_MS, 20 * MINUTE_MS),
-                _ => created + age / 4,
-            };
+            let last_activity = now - dice.between(MINUTE_MS, 20 * MINUTE_MS);
             // Compliance TTLs run from creation; the others from the last activity.
             let expires = if tier == Tier::PreviewCompliance { created + ttl } else { last_activity + ttl };
-            let expires = if state == EnvState::Expiring {
-                expires.min(now - 5 * MINUTE_MS)
-            } else {
-                expires.max(now + 10 * MINUTE_MS)
-            };
-            let name = preview_name(&mut dice, &app.slug, serial);
+            let branch = BRANCHES[i % BRANCHES.len()];
+            let name = environment_name(&app.slug, &Source::Branch(branch), &format!("{serial:04}"));
             plan.add(
                 &mut dice,
                 &app,
                 Some(owner),
-                name,
+                (name, (None, branch.to_string())),
                 tier,
-                state,
+                EnvState::Pending,
                 created,
                 None,
-                Some(expires),
+                Some(expires.max(now + 10 * MINUTE_MS)),
                 Some(last_activity),
             );
+            plan.go_live(commit_of(&app.slug, branch));
         }
         plan
+    }
+
+    /// The environment just added runs for real: its commit, and a job to provision it.
+    fn go_live(&mut self, commit: Option<String>) {
+        let env = self.environments.last_mut().expect("an environment was just added");
+        env.commit_sha = commit;
+        self.provision.push(env.id.clone());
     }
 
     /// Adds one environment with its resources and audit history.
@@ -333,7 +370,8 @@ impl DemoPlan {
             desired: if state == EnvState::Destroyed { "destroyed" } else { "running" }.into(),
             git_ref: Some(git_ref),
             pr_number,
-            commit_sha: Some(format!("{:07x}", dice.next() & 0xFFF_FFFF)),
+            // History: a plausible commit id (its repository is long gone).
+            commit_sha: Some(format!("{:016x}{:016x}{:08x}", dice.next(), dice.next(), dice.next() as u32)),
             pooled: false,
             created_at,
             ready_at,
@@ -346,7 +384,9 @@ impl DemoPlan {
             // Checked once right away; the first tick computes the real next check.
             next_check_at: matches!(state, EnvState::Ready | EnvState::Active | EnvState::Idle).then_some(created_at),
         });
-        if state != EnvState::Pending {
+        {
+            // Live demo environments have been running (and costing) since
+            // their creation; provisioning at demo start restarts them.
             for priced in default_resources(tier) {
                 self.resources.push(Resource {
                     id: new_id(),
@@ -403,22 +443,32 @@ mod tests {
 
     const NOW: i64 = 1_795_000_000_000;
 
+    fn plan() -> DemoPlan {
+        DemoPlan::build(NOW, &DemoRepos::default(), "{}")
+    }
+
     #[test]
-    fn demo_covers_every_tier_and_state() {
-        let plan = DemoPlan::build(NOW);
+    fn demo_covers_every_tier_and_history_is_only_in_end_states() {
+        let plan = plan();
         for tier in Tier::ALL {
             assert!(plan.environments.iter().any(|e| e.tier == tier.as_str()), "{tier}");
         }
-        for state in EnvState::ALL {
-            assert!(plan.environments.iter().any(|e| e.state == state.as_str()), "{state}");
+        for env in &plan.environments {
+            let live = plan.provision.contains(&env.id);
+            match env.state.as_str() {
+                "destroyed" | "failed" => assert!(!live, "{}", env.name),
+                "pending" => assert!(live, "{} is pending without a provisioning job", env.name),
+                other => panic!("{} is {other}: demo rows are history or really provisioned", env.name),
+            }
         }
+        assert!(plan.provision.len() >= 10);
         assert!(plan.teams.len() >= 3);
         assert!(plan.environments.len() >= 50);
     }
 
     #[test]
     fn demo_history_spans_ninety_days_and_never_the_future() {
-        let plan = DemoPlan::build(NOW);
+        let plan = plan();
         let oldest = plan.environments.iter().map(|e| e.created_at).min().unwrap();
         assert!(oldest <= NOW - 89 * DAY_MS);
         assert!(plan.environments.iter().all(|e| e.created_at <= NOW));
@@ -427,7 +477,7 @@ mod tests {
 
     #[test]
     fn demo_previews_are_named_after_their_pull_request() {
-        let plan = DemoPlan::build(NOW);
+        let plan = plan();
         for env in plan.environments.iter().filter(|e| e.pr_number.is_some()) {
             let pr = env.pr_number.unwrap();
             assert!(env.name.contains(&format!("-pr-{pr}-")), "{} vs PR {pr}", env.name);
@@ -437,7 +487,7 @@ mod tests {
 
     #[test]
     fn demo_names_are_unique() {
-        let plan = DemoPlan::build(NOW);
+        let plan = plan();
         let mut names: Vec<_> = plan.environments.iter().map(|e| e.name.as_str()).collect();
         names.sort();
         names.dedup();

@@ -5,12 +5,14 @@
 //! transaction.
 
 use super::clock::{new_id, now_ms};
+use super::context::SourceError;
 use super::store::{self, audit::AuditEvent, audit::Outcome, environments::Environment, resources::Resource};
 use super::{authz, internal, AppState, Db, RequestMeta};
 use crate::domain::authz::Action;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::lifecycle::{self, Effect, EnvState, Event, Lifecycle};
 use crate::domain::naming::{environment_name, Source};
+use crate::domain::repository::{is_valid_branch, Wanted};
 use crate::domain::tier::{Tier, TierPolicies};
 use crate::error::AppError;
 
@@ -218,12 +220,24 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
         (None, Some(_)) => return Err(AppError::invalid("branch", "give a branch name of 1 to 200 characters")),
         (None, None) => return Err(AppError::invalid("branch", "give a branch or a pull request number")),
     };
+    if app.archived_at.is_some() {
+        return Err(AppError::invalid("app", "this app is archived; restore it on its page to make environments"));
+    }
     let blueprint = blueprint_of(&app)?;
+    let wanted = match &source {
+        Source::Branch(b) if !is_valid_branch(b) => {
+            return Err(AppError::invalid("branch", "not a branch name git accepts"));
+        }
+        Source::Branch(b) => Wanted::Branch(b.to_string()),
+        Source::PullRequest(n) => Wanted::PullRequest(*n),
+    };
+    let commit_sha = resolve_commit(state, &app, &wanted).await?;
     let git_ref = Some(match &source {
         Source::Branch(b) => b.to_string(),
         Source::PullRequest(n) => format!("refs/pull/{n}/head"),
     });
-    let requested = Requested { owner_id: viewer.user_id.clone(), git_ref, pr_number: new.pr_number.map(|n| n as i64) };
+    let requested =
+        Requested { owner_id: viewer.user_id.clone(), git_ref, pr_number: new.pr_number.map(|n| n as i64), commit_sha };
     if let Some(env) = claim_pooled(state, meta, &app, new.tier, &source, &requested).await? {
         return Ok(env);
     }
@@ -236,13 +250,15 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
         owner_id: Some(requested.owner_id),
         git_ref: requested.git_ref,
         pr_number: requested.pr_number,
+        commit_sha: requested.commit_sha,
         ..pending_row(&id, &name, &app, new.tier, &lc, false)
     };
     let mut event =
         AuditEvent::from_request(meta, "environment.create", "environment", Some(id.clone()), Outcome::Success)
-            .with_detail(
-                serde_json::json!({ "name": name, "tier": new.tier.as_str(), "app": app.slug, "git_ref": env.git_ref }),
-            );
+            .with_detail(serde_json::json!({
+                "name": name, "tier": new.tier.as_str(), "app": app.slug, "git_ref": env.git_ref,
+                "commit_sha": env.commit_sha,
+            }));
     event.team_id = Some(app.team_id.clone());
     let mut tx = pool.begin().await.map_err(internal("starting a transaction"))?;
     insert_pending(&mut tx, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
@@ -256,6 +272,31 @@ struct Requested {
     owner_id: String,
     git_ref: Option<String>,
     pr_number: Option<i64>,
+    /// The commit the ref named at the request (`None` without source control).
+    commit_sha: Option<String>,
+}
+
+/// The commit `wanted` names in the app's repository now: an unknown branch
+/// or pull request is a 422 on that field, before anything is created.
+pub async fn resolve_commit(
+    state: &AppState,
+    app: &store::apps::App,
+    wanted: &Wanted,
+) -> Result<Option<String>, AppError> {
+    let (Some(sources), Some(repo)) = (&state.sources, &app.repo_url) else { return Ok(None) };
+    match sources.resolve(&app.id, repo, wanted).await {
+        Ok(sha) => Ok(Some(sha)),
+        Err(SourceError::UnknownRef) => Err(AppError::invalid(
+            wanted.field(),
+            match wanted {
+                Wanted::Branch(b) => format!("{} has no branch {b:?}", app.slug),
+                Wanted::PullRequest(n) => format!("{} has no pull request #{n}", app.slug),
+            },
+        )),
+        Err(SourceError::Unreachable(why)) => {
+            Err(AppError::invalid("app", format!("the repository of {} cannot be read: {why}", app.slug)))
+        }
+    }
 }
 
 /// Hands the oldest running member of the app's pool for `tier` to the
@@ -273,19 +314,31 @@ async fn claim_pooled(
     // A concurrent claim can win the member we read; try the next one.
     for _ in 0..3 {
         let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
-        let Some(member) = store::environments::pooled_member(&mut *tx, state.db.engine(), &app.id, tier.as_str())
-            .await
-            .map_err(internal("finding a pool member"))?
+        let Some(member) = store::environments::pooled_member(
+            &mut *tx,
+            state.db.engine(),
+            &app.id,
+            tier.as_str(),
+            requested.commit_sha.as_deref(),
+        )
+        .await
+        .map_err(internal("finding a pool member"))?
         else {
             return Ok(None);
         };
         let now = now_ms();
-        let lc = lifecycle::claimed(policy, now);
+        // The same commit runs already: hand it over as it is. Another
+        // commit: the driver moves the member's checkout and rebuilds
+        // incrementally, so it goes through provisioning again.
+        let same_commit = requested.commit_sha.is_none() || member.env.commit_sha == requested.commit_sha;
+        let (lc, effects) =
+            if same_commit { (lifecycle::claimed(policy, now), vec![]) } else { lifecycle::start(policy, now) };
         let mut env = member.env.clone();
         let pool_name = std::mem::replace(&mut env.name, environment_name(&app.slug, source, &suffix_of(&env.id)));
         env.owner_id = Some(requested.owner_id.clone());
         env.git_ref = requested.git_ref.clone();
         env.pr_number = requested.pr_number;
+        env.commit_sha = requested.commit_sha.clone().or(env.commit_sha);
         env.pooled = false;
         env.claimed_at = Some(now);
         env.created_at = lc.created_at;
@@ -312,9 +365,11 @@ async fn claim_pooled(
         )
         .with_detail(serde_json::json!({
             "name": env.name, "tier": tier.as_str(), "app": app.slug, "git_ref": env.git_ref, "from_pool": pool_name,
+            "commit_sha": env.commit_sha, "rebuild": !same_commit,
         }));
         event.team_id = Some(app.team_id.clone());
         store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a claim"))?;
+        record_effects(&mut tx, &env, &effects, now).await?;
         tx.commit().await.map_err(internal("committing a claim"))?;
         // The pool is one short now; the scheduler's next pass refills it.
         state.work.notify_one();

@@ -2,6 +2,7 @@
 //! (the one write path) and request context. Nothing here ships to the browser.
 
 pub mod accounts;
+pub mod apps;
 pub mod audit_view;
 pub mod authz;
 pub mod clock;
@@ -11,6 +12,7 @@ pub mod demo;
 pub mod environments;
 pub mod live;
 pub mod pools;
+pub mod secrets;
 pub mod store;
 pub mod teams;
 pub mod tokens;

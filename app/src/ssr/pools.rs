@@ -5,6 +5,7 @@
 //! so two replicas never over-fill it.
 
 use super::clock::{new_id, now_ms};
+use super::context::Sources;
 use super::environments::{blueprint_of, insert_pending, pending_row, suffix_of, system_event};
 use super::store::{self, audit::AuditEvent, environments::Environment};
 use super::{internal, Db, PortalSettings};
@@ -13,6 +14,7 @@ use crate::domain::lifecycle::{self, Event};
 use crate::domain::money::Micros;
 use crate::domain::naming::stable_hash;
 use crate::domain::pool::{self, member_name, PoolSpec, Refill};
+use crate::domain::repository::Wanted;
 use crate::error::AppError;
 
 /// A lock key per pool, the same on every replica.
@@ -22,15 +24,20 @@ fn lock_key(spec: &PoolSpec) -> i64 {
 
 /// One refill pass over every configured pool; returns how many members it
 /// started. A pool naming an unknown app is logged and skipped.
-pub async fn refill(db: &Db, settings: &PortalSettings) -> Result<usize, AppError> {
+pub async fn refill(db: &Db, settings: &PortalSettings, sources: Option<&dyn Sources>) -> Result<usize, AppError> {
     let mut started = 0;
     for spec in &settings.pools {
-        started += refill_one(db, settings, spec).await?;
+        started += refill_one(db, settings, sources, spec).await?;
     }
     Ok(started)
 }
 
-async fn refill_one(db: &Db, settings: &PortalSettings, spec: &PoolSpec) -> Result<usize, AppError> {
+async fn refill_one(
+    db: &Db,
+    settings: &PortalSettings,
+    sources: Option<&dyn Sources>,
+    spec: &PoolSpec,
+) -> Result<usize, AppError> {
     let mut apps = store::apps::find_by_slug(db.pool(), &spec.app).await.map_err(internal("finding a pool's app"))?;
     if let Some(team) = &spec.team {
         let team_id = store::teams::find_by_slug(db.pool(), team)
@@ -53,6 +60,29 @@ async fn refill_one(db: &Db, settings: &PortalSettings, spec: &PoolSpec) -> Resu
     };
     let blueprint = blueprint_of(app)?;
     let tier = spec.tier;
+    // Members are built on the default branch, resolved now (before the lock:
+    // a fetch can take a moment). An archived app's pool drains.
+    let size = if app.archived_at.is_some() { 0 } else { spec.size };
+    // Resolving fetches the repository: only when members must be started.
+    let running = store::environments::pool_members(db.pool(), &app.id, tier.as_str())
+        .await
+        .map_err(internal("listing a pool"))?
+        .iter()
+        .filter(|(_, state)| state != "failed" && state != "expiring")
+        .count();
+    let commit_sha = match (sources, &app.repo_url) {
+        _ if running as u32 >= size => None,
+        (Some(sources), Some(repo)) => {
+            match sources.resolve(&app.id, repo, &Wanted::Branch(app.default_branch.clone())).await {
+                Ok(sha) => Some(sha),
+                Err(err) => {
+                    tracing::warn!(app = %app.slug, error = %err, "pool: cannot resolve the default branch; not refilled");
+                    return Ok(0);
+                }
+            }
+        }
+        _ => None,
+    };
     let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
     if !db.try_lock(&mut tx, lock_key(spec)).await.map_err(internal("locking a pool"))? {
         return Ok(0); // another replica is refilling it
@@ -64,7 +94,9 @@ async fn refill_one(db: &Db, settings: &PortalSettings, spec: &PoolSpec) -> Resu
     let live: Vec<_> = live.into_iter().filter(|(_, state)| state != "expiring").collect();
     let mut retire: Vec<String> = broken.into_iter().map(|(id, _)| id).collect();
     let mut started = 0;
-    match pool::refill(spec.size, live.len() as u32) {
+    match pool::refill(size, live.len() as u32) {
+        // A member needs its commit (unresolved: a concurrent refill raced us).
+        Refill::Start(_) if commit_sha.is_none() && app.repo_url.is_some() && sources.is_some() => {}
         Refill::Start(n) => {
             let policy = settings.tiers.get(tier);
             for _ in 0..n {
@@ -74,6 +106,8 @@ async fn refill_one(db: &Db, settings: &PortalSettings, spec: &PoolSpec) -> Resu
                 // Pool members wait without a TTL; their clock starts at the claim.
                 let env = Environment {
                     expires_at: None,
+                    commit_sha: commit_sha.clone(),
+                    git_ref: Some(app.default_branch.clone()),
                     ..pending_row(&id, &member_name(&app.slug, tier, &suffix_of(&id)), app, tier, &lc, true)
                 };
                 let event = AuditEvent::system("pool.fill", Some(env.id.clone()), Some(env.team_id.clone())).with_detail(

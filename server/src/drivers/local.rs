@@ -1,17 +1,23 @@
 //! The embedded default driver, real on one host: per environment a
-//! directory `<data>/envs/<id>/` holding its own database (a copy of the
-//! app's template), its process (the blueprint's command with `PORT`,
-//! `DATABASE_URL` and `EOD_ENV_*`), that process's output and its pid/port
-//! files. Snapshots are copies kept in `<data>/snapshots/`. With
-//! `EOD_ENV_DATABASE_URL` the databases live on PostgreSQL instead
-//! (`pg_databases.rs`).
+//! directory `<data>/envs/<id>/` holding a checkout of the environment's
+//! commit (`src/`, sharing the app's mirror objects), its own database (a
+//! copy of the app's template, then migrated), its process (the blueprint's
+//! start command with `PORT`, `DATABASE_URL`, its variables and secrets and
+//! `EOD_ENV_*`, nothing else of the portal's environment), the output of
+//! every step (build, migrate, start) and its pid/port/commit files.
+//! Provisioning is build → migrate → start → probe; a failing build or
+//! migration fails the environment at once with the step and its output's
+//! last lines, and leaves nothing behind but that output. Snapshots are
+//! copies kept in `<data>/snapshots/`. With `EOD_ENV_DATABASE_URL` the
+//! databases live on PostgreSQL instead (`pg_databases.rs`).
 //!
 //! Every process also carries `EOD_ENV_ROOT` (this driver's directory), so
 //! processes are found through `/proc` even when a crash came between the
 //! spawn and the pid file: nothing this driver starts can leak.
 
+use super::git::Git;
 use super::pg_databases::PgDatabases;
-use super::{Driver, DriverError, EnvSpec};
+use super::{Driver, DriverError, EnvSpec, Seed};
 use async_trait::async_trait;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
@@ -21,13 +27,14 @@ use std::time::Duration;
 
 pub struct LocalDriver {
     root: PathBuf,
+    git: std::sync::Arc<Git>,
     http: openidconnect::reqwest::Client,
     /// Environments' databases on PostgreSQL instead of SQLite copies.
     pg: Option<PgDatabases>,
 }
 
 impl LocalDriver {
-    pub fn new(data_dir: &Path, env_database_url: Option<&str>) -> LocalDriver {
+    pub fn new(data_dir: &Path, env_database_url: Option<&str>, git: std::sync::Arc<Git>) -> LocalDriver {
         // Absolute, so the marker in each process's environment is exact.
         let root = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
         let http = openidconnect::reqwest::ClientBuilder::new()
@@ -36,7 +43,7 @@ impl LocalDriver {
             .build()
             .expect("HTTP client");
         let pg = env_database_url.map(|url| PgDatabases::new(url, &root));
-        LocalDriver { root, http, pg }
+        LocalDriver { root, git, http, pg }
     }
 
     fn env_dir(&self, id: &str) -> PathBuf {
@@ -83,20 +90,228 @@ impl LocalDriver {
         }
     }
 
-    async fn template(&self, app: &str) -> Result<PathBuf, DriverError> {
+    /// The SQLite template `spec` names, built once (beside, then renamed:
+    /// a crash never leaves half a template).
+    async fn sqlite_template(&self, spec: &EnvSpec, log: &Path) -> Result<PathBuf, DriverError> {
         let dir = self.root.join("templates");
         tokio::fs::create_dir_all(&dir).await?;
-        let path = dir.join(format!("{app}.db"));
+        let path = dir.join(format!("{}.db", spec.template.key));
         if !path.exists() {
-            // Build beside, then rename: a crash never leaves half a template.
-            let tmp = dir.join(format!("{app}.db.tmp-{}", std::process::id()));
+            let tmp = dir.join(format!("{}.db.tmp-{}", spec.template.key, std::process::id()));
             let _ = tokio::fs::remove_file(&tmp).await;
-            crate::sample_app::create_template(&format!("sqlite:{}?mode=rwc", tmp.display()))
-                .await
-                .map_err(|e| DriverError::Failed(format!("template database: {e}")))?;
+            self.fill_template(&format!("sqlite:{}?mode=rwc", tmp.display()), spec, log).await?;
             tokio::fs::rename(&tmp, &path).await?;
         }
         Ok(path)
+    }
+
+    /// Seeds an empty template database at `url` as the blueprint says.
+    async fn fill_template(&self, url: &str, spec: &EnvSpec, log: &Path) -> Result<(), DriverError> {
+        match &spec.template.seed {
+            Seed::Empty | Seed::Sql(_) => {
+                use sqlx::any::AnyPoolOptions;
+                sqlx::any::install_default_drivers();
+                let failed =
+                    |e: sqlx::Error| DriverError::Permanent(format!("seeding the template database failed: {e}"));
+                let pool = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .connect(url)
+                    .await
+                    .map_err(|e| DriverError::Failed(format!("opening the template database: {e}")))?;
+                if let Seed::Sql(sql) = &spec.template.seed {
+                    append_log(log, "==> seed: the seed file into the template database\n").await;
+                    sqlx::raw_sql(sql).execute(&pool).await.map_err(failed)?;
+                }
+                pool.close().await;
+                Ok(())
+            }
+            Seed::Command { app_id, commit, command } => {
+                let src = self.root.join("templates").join(format!("{}.src", spec.template.key));
+                self.git.checkout(app_id, commit, &src).await.map_err(DriverError::Failed)?;
+                append_log(log, &format!("==> seed (at {}): {command}\n", short(commit))).await;
+                let result = self.run_step("seed", command, &src, spec, Some(url), spec.build_timeout, log).await;
+                let _ = tokio::fs::remove_dir_all(&src).await;
+                result
+            }
+        }
+    }
+
+    /// The variables every step of an environment gets: nothing of the
+    /// portal's own environment, only what the environment needs.
+    fn step_env(&self, spec: &EnvSpec, database_url: Option<&str>) -> Vec<(String, String)> {
+        let exe_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+        let path = match exe_dir {
+            // `eod` in a blueprint (the sample app) is this binary.
+            Some(dir) => format!("{}:/usr/local/bin:/usr/bin:/bin", dir.display()),
+            None => "/usr/local/bin:/usr/bin:/bin".into(),
+        };
+        let mut vars: Vec<(String, String)> = vec![
+            ("PATH".into(), path),
+            ("HOME".into(), self.env_dir(&spec.id).join("home").display().to_string()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("EOD_ENV_ID".into(), spec.id.clone()),
+            ("EOD_ENV_ROOT".into(), self.root.display().to_string()),
+            ("EOD_ENV_NAME".into(), spec.name.clone()),
+            ("EOD_ENV_TIER".into(), spec.tier.clone()),
+        ];
+        if let Some(source) = &spec.source {
+            vars.push(("EOD_ENV_COMMIT".into(), source.commit.clone()));
+        }
+        if let Some(url) = database_url {
+            vars.push(("DATABASE_URL".into(), url.to_string()));
+        }
+        vars.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.extend(spec.secrets.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars
+    }
+
+    /// Runs one step (build, migrate, seed) to completion under a time
+    /// limit, its output appended to `log`. A non-zero exit or the time
+    /// limit is permanent: the step and the output's last lines.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step(
+        &self,
+        step: &str,
+        command: &str,
+        cwd: &Path,
+        spec: &EnvSpec,
+        database_url: Option<&str>,
+        limit: Duration,
+        log: &Path,
+    ) -> Result<(), DriverError> {
+        tokio::fs::create_dir_all(self.env_dir(&spec.id).join("home")).await?;
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(command)
+            .current_dir(cwd)
+            .env_clear()
+            .envs(self.step_env(spec, database_url))
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = cmd.spawn()?;
+        let pid = child.id().map(|p| p as i32);
+        let status = match tokio::time::timeout(limit, child.wait()).await {
+            Ok(status) => status?,
+            Err(_) => {
+                if let Some(pid) = pid {
+                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+                let _ = child.wait().await;
+                append_log(log, &format!("==> {step} stopped after {} s\n", limit.as_secs())).await;
+                return Err(DriverError::Permanent(format!(
+                    "{step} took longer than {} s; last output:\n{}",
+                    limit.as_secs(),
+                    last_lines(&tail(log, 4_000).await, 15)
+                )));
+            }
+        };
+        if status.success() {
+            return Ok(());
+        }
+        append_log(log, &format!("==> {step} failed ({status})\n")).await;
+        Err(DriverError::Permanent(format!(
+            "{step} failed ({status}); last output:\n{}",
+            last_lines(&tail(log, 4_000).await, 15)
+        )))
+    }
+
+    /// After a permanent failure: nothing left but the output.
+    async fn clean_up_failed(&self, id: &str) {
+        self.stop(id, None).await;
+        if let Some(pg) = &self.pg {
+            let _ = pg.drop_env(id).await;
+        }
+        let dir = self.env_dir(id);
+        for part in ["src", "src.tmp", "home", "app.db", "app.db.tmp", "pid", "port", "commit", "built"] {
+            let path = dir.join(part);
+            let _ = tokio::fs::remove_dir_all(&path).await;
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+    }
+
+    async fn provision_steps(&self, spec: &EnvSpec, dir: &Path, log: &Path) -> Result<serde_json::Value, DriverError> {
+        let commit = spec.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("");
+        // 1. The code at the environment's commit.
+        let cwd = match &spec.source {
+            Some(source) => {
+                let src = dir.join("src");
+                append_log(log, &format!("==> checkout {}\n", source.commit)).await;
+                self.git.checkout(&source.app_id, &source.commit, &src).await.map_err(DriverError::Failed)?;
+                src
+            }
+            None => dir.to_path_buf(),
+        };
+        // 2. The build, once per commit (a retry after a crash skips a finished one).
+        if let Some(build) = &spec.build {
+            let built = tokio::fs::read_to_string(dir.join("built")).await.unwrap_or_default();
+            if built.trim() != commit || commit.is_empty() {
+                append_log(log, &format!("==> build: {build}\n")).await;
+                self.run_step("build", build, &cwd, spec, None, spec.build_timeout, log).await?;
+                tokio::fs::write(dir.join("built"), commit).await?;
+            }
+        }
+        // 3. Its own database, cloned from the template, then migrated.
+        let database_url = match &self.pg {
+            Some(pg) => {
+                let fill = |url: String| async move { self.fill_template(&url, spec, log).await };
+                pg.ensure(&spec.id, &spec.template.key, fill).await?
+            }
+            None => {
+                let db = dir.join("app.db");
+                if !db.exists() {
+                    let template = self.sqlite_template(spec, log).await?;
+                    let tmp = dir.join("app.db.tmp");
+                    tokio::fs::copy(&template, &tmp).await?;
+                    tokio::fs::rename(&tmp, &db).await?;
+                }
+                format!("sqlite:{}", db.display())
+            }
+        };
+        if let Some(migrate) = &spec.migrate {
+            append_log(log, &format!("==> migrate: {migrate}\n")).await;
+            self.run_step("migrate", migrate, &cwd, spec, Some(&database_url), spec.build_timeout, log).await?;
+        }
+        // 4. The start, then the readiness probe.
+        append_log(log, &format!("==> start: {}\n", spec.start)).await;
+        let port = free_port()?;
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(&spec.start)
+            .current_dir(&cwd)
+            .env_clear()
+            .envs(self.step_env(spec, Some(&database_url)))
+            .env("PORT", port.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            // Its own process group: environments outlive a portal restart
+            // and are adopted (or swept) by the next one.
+            .process_group(0)
+            .kill_on_drop(false);
+        let child = cmd.spawn()?;
+        let pid = child.id().ok_or_else(|| DriverError::Failed("the process exited at once".into()))? as i32;
+        tokio::fs::write(dir.join("pid"), pid.to_string()).await?;
+        tokio::fs::write(dir.join("port"), port.to_string()).await?;
+        tokio::fs::write(dir.join("commit"), commit).await?;
+        // Readiness: poll quickly at first, give up after 60 s.
+        for attempt in 0..650 {
+            if self.healthy(port, &spec.health_path).await {
+                return Ok(serde_json::json!({ "pid": pid, "port": port, "dir": dir, "commit": commit }));
+            }
+            if !alive(pid) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(if attempt < 50 { 20 } else { 100 })).await;
+        }
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let output = last_lines(&tail(log, 2_000).await, 10);
+        Err(DriverError::Failed(format!("readiness probe on {} failed; output:\n{output}", spec.health_path)))
     }
 
     async fn running(&self, id: &str) -> Option<(i32, u16)> {
@@ -128,65 +343,35 @@ fn free_port() -> std::io::Result<u16> {
 impl Driver for LocalDriver {
     async fn provision(&self, spec: &EnvSpec) -> Result<serde_json::Value, DriverError> {
         let dir = self.env_dir(&spec.id);
+        let commit = spec.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("");
         if let Some((pid, port)) = self.running(&spec.id).await {
-            if self.healthy(port, &spec.health_path).await {
+            let running_commit = tokio::fs::read_to_string(dir.join("commit")).await.unwrap_or_default();
+            if running_commit.trim() == commit && self.healthy(port, &spec.health_path).await {
                 self.stop(&spec.id, Some(pid)).await; // strays from an interrupted attempt
-                return Ok(serde_json::json!({ "pid": pid, "port": port, "dir": dir }));
+                return Ok(serde_json::json!({ "pid": pid, "port": port, "dir": dir, "commit": commit }));
             }
         }
-        // Whatever an earlier, interrupted attempt left running goes first.
+        // Whatever an earlier, interrupted attempt (or the previous commit) left running goes first.
         self.stop(&spec.id, None).await;
         tokio::fs::create_dir_all(&dir).await?;
-        let database_url = match &self.pg {
-            Some(pg) => pg.ensure(&spec.id, &spec.template).await?,
-            None => {
-                let db = dir.join("app.db");
-                if !db.exists() {
-                    let template = self.template(&spec.template).await?;
-                    let tmp = dir.join("app.db.tmp");
-                    tokio::fs::copy(&template, &tmp).await?;
-                    tokio::fs::rename(&tmp, &db).await?;
-                }
-                format!("sqlite:{}", db.display())
+        let log = dir.join("output.log");
+        append_log(
+            &log,
+            &format!(
+                "==> provisioning {} ({}){}\n",
+                spec.name,
+                spec.tier,
+                if commit.is_empty() { String::new() } else { format!(" at {}", short(commit)) }
+            ),
+        )
+        .await;
+        match self.provision_steps(spec, &dir, &log).await {
+            Err(DriverError::Permanent(reason)) => {
+                self.clean_up_failed(&spec.id).await;
+                Err(DriverError::Permanent(reason))
             }
-        };
-        let (program, args) =
-            spec.command.split_first().ok_or_else(|| DriverError::Failed("the blueprint has no command".into()))?;
-        let program = if program == "eod" { std::env::current_exe()? } else { PathBuf::from(program) };
-        let port = free_port()?;
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("output.log"))?;
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.args(args)
-            .env("PORT", port.to_string())
-            .env("DATABASE_URL", database_url)
-            .env("EOD_ENV_NAME", &spec.name)
-            .env("EOD_ENV_TIER", &spec.tier)
-            .env("EOD_ENV_ID", &spec.id)
-            .env("EOD_ENV_ROOT", &self.root)
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            // Its own process group: environments outlive a portal restart
-            // and are adopted (or swept) by the next one.
-            .process_group(0)
-            .kill_on_drop(false);
-        let child = cmd.spawn()?;
-        let pid = child.id().ok_or_else(|| DriverError::Failed("the process exited at once".into()))? as i32;
-        tokio::fs::write(dir.join("pid"), pid.to_string()).await?;
-        tokio::fs::write(dir.join("port"), port.to_string()).await?;
-        // Readiness: poll quickly at first, give up after 15 s.
-        for attempt in 0..150 {
-            if self.healthy(port, &spec.health_path).await {
-                return Ok(serde_json::json!({ "pid": pid, "port": port, "dir": dir }));
-            }
-            if !alive(pid) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(if attempt < 50 { 20 } else { 100 })).await;
+            other => other,
         }
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        let tail = tail(&dir.join("output.log"), 2_000).await;
-        Err(DriverError::Failed(format!("readiness probe on {} failed; output: {tail}", spec.health_path)))
     }
 
     async fn snapshot(&self, spec: &EnvSpec) -> Result<String, DriverError> {
@@ -255,6 +440,24 @@ impl Driver for LocalDriver {
         tokio::fs::try_exists(&path).await.ok()?.then_some(())?;
         Some(tail(&path, max_bytes).await)
     }
+}
+
+/// Appends a line to an environment's output (best effort: the log is for people).
+async fn append_log(path: &Path, text: &str) {
+    use tokio::io::AsyncWriteExt;
+    if let Ok(mut f) = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await {
+        let _ = f.write_all(text.as_bytes()).await;
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
+/// The last `n` non-empty lines of some output.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// The last `max` bytes of a file (read from the end, however long the

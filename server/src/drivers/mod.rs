@@ -3,6 +3,7 @@
 //! when a warm-pool member is renamed), so the reconciler can repeat any
 //! step after a crash.
 
+pub mod git;
 pub mod local;
 pub mod pg_databases;
 
@@ -14,19 +15,70 @@ pub struct EnvSpec {
     pub id: String,
     pub name: String,
     pub tier: String,
-    /// Which template database to clone.
-    pub template: String,
-    /// The blueprint's command, split into program and arguments.
-    pub command: Vec<String>,
+    /// The app's code at the environment's commit (`None`: no repository;
+    /// the start command runs in the environment's directory).
+    pub source: Option<SourceSpec>,
+    /// Shell commands run in the checkout before the start, and their time limit.
+    pub build: Option<String>,
+    pub build_timeout: std::time::Duration,
+    /// The shell command that serves (`PORT`, `DATABASE_URL` given).
+    pub start: String,
     pub health_path: String,
+    /// The template database each environment's database is cloned from.
+    pub template: TemplateSpec,
+    /// Run in the checkout against the environment's own database before the start.
+    pub migrate: Option<String>,
+    /// Plain variables from the blueprint.
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Opened secrets, for the process only.
+    pub secrets: Secrets,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSpec {
+    pub app_id: String,
+    pub commit: String,
+}
+
+/// A template database: `key` names it (file- and identifier-safe) and
+/// changes whenever what it is built from changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateSpec {
+    pub key: String,
+    pub seed: Seed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seed {
+    /// An empty database.
+    Empty,
+    /// SQL run against the empty template (a seed file's content).
+    Sql(String),
+    /// A command run in a checkout of `commit` with `DATABASE_URL`.
+    Command { app_id: String, commit: String, command: String },
+}
+
+/// Secret values; never printed.
+#[derive(Clone, Default)]
+pub struct Secrets(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Worth retrying (a crash, a busy host).
     #[error("{0}")]
     Failed(String),
+    /// Retrying cannot help (the build or the migration failed): the
+    /// environment fails at once with the step and its output's last lines.
+    #[error("{0}")]
+    Permanent(String),
 }
 
 #[async_trait]

@@ -61,9 +61,15 @@ impl PgDatabases {
         Ok(found.is_some())
     }
 
-    /// Creates (or finds) the environment's database; returns its URL.
-    pub async fn ensure(&self, id: &str, template: &str) -> Result<String, DriverError> {
-        let (db, tmpl) = (self.env_db(id)?, self.template_db(template)?);
+    /// Creates (or finds) the environment's database, cloned from the
+    /// template `key` (built first with `fill`, given the URL of the empty
+    /// database to seed, if it does not exist yet); returns its URL.
+    pub async fn ensure<F, Fut>(&self, id: &str, key: &str, fill: F) -> Result<String, DriverError>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<(), DriverError>>,
+    {
+        let (db, tmpl) = (self.env_db(id)?, self.template_db(key)?);
         let mut conn = self.admin().await?;
         if !Self::exists(&mut conn, &tmpl).await? {
             // Build under a private name, then rename: a crash never leaves half a template.
@@ -74,9 +80,10 @@ impl PgDatabases {
             conn.execute(format!("CREATE DATABASE \"{building}\"").as_str())
                 .await
                 .map_err(failed("creating a template"))?;
-            crate::sample_app::create_template(&self.url_of(&building))
-                .await
-                .map_err(|e| DriverError::Failed(format!("filling the template: {e}")))?;
+            if let Err(err) = fill(self.url_of(&building)).await {
+                let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)").as_str()).await;
+                return Err(err);
+            }
             if conn.execute(format!("ALTER DATABASE \"{building}\" RENAME TO \"{tmpl}\"").as_str()).await.is_err() {
                 // Another replica won the race; use theirs.
                 let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)").as_str()).await;

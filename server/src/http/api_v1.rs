@@ -10,8 +10,8 @@ use app::error::AppError;
 use app::ssr::store::{self, audit::AuditEvent, audit::Outcome};
 use app::ssr::{tokens, AppState, RequestMeta};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::Path;
 use axum::extract::{FromRequestParts, State};
+use axum::extract::{Path, Query};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +26,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/environments/{id}", get(get_environment).delete(destroy_environment))
         .route("/api/v1/environments/{id}/extend", post(extend_environment))
         .route("/api/v1/environments/{id}/activity", post(record_activity))
+        .route("/api/v1/apps", get(list_apps).post(create_app))
+        .route("/api/v1/apps/{slug}", get(get_app).patch(update_app).delete(archive_app))
+        .route("/api/v1/apps/{slug}/template", post(rebuild_template))
         .route("/api/v1/openapi.json", get(openapi))
 }
 
@@ -33,7 +36,8 @@ pub fn router() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "EoD Portal API", version = "1", description = "Preview environments on demand: create, read, extend and destroy environments; authenticate with a personal access token."),
-    paths(me, list_environments, create_environment, get_environment, destroy_environment, extend_environment, record_activity),
+    paths(me, list_environments, create_environment, get_environment, destroy_environment, extend_environment, record_activity,
+        list_apps, create_app, get_app, update_app, archive_app, rebuild_template),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -202,6 +206,8 @@ struct EnvironmentJson {
     owner: Option<String>,
     git_ref: Option<String>,
     pr_number: Option<i64>,
+    /// The commit the environment runs (its branch or pull request, resolved at creation).
+    commit_sha: Option<String>,
     created_at: i64,
     expires_at: Option<i64>,
     url: Option<String>,
@@ -220,6 +226,7 @@ fn environment_json(state: &AppState, e: store::environments::Listed) -> Environ
         owner: e.owner_login,
         git_ref: e.git_ref,
         pr_number: e.pr_number,
+        commit_sha: e.commit_sha,
         created_at: e.created_at,
         expires_at: e.expires_at,
     }
@@ -378,4 +385,172 @@ async fn record_activity(
     };
     app::ssr::environments::act(&state, &caller.meta, &id, Event::Activity(kind), "environment.activity").await?;
     Ok(Json(one(&state, &id).await?))
+}
+
+/// An app as the API shows it: never a secret's value, only the names.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AppJson {
+    id: String,
+    team: String,
+    slug: String,
+    name: String,
+    repository: String,
+    default_branch: String,
+    /// The blueprint: driver, build, build_timeout_seconds, start, health_path, database {seed_file | seed, migrate}, env, resources.
+    #[schema(value_type = Object)]
+    blueprint: serde_json::Value,
+    /// Names of the app's secrets (values are write-only).
+    secrets: Vec<String>,
+    /// Owned by an `[[app]]` table of the configuration: read-only through the API.
+    managed_by_config: bool,
+    archived: bool,
+    created_at: i64,
+    updated_at: Option<i64>,
+}
+
+fn app_json(v: app::api::apps::AppView) -> AppJson {
+    AppJson {
+        blueprint: serde_json::to_value(&v.blueprint).unwrap_or_default(),
+        id: v.id,
+        team: v.team,
+        slug: v.slug,
+        name: v.name,
+        repository: v.repository,
+        default_branch: v.default_branch,
+        secrets: v.secret_names,
+        managed_by_config: v.managed_by_config,
+        archived: v.archived,
+        created_at: v.created_at,
+        updated_at: v.updated_at,
+    }
+}
+
+/// Which team's app, when several teams use the slug.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+struct TeamQuery {
+    team: Option<String>,
+}
+
+/// The body of `POST /api/v1/apps`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateAppBody {
+    team: String,
+    slug: String,
+    name: String,
+    /// A local path, file://, https://, ssh:// or user@host:path.
+    repository: String,
+    /// Default: main.
+    default_branch: Option<String>,
+    /// driver, build, build_timeout_seconds, start, health_path, database {seed_file | seed, migrate}, env, secrets, resources.
+    #[schema(value_type = Object)]
+    blueprint: Option<serde_json::Value>,
+}
+
+/// The body of `PATCH /api/v1/apps/{slug}`: absent fields keep their value.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateAppBody {
+    name: Option<String>,
+    repository: Option<String>,
+    default_branch: Option<String>,
+    /// Replaces the blueprint; its `secrets` merge (a value sets one, null removes it).
+    #[schema(value_type = Object)]
+    blueprint: Option<serde_json::Value>,
+    /// true archives (no new environments), false restores.
+    archived: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/api/v1/apps", responses(
+    (status = 200, body = Vec<AppJson>, description = "Apps of the caller's teams (all for platform admins)"),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Token lacks apps:read")))]
+async fn list_apps(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<AppJson>>, ApiError> {
+    caller.require_scope(&state, Scope::AppsRead).await?;
+    let apps = app::ssr::apps::list(&state, &caller.meta).await?;
+    Ok(Json(apps.into_iter().map(app_json).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/apps", request_body = CreateAppBody, responses(
+    (status = 201, body = AppJson, description = "Registered"),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "A field is invalid, the repository cannot be read or lacks the default branch")))]
+async fn create_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    payload: Result<Json<CreateAppBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<AppJson>), ApiError> {
+    caller.require_scope(&state, Scope::AppsWrite).await?;
+    let b = body(payload)?;
+    let input = app::ssr::apps::AppInput {
+        team: b.team,
+        slug: b.slug,
+        name: b.name,
+        repository: b.repository,
+        default_branch: b.default_branch,
+        blueprint: b.blueprint,
+    };
+    let view = app::ssr::apps::create(&state, &caller.meta, input).await?;
+    Ok((StatusCode::CREATED, Json(app_json(view))))
+}
+
+#[utoipa::path(get, path = "/api/v1/apps/{slug}", params(("slug" = String, Path), TeamQuery), responses(
+    (status = 200, body = AppJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Query(q): Query<TeamQuery>,
+) -> Result<Json<AppJson>, ApiError> {
+    caller.require_scope(&state, Scope::AppsRead).await?;
+    Ok(Json(app_json(app::ssr::apps::get(&state, &caller.meta, q.team.as_deref(), &slug).await?)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/apps/{slug}", params(("slug" = String, Path), TeamQuery), request_body = UpdateAppBody, responses(
+    (status = 200, body = AppJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Managed by the configuration file"),
+    (status = 422, body = ErrorBody)))]
+async fn update_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Query(q): Query<TeamQuery>,
+    payload: Result<Json<UpdateAppBody>, JsonRejection>,
+) -> Result<Json<AppJson>, ApiError> {
+    caller.require_scope(&state, Scope::AppsWrite).await?;
+    let b = body(payload)?;
+    let patch = app::ssr::apps::AppPatch {
+        name: b.name,
+        repository: b.repository,
+        default_branch: b.default_branch,
+        blueprint: b.blueprint,
+        archived: b.archived,
+    };
+    Ok(Json(app_json(app::ssr::apps::update(&state, &caller.meta, q.team.as_deref(), &slug, patch).await?)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/apps/{slug}", params(("slug" = String, Path), TeamQuery), responses(
+    (status = 200, body = AppJson, description = "Archived: no new environments; running ones live out their TTL"),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "Managed by the configuration file")))]
+async fn archive_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Query(q): Query<TeamQuery>,
+) -> Result<Json<AppJson>, ApiError> {
+    caller.require_scope(&state, Scope::AppsWrite).await?;
+    Ok(Json(app_json(app::ssr::apps::archive(&state, &caller.meta, q.team.as_deref(), &slug).await?)))
+}
+
+#[utoipa::path(post, path = "/api/v1/apps/{slug}/template", params(("slug" = String, Path), TeamQuery), responses(
+    (status = 200, body = AppJson, description = "The next environment builds a fresh template database"),
+    (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn rebuild_template(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Query(q): Query<TeamQuery>,
+) -> Result<Json<AppJson>, ApiError> {
+    caller.require_scope(&state, Scope::AppsWrite).await?;
+    Ok(Json(app_json(app::ssr::apps::rebuild_template(&state, &caller.meta, q.team.as_deref(), &slug).await?)))
 }

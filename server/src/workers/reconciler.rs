@@ -4,8 +4,11 @@
 //! the outcome through the one write path. Failures retry with backoff and
 //! end in `failed` with the driver's reason.
 
-use crate::drivers::{Driver, EnvSpec};
+use crate::drivers::git::Git;
+use crate::drivers::{Driver, DriverError, EnvSpec, Secrets, Seed, SourceSpec, TemplateSpec};
+use app::domain::blueprint::Blueprint;
 use app::domain::lifecycle::Event;
+use app::domain::repository::Wanted;
 use app::ssr::clock::now_ms;
 use app::ssr::store::{self, audit::AuditEvent, jobs::Job};
 use app::ssr::{environments, Db, PortalSettings};
@@ -15,10 +18,37 @@ use tokio::sync::Notify;
 
 const LEASE_MS: i64 = 30_000;
 
+/// How a job step went wrong.
+enum Step {
+    /// Try again later (with backoff), until the job's attempts run out.
+    Retry(String),
+    /// Retrying cannot help: fail the environment now.
+    Permanent(String),
+}
+
+impl Step {
+    /// Whether the failure ends the job now: permanent, or the last attempt.
+    fn ends(&self, job: &Job) -> bool {
+        matches!(self, Step::Permanent(_)) || job.attempts >= job.max_attempts
+    }
+
+    fn reason(self) -> String {
+        match self {
+            Step::Retry(r) | Step::Permanent(r) => r,
+        }
+    }
+}
+
+/// A template database's name part: a hash of what it is built from.
+fn template_key(what: &str) -> String {
+    format!("{:016x}", app::domain::naming::stable_hash(what))
+}
+
 pub struct Reconciler {
     pub db: Db,
     pub settings: Arc<PortalSettings>,
     pub driver: Arc<dyn Driver>,
+    pub git: Arc<Git>,
     pub worker_id: String,
     pub work: Arc<Notify>,
 }
@@ -73,7 +103,8 @@ impl Reconciler {
             Ok(()) => {
                 store::jobs::finish(pool, &job.id, &self.worker_id, now_ms()).await.map_err(|e| e.to_string())?;
             }
-            Err(reason) if job.attempts >= job.max_attempts => {
+            Err(step) if step.ends(&job) => {
+                let reason = step.reason();
                 tracing::warn!(job = %job.id, kind = %job.kind, %reason, "giving up");
                 if let Some(env_id) = &job.environment_id {
                     let _ = environments::system_event(
@@ -87,7 +118,8 @@ impl Reconciler {
                 }
                 store::jobs::finish(pool, &job.id, &self.worker_id, now_ms()).await.map_err(|e| e.to_string())?;
             }
-            Err(reason) => {
+            Err(step) => {
+                let reason = step.reason();
                 let backoff = 1_000 * (1_i64 << job.attempts.clamp(0, 6));
                 tracing::info!(job = %job.id, kind = %job.kind, %reason, backoff_ms = backoff, "retrying later");
                 store::jobs::retry_later(pool, &job.id, &self.worker_id, now_ms() + backoff, &reason)
@@ -98,7 +130,7 @@ impl Reconciler {
         Ok(true)
     }
 
-    async fn spec(&self, env_id: &str) -> Result<Option<(EnvSpec, String)>, String> {
+    async fn spec(&self, env_id: &str) -> Result<Option<(EnvSpec, String, store::apps::App)>, String> {
         let pool = self.db.pool();
         let Some(v) = store::environments::find(pool, env_id).await.map_err(|e| e.to_string())? else {
             return Ok(None);
@@ -108,33 +140,89 @@ impl Reconciler {
             .map_err(|e| e.to_string())?
             .ok_or("the environment's app is gone")?;
         let blueprint = environments::blueprint_of(&app).map_err(|e| e.to_string())?;
+        let source = match (&app.repo_url, &v.env.commit_sha) {
+            (Some(_), Some(sha)) if app::domain::repository::is_commit_sha(sha) => {
+                Some(SourceSpec { app_id: app.id.clone(), commit: sha.clone() })
+            }
+            _ => None,
+        };
         let spec = EnvSpec {
             id: v.env.id.clone(),
             name: v.env.name.clone(),
             tier: v.env.tier.clone(),
-            template: blueprint.template.clone().unwrap_or_else(|| app.slug.clone()),
-            command: blueprint.argv(),
-            health_path: blueprint.health_path,
+            source,
+            build: blueprint.build.clone(),
+            build_timeout: Duration::from_secs(u64::from(blueprint.build_timeout_seconds)),
+            start: blueprint.start.clone(),
+            health_path: blueprint.health_path.clone(),
+            template: TemplateSpec { key: "empty".into(), seed: Seed::Empty },
+            migrate: blueprint.database.migrate.clone(),
+            env: blueprint.env.clone(),
+            secrets: Secrets::default(),
         };
-        Ok(Some((spec, v.env.state)))
+        Ok(Some((spec, v.env.state, app)))
     }
 
-    async fn handle(&self, job: &Job) -> Result<(), String> {
+    /// What provisioning needs beyond the basics: the opened secrets and
+    /// the template database, keyed by what it is built from (the seed
+    /// file's content on the default branch, or the seed command and that
+    /// branch's commit) and the app's template generation, so a changed
+    /// seed or "Rebuild template" makes a new one.
+    async fn complete_for_provision(&self, spec: &mut EnvSpec, app: &store::apps::App) -> Result<(), Step> {
+        let permanent = |m: String| Step::Permanent(m);
+        spec.secrets = Secrets(self.settings.secret_key.open_all(&app.secrets).map_err(|e| permanent(e.to_string()))?);
+        let blueprint = Blueprint::parse(&app.blueprint).map_err(|e| permanent(e.to_string()))?;
+        let db = &blueprint.database;
+        let Some(repo) = app.repo_url.as_deref().filter(|_| db.seed_file.is_some() || db.seed.is_some()) else {
+            return Ok(());
+        };
+        let branch = Wanted::Branch(app.default_branch.clone());
+        let commit = self.git.resolve_commit(&app.id, repo, &branch).await.map_err(|e| match e {
+            app::ssr::context::SourceError::UnknownRef => {
+                permanent(format!("the default branch {:?} is gone; the template cannot be built", app.default_branch))
+            }
+            other => Step::Retry(other.to_string()),
+        })?;
+        let generation = app.template_generation;
+        spec.template = if let Some(path) = &db.seed_file {
+            let missing =
+                || permanent(format!("database.seed_file: {path} is not on the default branch {}", app.default_branch));
+            let blob = self.git.blob_id(&app.id, &commit, path).await.ok_or_else(missing)?;
+            let sql = self.git.show(&app.id, &commit, path).await.ok_or_else(missing)?;
+            let sql = String::from_utf8(sql)
+                .map_err(|_| permanent(format!("database.seed_file: {path} is not UTF-8 text")))?;
+            TemplateSpec { key: template_key(&format!("{}/{generation}/file/{blob}", app.id)), seed: Seed::Sql(sql) }
+        } else {
+            let command = db.seed.clone().unwrap_or_default();
+            TemplateSpec {
+                key: template_key(&format!("{}/{generation}/command/{command}/{commit}", app.id)),
+                seed: Seed::Command { app_id: app.id.clone(), commit, command },
+            }
+        };
+        Ok(())
+    }
+
+    async fn handle(&self, job: &Job) -> Result<(), Step> {
         let Some(env_id) = &job.environment_id else {
             return Ok(());
         };
-        let Some((spec, state)) = self.spec(env_id).await? else {
+        let Some((mut spec, state, app)) = self.spec(env_id).await.map_err(Step::Retry)? else {
             return Ok(());
         };
-        let fail = |e: app::error::AppError| e.to_string();
+        let fail = |e: app::error::AppError| Step::Retry(e.to_string());
+        let driver_err = |e: DriverError| match e {
+            DriverError::Permanent(m) => Step::Permanent(m),
+            other => Step::Retry(other.to_string()),
+        };
         let tiers = &self.settings.tiers;
         match job.kind.as_str() {
             // `ready` too: a crash between the two transitions leaves it there.
             "provision" if state == "pending" || state == "ready" => {
-                let detail = self.driver.provision(&spec).await.map_err(|e| e.to_string())?;
+                self.complete_for_provision(&mut spec, &app).await?;
+                let detail = self.driver.provision(&spec).await.map_err(driver_err)?;
                 store::resources::mark_created(self.db.pool(), env_id, now_ms(), &detail.to_string())
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| Step::Retry(e.to_string()))?;
                 if state == "pending" {
                     environments::system_event(&self.db, tiers, env_id, Event::Provisioned, "environment.provisioned")
                         .await
@@ -145,14 +233,14 @@ impl Reconciler {
                     .map_err(fail)?;
             }
             "snapshot" if state == "expiring" => {
-                let path = self.driver.snapshot(&spec).await.map_err(|e| e.to_string())?;
+                let path = self.driver.snapshot(&spec).await.map_err(driver_err)?;
                 tracing::info!(env = %spec.name, %path, "snapshot kept");
                 environments::system_event(&self.db, tiers, env_id, Event::SnapshotTaken, "environment.snapshot")
                     .await
                     .map_err(fail)?;
             }
             "teardown" if state == "expiring" || state == "failed" => {
-                self.driver.teardown(&spec.id).await.map_err(|e| e.to_string())?;
+                self.driver.teardown(&spec.id).await.map_err(driver_err)?;
                 environments::system_event(&self.db, tiers, env_id, Event::TornDown, "environment.destroyed")
                     .await
                     .map_err(fail)?;

@@ -4,17 +4,24 @@
 
 use app::domain::lifecycle::Event;
 use app::ssr::clock::now_ms;
+use app::ssr::context::Sources;
 use app::ssr::{environments, pools, store, Db, PortalSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-pub async fn run(db: Db, settings: Arc<PortalSettings>, work: Arc<Notify>, every: Duration) {
+pub async fn run(
+    db: Db,
+    settings: Arc<PortalSettings>,
+    sources: Option<Arc<dyn Sources>>,
+    work: Arc<Notify>,
+    every: Duration,
+) {
     loop {
         if let Err(err) = pass(&db, &settings).await {
             tracing::error!(error = %err, "scheduler pass failed");
         }
-        match pools::refill(&db, &settings).await {
+        match pools::refill(&db, &settings, sources.as_deref()).await {
             Ok(0) => {}
             Ok(_) => work.notify_one(),
             Err(err) => tracing::error!(error = %err, "pool refill failed"),

@@ -74,6 +74,7 @@ pub struct Listed {
     pub state: String,
     pub git_ref: Option<String>,
     pub pr_number: Option<i64>,
+    pub commit_sha: Option<String>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub app_slug: String,
@@ -82,7 +83,8 @@ pub struct Listed {
     pub owner_login: Option<String>,
 }
 
-const LISTED_SELECT: &str = "SELECT e.id, e.name, e.tier, e.state, e.git_ref, e.pr_number, e.created_at, e.expires_at,
+const LISTED_SELECT: &str =
+    "SELECT e.id, e.name, e.tier, e.state, e.git_ref, e.pr_number, e.commit_sha, e.created_at, e.expires_at,
         a.slug AS app_slug, t.id AS team_id, t.slug AS team_slug, u.login AS owner_login
      FROM environments e
      JOIN apps a ON a.id = e.app_id
@@ -198,6 +200,7 @@ pub async fn pooled_member<'c>(
     engine: Engine,
     app_id: &str,
     tier: &str,
+    commit_sha: Option<&str>,
 ) -> sqlx::Result<Option<Versioned>> {
     let lock = match engine {
         Engine::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -206,10 +209,11 @@ pub async fn pooled_member<'c>(
     sqlx::query_as(&format!(
         "SELECT {ENV_COLUMNS}, version FROM environments
          WHERE app_id = $1 AND tier = $2 AND pooled = 1 AND state IN ('ready', 'active', 'idle')
-         ORDER BY created_at, id LIMIT 1 {lock}"
+         ORDER BY CASE WHEN commit_sha = $3 THEN 0 ELSE 1 END, created_at, id LIMIT 1 {lock}"
     ))
     .bind(app_id)
     .bind(tier)
+    .bind(commit_sha)
     .fetch_optional(ex)
     .await
 }
@@ -220,7 +224,7 @@ pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sq
     let done = sqlx::query(
         "UPDATE environments SET name = $1, owner_id = $2, git_ref = $3, pr_number = $4, pooled = 0,
              claimed_at = $5, created_at = $6, state = $7, last_activity_at = $8, expires_at = $9, warned_at = NULL,
-             next_check_at = $10, version = version + 1
+             next_check_at = $10, commit_sha = $13, version = version + 1
          WHERE id = $11 AND version = $12 AND pooled = 1",
     )
     .bind(&env.name)
@@ -235,6 +239,7 @@ pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sq
     .bind(env.next_check_at)
     .bind(&env.id)
     .bind(version)
+    .bind(&env.commit_sha)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
