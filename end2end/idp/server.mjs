@@ -5,7 +5,7 @@ import Provider from 'oidc-provider';
 
 const port = Number(process.env.IDP_PORT ?? 3190);
 const issuer = `http://127.0.0.1:${port}`;
-const portalPorts = (process.env.IDP_PORTAL_PORTS ?? '3101,3102').split(',');
+const portalPorts = (process.env.IDP_PORTAL_PORTS ?? '3101,3102,3103,3104').split(',');
 const providerIds = ['test-idp', 'test-idp-short', 'test-idp-wrong-issuer'];
 
 // login → profile. Any other login signs in with no groups.

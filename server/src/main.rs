@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! `eod`: the EoD Portal server. Composition only: configuration → database
 //! → router → serve.
 

@@ -310,13 +310,27 @@ impl DemoPlan {
             let last_activity = now - dice.between(MINUTE_MS, 20 * MINUTE_MS);
             // Compliance TTLs run from creation; the others from the last activity.
             let expires = if tier == Tier::PreviewCompliance { created + ttl } else { last_activity + ttl };
-            let branch = BRANCHES[i % BRANCHES.len()];
-            let name = environment_name(&app.slug, &Source::Branch(branch), &format!("{serial:04}"));
+            // Two of them preview the demo repositories' pull requests #7 and #12.
+            let (branch, pr) = match i {
+                0 => (BRANCHES[0], Some(7)),
+                2 => (BRANCHES[2], Some(12)),
+                _ => (BRANCHES[i % BRANCHES.len()], None),
+            };
+            let (name, source) = match pr {
+                Some(n) => (
+                    environment_name(&app.slug, &Source::PullRequest(n), &format!("{serial:04}")),
+                    (Some(n as i64), format!("refs/pull/{n}/head")),
+                ),
+                None => (
+                    environment_name(&app.slug, &Source::Branch(branch), &format!("{serial:04}")),
+                    (None, branch.into()),
+                ),
+            };
             plan.add(
                 &mut dice,
                 &app,
                 Some(owner),
-                (name, (None, branch.to_string())),
+                (name, source),
                 tier,
                 EnvState::Pending,
                 created,

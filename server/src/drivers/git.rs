@@ -138,12 +138,13 @@ impl Git {
     /// Fetches the app's branches and pull/merge-request heads into its
     /// mirror, unless a fetch that started after `asked_at` already did.
     async fn fetch(&self, app_id: &str, repository: &str, asked_at: Instant) -> Result<PathBuf, SourceError> {
-        let mirror = self.ensure_mirror(app_id).await.map_err(SourceError::Unreachable)?;
         let slot = {
             let mut fetches = self.fetches.lock().expect("fetch map");
             fetches.entry(app_id.to_string()).or_default().clone()
         };
         let mut last = slot.lock().await;
+        // Under the app's lock: two first requests must not both create it.
+        let mirror = self.ensure_mirror(app_id).await.map_err(SourceError::Unreachable)?;
         if last.is_some_and(|started| started >= asked_at) {
             return Ok(mirror);
         }
