@@ -52,6 +52,14 @@ fn env_processes(root: &Path) -> Vec<(i64, String)> {
     found
 }
 
+/// A process's group id (0 once it is gone).
+fn process_group(pid: i64) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit(')').next()?.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -682,7 +690,7 @@ async fn bench_expiry_throughput() {
 /// Crash safety: the portal is SIGKILLed three times while 100 concurrent
 /// creations and destroys are in flight, restarted on the same data and
 /// database each time, and must converge: no environment lost or destroyed
-/// twice, every running environment has exactly one process and its
+/// twice, every running environment has exactly one process group and its
 /// directory, nothing else of ours runs or lies on disk (a planted orphan is
 /// swept and audited), and after destroying everything nothing is left.
 async fn crash_convergence(database_url: Option<String>) {
@@ -822,7 +830,7 @@ async fn crash_convergence(database_url: Option<String>) {
     .unwrap();
     assert!(swept >= 1, "the orphan sweep audited what it removed");
 
-    // Exactly one process and one directory per running environment (the
+    // Exactly one process group and one directory per running environment (the
     // demo's live environments run too).
     let running: std::collections::BTreeSet<String> =
         sqlx::query_scalar("SELECT id FROM environments WHERE state IN ('active', 'idle')")
@@ -831,10 +839,13 @@ async fn crash_convergence(database_url: Option<String>) {
             .unwrap()
             .into_iter()
             .collect();
-    let procs = env_processes(data.path());
-    let mut proc_ids: Vec<String> = procs.iter().map(|(_, id)| id.clone()).collect();
-    proc_ids.sort();
-    assert_eq!(proc_ids, running.iter().cloned().collect::<Vec<_>>(), "one process per running environment");
+    // A start command may be a shell and its child, so count process groups:
+    // exactly one per running environment.
+    let groups: std::collections::BTreeSet<(String, i64)> =
+        env_processes(data.path()).into_iter().map(|(pid, id)| (id, process_group(pid))).collect();
+    let mut group_ids: Vec<String> = groups.into_iter().map(|(id, _)| id).collect();
+    group_ids.sort();
+    assert_eq!(group_ids, running.iter().cloned().collect::<Vec<_>>(), "one process group per running environment");
     let dirs: std::collections::BTreeSet<String> = std::fs::read_dir(data.path().join("envs"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -1137,7 +1148,12 @@ fn branchy_repo() -> tempfile::TempDir {
     };
     git(&["init", "--quiet", "--initial-branch=main"]);
     write("page.html", "<h1>{{rows}} rows on the main page</h1>");
-    write("build.sh", "cp page.html index.html\necho built\n");
+    // The build sees the blueprint's variables and secrets, and nothing of the portal's environment.
+    write(
+        "build.sh",
+        "cp page.html index.html\n[ \"$MODE\" = preview ] && [ \"$SHOP_SECRET\" = s3cr3t ] && echo given-ok\n\
+         [ -z \"$EOD_DATA_DIR$EOD_DATABASE_URL$EOD_CONFIG\" ] && echo portal-env-hidden\n",
+    );
     write(
         "seed.sql",
         "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL);\nINSERT INTO items VALUES (1, 'a');\n",
@@ -1181,6 +1197,7 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
         &admin,
         Some(json!({ "team": "payments", "slug": "branchy", "name": "Branchy", "repository": repo.path(),
             "blueprint": { "build": "sh build.sh", "start": "eod sample-app",
+                           "env": { "MODE": "preview" }, "secrets": { "SHOP_SECRET": "s3cr3t" },
                            "database": { "seed_file": "seed.sql", "migrate": "eod sample-app migrate" } } })),
     )
     .await;
@@ -1204,6 +1221,16 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
         pages.push(page_of(env["name"].as_str().unwrap().to_string()).await);
     }
     assert!(pages[0].contains("1 rows on the main page"), "{}", pages[0]);
+    let (s, env) = call(&http, reqwest::Method::GET, format!("{}/api/v1/environments", p.base), &token, None).await;
+    assert_eq!(s, 200);
+    let main_id = env.as_array().unwrap().iter().find(|e| e["app"] == "branchy" && e["git_ref"] == "main").unwrap()
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let log = std::fs::read_to_string(p.data.path().join("envs").join(&main_id).join("output.log")).unwrap();
+    assert!(log.contains("given-ok") && log.contains("portal-env-hidden"), "{log}");
+    assert!(!log.contains("s3cr3t"), "the secret's value is not in the output: {log}");
     assert!(pages[1].contains("2 rows on the second page"), "PR #3 runs feature/two, migrated: {}", pages[1]);
 
     for (branch, step, output) in [

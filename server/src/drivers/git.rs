@@ -49,13 +49,6 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// The last lines of git's output, for an error message.
-fn last_lines(bytes: &[u8], n: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    redact(&lines[lines.len().saturating_sub(n)..].join("\n"))
-}
-
 /// A `git` command confined to the accepted transports, never prompting.
 fn git() -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("git");
@@ -93,7 +86,7 @@ async fn run(mut cmd: tokio::process::Command) -> Result<Vec<u8>, (Option<i32>, 
     if out.status.success() {
         Ok(out.stdout)
     } else {
-        let mut msg = last_lines(&out.stderr, 4);
+        let mut msg = redact(&super::local::last_lines(&String::from_utf8_lossy(&out.stderr), 4));
         if msg.is_empty() {
             msg = format!("git exited with {}", out.status);
         }
@@ -169,17 +162,33 @@ impl Git {
     /// The commit `wanted` names in the app's repository, fetched now.
     pub async fn resolve_commit(&self, app_id: &str, repository: &str, wanted: &Wanted) -> Result<String, SourceError> {
         let mirror = self.fetch(app_id, repository, Instant::now()).await?;
+        self.in_mirror(&mirror, wanted).await.ok_or(SourceError::UnknownRef)
+    }
+
+    /// The commit `wanted` names as the mirror last fetched it (every
+    /// creation and pool refill fetches), fetching only when the mirror lacks it.
+    pub async fn recent_commit(&self, app_id: &str, repository: &str, wanted: &Wanted) -> Result<String, SourceError> {
+        match self.in_mirror(&self.mirror(app_id), wanted).await {
+            Some(sha) => Ok(sha),
+            None => self.resolve_commit(app_id, repository, wanted).await,
+        }
+    }
+
+    async fn in_mirror(&self, mirror: &Path, wanted: &Wanted) -> Option<String> {
+        if !mirror.join("HEAD").exists() {
+            return None;
+        }
         for r in wanted.refs() {
             let mut cmd = git();
             cmd.arg("-C")
-                .arg(&mirror)
+                .arg(mirror)
                 .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
                 .arg(format!("{r}^{{commit}}"));
             if let Some(sha) = run(cmd).await.ok().as_deref().and_then(sha_of) {
-                return Ok(sha);
+                return Some(sha);
             }
         }
-        Err(SourceError::UnknownRef)
+        None
     }
 
     /// Reachability and the branch's commit, without a mirror (registration).

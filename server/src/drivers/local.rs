@@ -71,9 +71,15 @@ impl LocalDriver {
     }
 
     /// Stops every process of one environment (its process group first).
+    /// `keep`: a running process whose whole process group (the start
+    /// command's shell and what it started) stays.
     async fn stop(&self, id: &str, keep: Option<i32>) {
-        let pids: Vec<i32> =
-            self.processes().into_iter().filter(|(pid, env)| env == id && Some(*pid) != keep).map(|(p, _)| p).collect();
+        let pids: Vec<i32> = self
+            .processes()
+            .into_iter()
+            .filter(|(pid, env)| env == id && (keep.is_none() || process_group(*pid) != keep))
+            .map(|(p, _)| p)
+            .collect();
         for pid in &pids {
             let _ = killpg(Pid::from_raw(*pid), Signal::SIGTERM);
             let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
@@ -327,6 +333,13 @@ impl LocalDriver {
     }
 }
 
+/// A process's group id (from `/proc/<pid>/stat`).
+fn process_group(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After "pid (comm) ": state, ppid, pgrp.
+    stat.rsplit(')').next()?.split_whitespace().nth(2)?.parse().ok()
+}
+
 /// Whether a process exists and is not a zombie.
 fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -455,7 +468,7 @@ fn short(commit: &str) -> &str {
 }
 
 /// The last `n` non-empty lines of some output.
-fn last_lines(text: &str, n: usize) -> String {
+pub fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -177,7 +177,8 @@ impl Reconciler {
             return Ok(());
         };
         let branch = Wanted::Branch(app.default_branch.clone());
-        let commit = self.git.resolve_commit(&app.id, repo, &branch).await.map_err(|e| match e {
+        // The environment's creation (or the pool refill) fetched just now.
+        let commit = self.git.recent_commit(&app.id, repo, &branch).await.map_err(|e| match e {
             app::ssr::context::SourceError::UnknownRef => {
                 permanent(format!("the default branch {:?} is gone; the template cannot be built", app.default_branch))
             }
