@@ -105,8 +105,7 @@ test('an admin registers a team’s app from its repository; a developer preview
   await panel.getByLabel('Branch').fill('no/such/branch');
   await panel.getByRole('button', { name: 'Create preview' }).click();
   await expect(page.getByTestId('create-outcome')).toContainText('no branch');
-  // A refusal closes the panel; open it again.
-  await page.getByRole('button', { name: 'Options…' }).click();
+  // A refusal leaves the panel open to correct the branch.
   await panel.getByLabel('Branch').fill('feature/hello');
   await panel.getByRole('button', { name: 'Create preview' }).click();
   const outcome = page.getByTestId('create-outcome');

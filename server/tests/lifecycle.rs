@@ -265,6 +265,15 @@ async fn preview_lifecycle(database_url: Option<String>) {
         reqwest::Method::POST,
         api(""),
         &token,
+        Some(json!({ "app": "checkout-web", "branch": "main", "pr_number": 7 })),
+    )
+    .await;
+    assert_eq!((s, e["error"]["field"].as_str()), (422, Some("pr_number")), "both a branch and a PR: {e}");
+    let (s, e) = call(
+        &http,
+        reqwest::Method::POST,
+        api(""),
+        &token,
         Some(json!({ "app": "checkout-web", "branch": "--upload-pack=touch /tmp/x" })),
     )
     .await;
@@ -1167,7 +1176,7 @@ fn branchy_repo() -> tempfile::TempDir {
     git(&["commit", "--quiet", "-m", "two"]);
     git(&["update-ref", "refs/pull/3/head", "feature/two"]);
     git(&["checkout", "--quiet", "-b", "broken-build", "main"]);
-    write("build.sh", "echo BUILD EXPLODED on purpose\nexit 3\n");
+    write("build.sh", "echo BUILD EXPLODED on purpose\necho \"leaked: $SHOP_SECRET\"\nexit 3\n");
     git(&["commit", "--quiet", "-am", "break the build"]);
     git(&["checkout", "--quiet", "-b", "broken-migration", "main"]);
     write("migrations/001_bad.sql", "THIS IS NOT SQL;\n");
@@ -1256,6 +1265,7 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
                 .unwrap();
         db.close().await;
         assert!(reason.contains(step) && reason.contains(output), "{branch}: {reason}");
+        assert!(!reason.contains("s3cr3t"), "{branch}: a secret the build printed is masked: {reason}");
         assert_eq!(attempts, 1, "{branch}: a failing step is not retried");
         let dir = p.data.path().join("envs").join(&id);
         assert!(!dir.join("src").exists() && !dir.join("app.db").exists(), "{branch}: nothing left behind");

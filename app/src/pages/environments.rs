@@ -94,8 +94,14 @@ fn NewPreviewControls(choices: PreviewChoices, create: ServerAction<NewPreview>)
         let b = branch.get_untracked().trim().to_string();
         let p = pr.get_untracked().trim().parse::<u64>().ok();
         submit(app_idx.get_untracked(), Some(tier.get_untracked()), (!b.is_empty()).then_some(b), p);
-        open.set(false);
     };
+    // A created preview closes the panel; a refusal leaves it open, ready
+    // to correct and send again at once.
+    Effect::new(move |_| match create.value().get() {
+        Some(Ok(_)) => open.set(false),
+        Some(Err(_)) => cooling.set(false),
+        None => {}
+    });
     view! {
         <div class="flex flex-col items-end gap-2">
             <div class="flex gap-2">

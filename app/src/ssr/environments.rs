@@ -215,6 +215,9 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
         return Err(AppError::Forbidden);
     }
     let source = match (&new.pr_number, new.branch.as_deref().map(str::trim)) {
+        (Some(_), Some(b)) if !b.is_empty() => {
+            return Err(AppError::invalid("pr_number", "give a branch or a pull request number, not both"));
+        }
         (Some(n), _) => Source::PullRequest(*n),
         (None, Some(b)) if !b.is_empty() && b.len() <= 200 => Source::Branch(b),
         (None, Some(_)) => return Err(AppError::invalid("branch", "give a branch name of 1 to 200 characters")),

@@ -211,7 +211,7 @@ impl LocalDriver {
                 return Err(DriverError::Permanent(format!(
                     "{step} took longer than {} s; last output:\n{}",
                     limit.as_secs(),
-                    last_lines(&tail(log, 4_000).await, 15)
+                    self.failure_output(spec, log).await
                 )));
             }
         };
@@ -221,11 +221,22 @@ impl LocalDriver {
         append_log(log, &format!("==> {step} failed ({status})\n")).await;
         Err(DriverError::Permanent(format!(
             "{step} failed ({status}); last output:\n{}",
-            last_lines(&tail(log, 4_000).await, 15)
+            self.failure_output(spec, log).await
         )))
     }
 
     /// After a permanent failure: nothing left but the output.
+    /// A failing step's output for its reason: the last lines, with the
+    /// environment's secret values masked (a build may print them; the
+    /// reason is stored, shown and logged).
+    async fn failure_output(&self, spec: &EnvSpec, log: &Path) -> String {
+        let mut text = last_lines(&tail(log, 4_000).await, 15);
+        for value in spec.secrets.0.values().filter(|v| !v.is_empty()) {
+            text = text.replace(value.as_str(), "[secret]");
+        }
+        text
+    }
+
     async fn clean_up_failed(&self, id: &str) {
         self.stop(id, None).await;
         if let Some(pg) = &self.pg {
@@ -316,7 +327,7 @@ impl LocalDriver {
         }
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        let output = last_lines(&tail(log, 2_000).await, 10);
+        let output = self.failure_output(spec, log).await;
         Err(DriverError::Failed(format!("readiness probe on {} failed; output:\n{output}", spec.health_path)))
     }
 
