@@ -16,8 +16,9 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    app_detail::AppDetailPage, apps::AppsPage, audit::AuditPage, environment::EnvironmentPage,
-    environments::EnvironmentsPage, not_found::NotFound, sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
+    app_detail::AppDetailPage, apps::AppsPage, audit::AuditPage, costs::CostsPage, environment::EnvironmentPage,
+    environments::EnvironmentsPage, not_found::NotFound, price_book::PriceBookPage, sign_in::SignInPage,
+    teams::TeamsPage, tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -56,6 +57,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/apps/:team/:slug") view=|| view! { <AppShell><AppDetailPage /></AppShell> } />
                 <Route path=path!("/settings/tokens") view=|| view! { <AppShell><TokensPage /></AppShell> } />
                 <Route path=path!("/audit") view=|| view! { <AppShell><AuditPage /></AppShell> } />
+                <Route path=path!("/costs") view=|| view! { <AppShell><CostsPage /></AppShell> } />
+                <Route path=path!("/admin/prices") view=|| view! { <AppShell><PriceBookPage /></AppShell> } />
                 <Route path=path!("/admin/teams") view=|| view! { <AppShell><TeamsPage /></AppShell> } />
             </Routes>
         </Router>

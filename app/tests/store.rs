@@ -239,7 +239,7 @@ mod pools_and_listing {
     use app::ssr::{pools, AppState, PortalSettings};
     use std::sync::Arc;
 
-    fn state(db: &Db, size: u32) -> AppState {
+    pub(crate) fn state(db: &Db, size: u32) -> AppState {
         let settings = PortalSettings {
             demo: true,
             preview_urls: PreviewUrlBase { scheme: "http".into(), domain: "localhost".into(), port: Some(3000) },
@@ -251,6 +251,7 @@ mod pools_and_listing {
             pools: vec![PoolSpec { app: "checkout-web".into(), team: None, tier: Tier::PreviewLightweight, size }],
             secret_key: app::ssr::secrets::SecretKey::generate(),
             app_admins: Default::default(),
+            cost_rules: Default::default(),
         };
         AppState {
             leptos_options: leptos::prelude::LeptosOptions::builder().output_name("eod").build(),
@@ -310,8 +311,26 @@ mod pools_and_listing {
         // stays the platform's, and only unclaimed members keep accruing.
         assert_eq!(pools::refill(&db, &state.settings, None).await.unwrap(), 1);
         let later = claimed + 3_600_000;
-        let at_claim = pools::idle_cost(&db, claimed).await.unwrap();
-        let hour_later = pools::idle_cost(&db, later).await.unwrap();
+        // Warm-pool idle cost as chargeback computes it, over both months if the hour crosses one.
+        let warm = |as_of: i64| {
+            let db = db.clone();
+            async move {
+                use app::domain::chargeback::SharedPool;
+                let rules = app::domain::chargeback::AllocationRules::default();
+                let mut months = vec![app::domain::cost::Month::containing(claimed)];
+                if app::domain::cost::Month::containing(later) != months[0] {
+                    months.push(months[0].next());
+                }
+                let mut total = 0;
+                for m in months {
+                    let (r, _) = app::ssr::costs::report_with(&db, &rules, m, as_of).await.unwrap();
+                    total += r.pools.iter().filter(|p| p.pool == SharedPool::WarmPools).map(|p| p.cost.0).sum::<i64>();
+                }
+                app::domain::money::Micros(total)
+            }
+        };
+        let at_claim = warm(claimed).await;
+        let hour_later = warm(later).await;
         let lightweight = app::domain::price::default_hourly_rate(Tier::PreviewLightweight);
         assert_eq!(hour_later.0 - at_claim.0, lightweight.0, "one unclaimed running member for an hour");
         assert!(at_claim.0 >= 2 * lightweight.0 * 99 / 100, "two members idled about an hour: {at_claim}");
@@ -388,5 +407,314 @@ mod pools_and_listing {
         let alice = viewer(&db, "alice").await;
         let (rows, _) = store::environments::list_page(db.pool(), &alice, &q(&[("team", "search")])).await.unwrap();
         assert!(rows.is_empty());
+    });
+}
+
+/// Chargeback read from the database: the loader, budgets and their
+/// alerts, the admission gate and the price book, on both engines.
+mod chargeback {
+    use super::*;
+    use app::domain::chargeback::{month_report, Allocation, AllocationRules, Basis, Usage};
+    use app::domain::cost::Month;
+    use app::domain::money::Micros;
+    use app::domain::tier::Tier;
+    use app::error::AppError;
+    use app::ssr::costs;
+    use app::ssr::environments::{self, NewEnvironment};
+
+    const H: i64 = 3_600_000;
+
+    /// A small deterministic generator: the same histories on both engines.
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n.max(1)
+        }
+    }
+
+    /// Inserts a random history (months crossed, pool claims, pooled members,
+    /// shared environments, rate changes mid-interval) and returns it as usages.
+    async fn random_history(db: &Db, seed: u64, base: i64) -> Vec<Usage> {
+        let mut rng = Lcg(seed);
+        let teams = [
+            ("team-payments", "payments", "app-checkout-web", "checkout-web"),
+            ("team-search", "search", "app-search-ui", "search-ui"),
+        ];
+        let kinds = ["compute", "database", "gpu"];
+        let mut out = Vec::new();
+        for i in 0..(5 + rng.below(20)) {
+            let (team_id, team, app_id, app) = teams[rng.below(2) as usize];
+            let tier = Tier::ALL[rng.below(5) as usize];
+            let start = base + rng.below(60 * 24) as i64 * H - 20 * 24 * H;
+            let end = (rng.below(4) != 0).then(|| start + 1 + rng.below(40 * 24 * H as u64) as i64);
+            let pooled = rng.below(7) == 0;
+            let claimed = (!pooled && rng.below(4) == 0).then(|| start + rng.below(6 * H as u64) as i64);
+            let shared = rng.below(6) == 0;
+            let expires = (rng.below(2) == 0).then(|| start + rng.below(50 * 24 * H as u64) as i64);
+            let id = format!("rnd-{seed}-{i}");
+            sqlx::query(
+                "INSERT INTO environments (id, name, team_id, app_id, tier, state, pooled, created_at, expires_at, claimed_at, shared)
+                 VALUES ($1, $1, $2, $3, $4, 'destroyed', $5, $6, $7, $8, $9)",
+            )
+            .bind(&id)
+            .bind(team_id)
+            .bind(app_id)
+            .bind(tier.as_str())
+            .bind(i64::from(pooled))
+            .bind(claimed.unwrap_or(start))
+            .bind(expires)
+            .bind(claimed)
+            .bind(i64::from(shared))
+            .execute(db.pool())
+            .await
+            .unwrap();
+            for kind in kinds.iter().take(1 + rng.below(3) as usize) {
+                let rate = rng.below(2_000_000) as i64;
+                sqlx::query(
+                    "INSERT INTO resources (id, environment_id, kind, name, driver, state, hourly_rate_micros, started_at, ended_at)
+                     VALUES ($1, $2, $3, $1, 'local', 'created', $4, $5, $6)",
+                )
+                .bind(format!("{id}-{kind}"))
+                .bind(&id)
+                .bind(*kind)
+                .bind(rate)
+                .bind(start)
+                .bind(end)
+                .execute(db.pool())
+                .await
+                .unwrap();
+                out.push(Usage {
+                    env_id: id.clone(),
+                    env_name: id.clone(),
+                    team: team.into(),
+                    app: app.into(),
+                    tier,
+                    kind: (*kind).into(),
+                    git_ref: None,
+                    pr_number: None,
+                    recorded_rate: Micros(rate),
+                    started_at: start,
+                    ended_at: end,
+                    idle_until: if pooled { Some(i64::MAX) } else { claimed },
+                    shared,
+                    expected_end: if pooled { None } else { expires },
+                });
+            }
+        }
+        // A rate change in the middle of it all.
+        sqlx::query(
+            "INSERT INTO price_book (id, tier, kind, effective_from, hourly_rate_micros, created_at) VALUES ($1, 'preview-full', 'compute', $2, $3, 0)",
+        )
+        .bind(format!("rnd-rate-{seed}"))
+        .bind(base + rng.below(30 * 24) as i64 * H)
+        .bind(rng.below(3_000_000) as i64)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        out
+    }
+
+    on_both_engines!(reports_read_from_the_database_reconcile_exactly, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        // Only the random histories: the demo's own environments go.
+        sqlx::query("DELETE FROM jobs").execute(db.pool()).await.unwrap();
+        sqlx::query("DELETE FROM resources").execute(db.pool()).await.unwrap();
+        sqlx::query("DELETE FROM environments").execute(db.pool()).await.unwrap();
+        let base = Month { year: 2026, month: 6 }.start_ms();
+        let mut all = Vec::new();
+        for seed in 1..=6u64 {
+            all.extend(random_history(&db, seed, base).await);
+            let book = costs::price_book(&db).await.unwrap();
+            let as_of = base + (seed as i64) * 9 * 24 * H;
+            for rules in [
+                AllocationRules::default(),
+                AllocationRules {
+                    warm_pools: Allocation::Even,
+                    shared_database: Allocation::Proportional,
+                    shared_environments: Allocation::Even,
+                },
+            ] {
+                let mut lifetime = Micros::ZERO;
+                for month in [
+                    Month { year: 2026, month: 5 },
+                    Month { year: 2026, month: 6 },
+                    Month { year: 2026, month: 7 },
+                    Month { year: 2026, month: 8 },
+                ] {
+                    let (actual, forecast) = costs::report_with(&db, &rules, month, as_of).await.unwrap();
+                    let expected = month_report(&book, &rules, &all, month, as_of, Basis::Actual);
+                    assert_eq!(actual, expected, "seed {seed} {}", month.label());
+                    assert_eq!(forecast, month_report(&book, &rules, &all, month, as_of, Basis::Forecast));
+                    let envs: Micros = actual.environments.iter().map(|e| e.cost).sum();
+                    let direct: Micros = actual.teams.iter().map(|t| t.direct).sum();
+                    let teams: Micros = actual.teams.iter().map(|t| t.total).sum();
+                    assert_eq!(envs, direct);
+                    assert_eq!(teams + actual.unallocated, actual.total);
+                    lifetime += actual.total;
+                }
+                // Σ months = the whole history's cost up to as_of (direct and shared alike).
+                let whole: Micros = all
+                    .iter()
+                    // Up to as_of: the random histories end in the future too.
+                    .flat_map(|u| app::domain::chargeback::pieces(&book, u, i64::MIN, as_of, as_of, Basis::Actual))
+                    .map(|p| p.cost)
+                    .sum();
+                let server: Micros = {
+                    let lw: Vec<_> = all
+                        .iter()
+                        .filter(|u| u.tier == Tier::PreviewLightweight)
+                        .filter_map(|u| {
+                            let end = app::domain::chargeback::usage_end(u, as_of, Basis::Actual);
+                            (end > u.started_at).then_some((u.started_at, end))
+                        })
+                        .collect();
+                    // The server's hours are cut at month ends like everything else.
+                    let mut total = Micros::ZERO;
+                    for m in [
+                        Month { year: 2026, month: 5 },
+                        Month { year: 2026, month: 6 },
+                        Month { year: 2026, month: 7 },
+                        Month { year: 2026, month: 8 },
+                    ] {
+                        let (a, b) = app::domain::chargeback::window(m, as_of, Basis::Actual);
+                        let clipped: Vec<_> = lw.iter().map(|(s, e)| ((*s).max(a), (*e).min(b))).collect();
+                        total += app::domain::chargeback::union(clipped)
+                            .into_iter()
+                            .map(|(x, y)| {
+                                book.cost(
+                                    Tier::PreviewLightweight,
+                                    app::domain::price::SHARED_DATABASE_SERVER,
+                                    Micros::ZERO,
+                                    x,
+                                    y,
+                                )
+                            })
+                            .sum();
+                    }
+                    total
+                };
+                let inside = Month { year: 2026, month: 5 }.start_ms();
+                assert!(all.iter().all(|u| u.started_at >= inside), "histories start after May 1st");
+                assert_eq!(lifetime, whole + server, "seed {seed}: months sum to the lifetime");
+            }
+        }
+    });
+
+    fn meta(v: Viewer) -> RequestMeta {
+        RequestMeta { viewer: Some(v), ..Default::default() }
+    }
+
+    fn full_preview(app: &str) -> NewEnvironment {
+        NewEnvironment {
+            app: app.into(),
+            team: None,
+            branch: Some("main".into()),
+            pr_number: None,
+            tier: Tier::PreviewFull,
+        }
+    }
+
+    on_both_engines!(budgets_alert_once_per_level_and_gate_new_environments, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = super::pools_and_listing::state(&db, 0);
+        let (bob, alice, erin) = (viewer(&db, "bob").await, viewer(&db, "alice").await, viewer(&db, "erin").await);
+        let now = app::ssr::clock::now_ms();
+        let month = Month::containing(now);
+        let (actual, _) = costs::report(&state, month, now).await.unwrap();
+        let spent = actual.team("payments").total;
+        assert!(spent > Micros::ZERO, "demo payments spends this month");
+        // The demo's search is over its budget: the first check records its levels, the next nothing.
+        assert!(costs::check_budgets(&db, &state.settings, now).await.unwrap() >= 3);
+        assert_eq!(costs::check_budgets(&db, &state.settings, now).await.unwrap(), 0);
+
+        // A developer may not set a budget; a manager of another team gets 404.
+        let input =
+            |amount: Micros| costs::BudgetInput { team: "payments".into(), amount, thresholds: "50, 80,100".into() };
+        assert_eq!(
+            costs::set_budget(&state, &meta(alice.clone()), input(Micros(1))).await.unwrap_err(),
+            AppError::Forbidden
+        );
+        let dan = viewer(&db, "dan").await;
+        assert_eq!(costs::set_budget(&state, &meta(dan), input(Micros(1))).await.unwrap_err(), AppError::NotFound);
+        let bad = costs::BudgetInput { team: "payments".into(), amount: Micros(5), thresholds: "50,50".into() };
+        assert!(matches!(costs::set_budget(&state, &meta(bob.clone()), bad).await, Err(AppError::Invalid { .. })));
+
+        // Over budget: every level is recorded at once, and only once.
+        costs::set_budget(&state, &meta(bob.clone()), input(Micros(spent.0 / 2))).await.unwrap();
+        let sent = costs::alerts_sent(&db, "team-payments", month).await.unwrap();
+        let actual_levels: Vec<i64> = sent.iter().filter(|a| a.basis == "actual").map(|a| a.pct).collect();
+        assert_eq!(actual_levels, [50, 80, 100]);
+        let notes = |db: Db| async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM notifications WHERE kind = 'budget_alert' AND user_id = 'user-bob'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+        };
+        let first = notes(db.clone()).await;
+        assert!(first >= 3, "bob was notified of each level");
+        assert_eq!(costs::check_budgets(&db, &state.settings, app::ssr::clock::now_ms()).await.unwrap(), 0);
+        costs::set_budget(&state, &meta(bob.clone()), input(Micros(spent.0 / 3))).await.unwrap();
+        assert_eq!(notes(db.clone()).await, first, "no level is sent twice in a month");
+        let audited: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'budget.alert' AND team_id = 'team-payments'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(audited, first, "one audit event per level (bob is payments' only manager)");
+
+        // The gate: full previews are blocked for alice, named with budget and spend; nothing is written.
+        let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM environments").fetch_one(db.pool()).await.unwrap();
+        match environments::create(&state, &meta(alice.clone()), full_preview("checkout-web")).await {
+            Err(AppError::Conflict(m)) => {
+                assert!(m.contains("payments") && m.contains("budget") && m.contains("blocked"), "{m}");
+            }
+            other => panic!("expected 409, got {other:?}"),
+        }
+        let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM environments").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(before, after, "a refused create writes nothing");
+        // Lightweight warns and creates; a platform admin is not gated.
+        let lw = NewEnvironment { tier: Tier::PreviewLightweight, ..full_preview("checkout-web") };
+        let (_, warning) = environments::create_noting_budget(&state, &meta(alice.clone()), lw).await.unwrap();
+        assert!(warning.is_some_and(|w| w.contains("budget")));
+        environments::create(&state, &meta(erin), full_preview("checkout-web")).await.unwrap();
+        // Raising the budget lets the team through again.
+        costs::set_budget(&state, &meta(bob), input(Micros::from_dollars(1_000_000))).await.unwrap();
+        environments::create(&state, &meta(alice), full_preview("checkout-web")).await.unwrap();
+    });
+
+    on_both_engines!(rate_changes_apply_from_their_instant_and_never_rewrite_the_past, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = super::pools_and_listing::state(&db, 0);
+        let (erin, bob) = (viewer(&db, "erin").await, viewer(&db, "bob").await);
+        let now = app::ssr::clock::now_ms();
+        let past =
+            costs::add_rate(&state, &meta(erin.clone()), Tier::Staging, "compute", Micros(1), Some(now - 3_600_000))
+                .await;
+        assert!(matches!(past, Err(AppError::Invalid { ref field, .. }) if field == "effective_from"), "{past:?}");
+        assert_eq!(
+            costs::add_rate(&state, &meta(bob), Tier::Staging, "compute", Micros(1), None).await.unwrap_err(),
+            AppError::Forbidden
+        );
+        let month = Month::containing(now);
+        let (before, _) = costs::report(&state, month, now).await.unwrap();
+        let from = now + 2 * H;
+        costs::add_rate(&state, &meta(erin.clone()), Tier::Staging, "compute", Micros(10_000_000), Some(from))
+            .await
+            .unwrap();
+        let dup = costs::add_rate(&state, &meta(erin), Tier::Staging, "compute", Micros(2), Some(from)).await;
+        assert!(matches!(dup, Err(AppError::Conflict(_))));
+        let (after, _) = costs::report(&state, month, now).await.unwrap();
+        assert_eq!(before.total, after.total, "cost so far is unchanged");
+        let book = costs::price_book(&db).await.unwrap();
+        assert_eq!(
+            book.rate_at(Tier::Staging, "compute", Micros(0), from - 1),
+            Micros(450_000),
+            "the demo's mid-year rate"
+        );
+        assert_eq!(book.rate_at(Tier::Staging, "compute", Micros(0), from), Micros(10_000_000));
     });
 }

@@ -4,6 +4,7 @@
 //! name and what was expected.
 
 use crate::identity::{Provider, ProviderFile};
+use app::domain::chargeback::{Allocation, AllocationRules};
 use app::domain::pool::PoolSpec;
 use app::domain::tier::{Tier, TierOverride, TierPolicies};
 use std::collections::BTreeMap;
@@ -116,6 +117,17 @@ pub struct Config {
     pub app_admins: app::ssr::context::AppAdmins,
     /// Apps as code: the file's `[[app]]` tables, applied at startup.
     pub apps: Vec<app::ssr::apps::AppInput>,
+    /// How shared costs are allocated to teams: the file's `[costs]` table.
+    pub cost_rules: AllocationRules,
+}
+
+/// The `[costs]` table: one allocation rule per shared-cost pool.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CostsFile {
+    warm_pools: Option<Allocation>,
+    shared_database: Option<Allocation>,
+    shared_environments: Option<Allocation>,
 }
 
 /// Scheme, host and port people reach the portal at.
@@ -167,7 +179,8 @@ impl Config {
 
     /// Loads from an optional TOML file and the given environment (testable).
     pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let FileContents { values: file_values, providers: provider_files, tiers, pools, apps } = match file {
+        let FileContents { values: file_values, providers: provider_files, tiers, pools, apps, cost_rules } = match file
+        {
             Some(path) => read_file(path)?,
             None => FileContents::default(),
         };
@@ -308,6 +321,7 @@ impl Config {
             secret_key,
             app_admins,
             apps,
+            cost_rules,
             listen,
             data_dir,
             database_url,
@@ -347,6 +361,7 @@ struct FileContents {
     /// `None` when the file has no `[[pool]]` (demo mode then keeps its default pools).
     pools: Option<Vec<PoolSpec>>,
     apps: Vec<app::ssr::apps::AppInput>,
+    cost_rules: AllocationRules,
 }
 
 fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
@@ -384,13 +399,20 @@ fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
             return Err(file_err(format!("[[app]] {:?} of team {:?} appears twice", a.slug, a.team)));
         }
     }
+    let mut cost_rules = AllocationRules::default();
+    if let Some(v) = table.remove("costs") {
+        let c = v.try_into::<CostsFile>().map_err(|e| file_err(format!("[costs]: {}", e.message())))?;
+        cost_rules.warm_pools = c.warm_pools.unwrap_or(cost_rules.warm_pools);
+        cost_rules.shared_database = c.shared_database.unwrap_or(cost_rules.shared_database);
+        cost_rules.shared_environments = c.shared_environments.unwrap_or(cost_rules.shared_environments);
+    }
     let mut values = BTreeMap::new();
     for (key, value) in table {
         if !KEYS.iter().any(|k| k.file == key) {
             let known = KEYS
                 .iter()
                 .map(|k| k.file)
-                .chain(["[[provider]]", "[tier.<id>]", "[[pool]]", "[[app]]"])
+                .chain(["[[provider]]", "[tier.<id>]", "[[pool]]", "[[app]]", "[costs]"])
                 .collect::<Vec<_>>();
             let known = known.join(", ");
             return Err(ConfigError::UnknownFileKey { key, path: path.display().to_string(), known });
@@ -409,7 +431,7 @@ fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
         };
         values.insert(key, text);
     }
-    Ok(FileContents { values, providers, tiers, pools, apps })
+    Ok(FileContents { values, providers, tiers, pools, apps, cost_rules })
 }
 
 fn demo_pools() -> Vec<PoolSpec> {

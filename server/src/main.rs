@@ -232,6 +232,7 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         pools: config.pools.clone(),
         secret_key,
         app_admins: config.app_admins,
+        cost_rules: config.cost_rules,
     };
     let identity =
         http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;

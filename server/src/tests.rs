@@ -258,6 +258,19 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("POST", "/api/fn/rebuild_app_template", form, "team=search&slug=search-ui", [401, 404, 404, 200]),
         ("POST", "/api/fn/try_app", form, "team=search&slug=no-such-app", [401, 404, 404, 404]),
         ("GET", "/api/v1/apps/search-ui", "", "", [401, 404, 404, 200]),
+        ("POST", "/api/fn/costs_report", form, "team=payments", [401, 403, 200, 200]),
+        ("POST", "/api/fn/costs_report", form, "team=search", [401, 404, 404, 200]),
+        ("POST", "/api/fn/costs_report", form, "month=2026-13", [401, 422, 422, 422]),
+        ("POST", "/api/fn/set_budget", form, "team=search&amount=abc&thresholds=", [401, 404, 404, 422]),
+        ("POST", "/api/fn/set_budget", form, "team=payments&amount=100000&thresholds=", [401, 403, 200, 200]),
+        ("POST", "/api/fn/budget_headlines", form, "", [401, 200, 200, 200]),
+        ("POST", "/api/fn/price_book_rows", form, "", [401, 403, 403, 200]),
+        ("POST", "/api/fn/add_price", form, "tier=staging&kind=compute&rate=x&effective_from=", [401, 403, 403, 422]),
+        ("POST", "/api/fn/set_environment_shared", form, "id=someone-elses&shared=true", [401, 403, 403, 404]),
+        ("GET", "/api/v1/costs", "", "", [401, 403, 200, 200]),
+        ("GET", "/api/v1/costs/export.csv?team=search", "", "", [401, 404, 404, 200]),
+        ("GET", "/api/v1/costs/focus.csv?month=2026-13", "", "", [401, 422, 422, 422]),
+        ("PUT", "/api/v1/teams/payments/budget", json, r#"{"amount_micros":-1}"#, [401, 403, 422, 422]),
         ("POST", "/api/fn/list_teams_admin", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/create_team", form, "slug=matrix&name=Matrix", [401, 403, 403, 200]),
         (
@@ -465,4 +478,342 @@ async fn app_admins_platform_leaves_registration_to_platform_admins() {
     assert_eq!(s, 403, "a manager may not under EOD_APP_ADMINS=platform");
     let (s, e) = p.json("POST", "/api/v1/apps", &p.sign_in("erin").await, body).await;
     assert_eq!(s, 201, "{e}");
+}
+
+/// A fresh PostgreSQL database for an in-process portal (dropped by the caller).
+fn postgres_database(tag: &str) -> (String, impl Fn()) {
+    let admin =
+        std::env::var("EOD_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://eod:eod@127.0.0.1:5432/postgres".into());
+    let name = format!("eod_{tag}_{}", std::process::id());
+    let psql = {
+        let admin = admin.clone();
+        move |sql: String| {
+            let out = std::process::Command::new("psql").args(["-q", &admin, "-c", &sql]).output().expect("psql");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    };
+    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    psql(format!("CREATE DATABASE {name}"));
+    let base = admin.rsplit_once('/').unwrap().0.to_string();
+    (format!("{base}/{name}"), move || psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+}
+
+async fn body_text(res: axum::response::Response) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// Sums a CSV column of dollars with six decimals into micro-dollars.
+fn csv_column_micros(text: &str, column: &str) -> i64 {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let at = reader.headers().unwrap().iter().position(|h| h == column).unwrap_or_else(|| panic!("no {column}"));
+    reader
+        .records()
+        .map(|r| {
+            let cell = r.unwrap()[at].to_string();
+            let (whole, frac) = cell.split_once('.').unwrap_or((&cell, "0"));
+            let negative = whole.starts_with('-');
+            let v = whole.trim_start_matches('-').parse::<i64>().unwrap() * 1_000_000
+                + format!("{frac:0<6}")[..6].parse::<i64>().unwrap();
+            if negative {
+                -v
+            } else {
+                v
+            }
+        })
+        .sum()
+}
+
+/// The JSON total, the CSV's `cost_usd` and the FOCUS files' `BilledCost`
+/// agree to the micro-dollar for every team and for all teams, in closed
+/// months that hold pool idle time, a shared staging and a rate change.
+async fn files_sum_to_the_json_total(database_url: Option<String>) {
+    let p = portal(|c| {
+        if let Some(url) = database_url {
+            c.database_url = url;
+        }
+    })
+    .await;
+    let erin = p.sign_in("erin").await;
+    let bob = p.sign_in("bob").await;
+    let get = |path: String, cookie: String| {
+        let req = Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+        p.send(req)
+    };
+    let now = app::ssr::clock::now_ms();
+    let mut month = app::domain::cost::Month::containing(now - 150 * 86_400_000);
+    let current = app::domain::cost::Month::containing(now);
+    let mut saw = (false, false, false);
+    while month < current {
+        for (team, cookie) in [("all", &erin), ("payments", &erin), ("search", &erin), ("payments", &bob)] {
+            let q = format!("month={}&team={team}", month.label());
+            let res = get(format!("/api/v1/costs?{q}"), cookie.clone()).await;
+            assert_eq!(res.status(), StatusCode::OK, "{q}");
+            let json: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+            let total = json["total_micros"].as_i64().unwrap();
+            assert!(json["reconciliation"]["balanced"].as_bool().unwrap(), "{q}");
+            let csv = body_text(get(format!("/api/v1/costs/export.csv?{q}"), cookie.clone()).await).await;
+            assert_eq!(csv_column_micros(&csv, "cost_usd"), total, "CSV {q}");
+            for version in ["1.3", "1.2"] {
+                let focus =
+                    body_text(get(format!("/api/v1/costs/focus.csv?{q}&version={version}"), cookie.clone()).await)
+                        .await;
+                assert_eq!(csv_column_micros(&focus, "BilledCost"), total, "FOCUS {version} {q}");
+                assert_eq!(focus.contains("AllocatedMethodId"), version == "1.3");
+            }
+            if team == "all" {
+                let pools = json["shared"].as_array().unwrap();
+                saw.0 |= pools.iter().any(|p| p["pool"] == "warm-pools");
+                saw.1 |= pools.iter().any(|p| p["pool"] == "shared-environments");
+                saw.2 |= pools.iter().any(|p| p["pool"] == "shared-database");
+            }
+        }
+        month = month.next();
+    }
+    assert_eq!(saw, (true, true, true), "the demo year has every kind of shared cost");
+    // Bad input is a 4xx with the API's error shape, and a developer may not read costs.
+    let alice = p.sign_in("alice").await;
+    for (path, want) in [
+        ("/api/v1/costs?month=2026-13", StatusCode::UNPROCESSABLE_ENTITY),
+        ("/api/v1/costs/export.csv?team=nope", StatusCode::NOT_FOUND),
+        ("/api/v1/costs/focus.csv?version=2.0", StatusCode::UNPROCESSABLE_ENTITY),
+        ("/api/v1/costs?colour=red", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let res = get(path.to_string(), bob.clone()).await;
+        assert_eq!(res.status(), want, "{path}");
+        let json: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+        assert!(json["error"]["message"].is_string(), "{path}");
+    }
+    assert_eq!(get("/api/v1/costs?team=payments".into(), alice).await.status(), StatusCode::FORBIDDEN);
+    p.db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_files_sum_to_the_json_total_on_sqlite() {
+    files_sum_to_the_json_total(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_files_sum_to_the_json_total_on_postgres() {
+    let (url, drop_db) = postgres_database("costs");
+    files_sum_to_the_json_total(Some(url)).await;
+    drop_db();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_exports_neutralise_formulas_and_budgets_take_the_api() {
+    let p = portal(|_| {}).await;
+    // A branch name a spreadsheet would run as a formula.
+    sqlx::query("UPDATE environments SET git_ref = '=HYPERLINK(\"http://evil\")' WHERE tier = 'staging'")
+        .execute(p.db.pool())
+        .await
+        .unwrap();
+    let bob = p.sign_in("bob").await;
+    let csv = body_text(
+        p.send(
+            Request::get("/api/v1/costs/export.csv?team=payments")
+                .header(header::COOKIE, &bob)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await,
+    )
+    .await;
+    assert!(csv.contains("'=HYPERLINK"), "{}", &csv[..csv.len().min(400)]);
+    assert!(!csv.lines().any(|l| l.split(',').any(|c| c.starts_with('=') || c.starts_with("\"="))));
+    let put = |body: &'static str| {
+        Request::put("/api/v1/teams/payments/budget")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, &bob)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    assert_eq!(
+        p.send(put(r#"{"amount_micros": 5, "thresholds": []}"#)).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(p.send(put(r#"{"amount": 5}"#)).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = p.send(put(r#"{"amount_micros": 250000000, "thresholds": [90, 50]}"#)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(json["thresholds"], serde_json::json!([50, 90]));
+    let view = body_text(
+        p.send(Request::get("/api/v1/costs?team=payments").header(header::COOKIE, &bob).body(Body::empty()).unwrap())
+            .await,
+    )
+    .await;
+    let view: serde_json::Value = serde_json::from_str(&view).unwrap();
+    assert_eq!(view["budget"]["amount_micros"], 250_000_000);
+    assert_eq!(p.audit_count("budget.set").await, 1);
+}
+
+/// Resident memory of this process (kB), from /proc.
+fn rss_kb() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `n` destroyed environments of the demo apps with three resources each,
+/// started uniformly in [from, to), living 1–72 h; every fifth a pool claim.
+async fn insert_history(db: &app::ssr::Db, prefix: &str, n: usize, from: i64, to: i64) {
+    let apps = [
+        ("team-payments", "app-checkout-web"),
+        ("team-payments", "app-payments-api"),
+        ("team-search", "app-search-ui"),
+        ("team-search", "app-indexer"),
+    ];
+    let tiers = ["preview-lightweight", "preview-full", "preview-compliance", "preview-full"];
+    let mut x: u64 = 0x5EED;
+    let mut next = |n: u64| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut tx = db.begin_write().await.unwrap();
+    for i in 0..n {
+        let (team, app) = apps[next(4) as usize];
+        let tier = tiers[next(4) as usize];
+        let start = from + next((to - from) as u64) as i64;
+        let end = start + 3_600_000 + next(71 * 3_600_000) as i64;
+        let claimed = (i % 5 == 0).then_some(start + 1_800_000);
+        let id = format!("{prefix}-{i:05}");
+        sqlx::query(
+            "INSERT INTO environments (id, name, team_id, app_id, tier, state, created_at, destroyed_at, claimed_at, git_ref)
+             VALUES ($1, $1, $2, $3, $4, 'destroyed', $5, $6, $7, 'main')",
+        )
+        .bind(&id)
+        .bind(team)
+        .bind(app)
+        .bind(tier)
+        .bind(claimed.unwrap_or(start))
+        .bind(end)
+        .bind(claimed)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for (kind, rate) in [("compute", 125_000), ("database", 375_000), ("cdn", 145_834)] {
+            sqlx::query(
+                "INSERT INTO resources (id, environment_id, kind, name, driver, state, hourly_rate_micros, started_at, ended_at)
+                 VALUES ($1, $2, $3, $1, 'local', 'deleted', $4, $5, $6)",
+            )
+            .bind(format!("{id}-{kind}"))
+            .bind(&id)
+            .bind(kind)
+            .bind(rate)
+            .bind(start)
+            .bind(end)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Benchmark (not a timed test; run with `--ignored --nocapture`): the
+/// team-month report (JSON API and the page's server function) over a year
+/// of 5,000 environments, and the FOCUS export of a month of 5,000
+/// environments (rows/s, and resident memory while streaming compared with a
+/// month a tenth the size).
+async fn bench_costs(database_url: Option<String>, label: &str) {
+    let p = portal(|c| {
+        if let Some(url) = database_url {
+            c.database_url = url;
+        }
+    })
+    .await;
+    let now = app::ssr::clock::now_ms();
+    let day = 86_400_000;
+    let this_month = app::domain::cost::Month::containing(now);
+    let last = this_month.prev();
+    let small = last.prev();
+    insert_history(&p.db, "year", 5_000, now - 365 * day, now - 2 * day).await;
+    let bob = p.sign_in("bob").await;
+    let time = |req: Request<Body>| async {
+        let t = std::time::Instant::now();
+        let res = p.send(req).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let _ = body_text(res).await;
+        t.elapsed().as_secs_f64() * 1000.0
+    };
+    let mut json = Vec::new();
+    let mut page = Vec::new();
+    for _ in 0..60 {
+        json.push(
+            time(Request::get("/api/v1/costs?team=payments").header(header::COOKIE, &bob).body(Body::empty()).unwrap())
+                .await,
+        );
+        page.push(
+            time(
+                Request::post("/api/fn/costs_report")
+                    .header(header::ORIGIN, ORIGIN)
+                    .header(header::COOKIE, &bob)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from("team=payments"))
+                    .unwrap(),
+            )
+            .await,
+        );
+    }
+    let (json, page) = (&mut json[10..], &mut page[10..]);
+    println!(
+        "{label}: team-month report over a year of 5,000 environments: JSON p50 {:.1} ms p95 {:.1} ms; server function p50 {:.1} ms p95 {:.1} ms",
+        percentile(json, 0.5), percentile(json, 0.95), percentile(page, 0.5), percentile(page, 0.95)
+    );
+
+    // A month of 5,000 environments (and one of 500) for the export.
+    insert_history(&p.db, "big", 5_000, last.start_ms(), last.next().start_ms() - 3 * day).await;
+    insert_history(&p.db, "small", 500, small.start_ms(), small.next().start_ms() - 3 * day).await;
+    let erin = p.sign_in("erin").await;
+    for month in [small, last] {
+        let base = rss_kb();
+        let t = std::time::Instant::now();
+        let res = p
+            .send(
+                Request::get(format!("/api/v1/costs/focus.csv?team=all&month={}", month.label()))
+                    .header(header::COOKIE, &erin)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let mut body = res.into_body().into_data_stream();
+        let (mut rows, mut bytes, mut peak) = (0usize, 0usize, base);
+        use futures_util::StreamExt;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.unwrap();
+            rows += chunk.iter().filter(|b| **b == b'\n').count();
+            bytes += chunk.len();
+            peak = peak.max(rss_kb());
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "{label}: FOCUS 1.3 export of {}: {} rows, {:.1} MB in {:.2} s = {:.0} rows/s; RSS {} MB before, peak {} MB while streaming (+{} MB)",
+            month.label(), rows - 1, bytes as f64 / 1e6, secs, (rows - 1) as f64 / secs, base / 1024, peak / 1024, (peak - base) / 1024
+        );
+    }
+    p.db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+async fn bench_costs_sqlite() {
+    bench_costs(None, "SQLite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+async fn bench_costs_postgres() {
+    let (url, drop_db) = postgres_database("costbench");
+    bench_costs(Some(url), "PostgreSQL").await;
+    drop_db();
 }

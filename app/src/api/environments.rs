@@ -210,6 +210,8 @@ pub struct CreatedPreview {
     pub id: String,
     pub name: String,
     pub state: EnvState,
+    /// The budget gate's warning (a `warn` tier over budget).
+    pub budget_warning: Option<String>,
 }
 
 /// New preview: `branch` or `pr_number` (branch `main` when neither is given).
@@ -244,8 +246,13 @@ async fn new_preview_inner(
         pr_number,
         tier: tier.unwrap_or(Tier::PreviewLightweight),
     };
-    let env = crate::ssr::environments::create(&state, &meta, new).await?;
-    Ok(CreatedPreview { id: env.id, name: env.name, state: env.state.parse().unwrap_or(EnvState::Pending) })
+    let (env, budget_warning) = crate::ssr::environments::create_noting_budget(&state, &meta, new).await?;
+    Ok(CreatedPreview {
+        id: env.id,
+        name: env.name,
+        state: env.state.parse().unwrap_or(EnvState::Pending),
+        budget_warning,
+    })
 }
 
 /// A line of an environment's timeline.
@@ -290,6 +297,10 @@ pub struct EnvironmentView {
     pub log_tail: Option<String>,
     pub snapshots: Vec<String>,
     pub my_rating: Option<i64>,
+    /// Marked shared: its cost is a shared cost allocated across teams.
+    pub shared: bool,
+    /// The viewer may mark it shared (platform admins).
+    pub can_mark_shared: bool,
 }
 
 #[server(prefix = "/api/fn", endpoint = "environment_detail")]
@@ -300,7 +311,6 @@ pub async fn environment_detail(id: String) -> Result<EnvironmentView, AppError>
 #[cfg(feature = "ssr")]
 async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppError> {
     use crate::domain::authz::Action;
-    use crate::domain::cost::interval_cost;
     use crate::ssr::{
         clock::now_ms,
         context::{app_state, request_meta, require_viewer},
@@ -321,24 +331,35 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
     let policy = state.settings.tiers.get(row.tier);
     // The team pays from the claim for pool members; the wait was the platform's.
     let team_start = env.claimed_at.unwrap_or(i64::MIN);
-    let resources: Vec<ResourceLine> = store::resources::for_environment(pool, &id)
-        .await
-        .map_err(internal("loading resources"))?
-        .into_iter()
+    // Priced by the price book, as the Costs page and the exports price it.
+    let book = crate::ssr::costs::price_book(&state.db).await?;
+    let tier = row.tier;
+    let stored_resources = store::resources::for_environment(pool, &id).await.map_err(internal("loading resources"))?;
+    let resources: Vec<ResourceLine> = stored_resources
+        .iter()
         .map(|r| {
+            let recorded = Micros(r.hourly_rate_micros);
             let cost = match r.started_at {
-                Some(start) => interval_cost(r.hourly_rate_micros, start.max(team_start), r.ended_at.unwrap_or(now)),
+                Some(start) => book.cost(tier, &r.kind, recorded, start.max(team_start), r.ended_at.unwrap_or(now)),
                 None => Micros::ZERO,
             };
-            ResourceLine { kind: r.kind, state: r.state, hourly_rate: Micros(r.hourly_rate_micros), cost }
+            let hourly_rate = book.rate_at(tier, &r.kind, recorded, r.ended_at.map_or(now, |e| e - 1));
+            ResourceLine { kind: r.kind.clone(), state: r.state.clone(), hourly_rate, cost }
         })
         .collect();
     let cost_so_far: Micros = resources.iter().map(|r| r.cost).sum();
-    let rate: i64 = resources.iter().filter(|r| r.state != "deleted").map(|r| r.hourly_rate.0).sum();
     let projected = match (row.state.is_live(), env.expires_at) {
-        (true, Some(exp)) => Some(cost_so_far + interval_cost(rate, now, exp)),
+        (true, Some(exp)) => Some(
+            cost_so_far
+                + stored_resources
+                    .iter()
+                    .filter(|r| r.state != "deleted")
+                    .map(|r| book.cost(tier, &r.kind, Micros(r.hourly_rate_micros), now.max(team_start), exp))
+                    .sum::<Micros>(),
+        ),
         _ => None,
     };
+    let shared = crate::ssr::costs::is_shared(&state.db, &id).await?;
     let timeline = store::audit::for_target(pool, &id, 100)
         .await
         .map_err(internal("loading the timeline"))?
@@ -378,6 +399,8 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
         log_tail,
         snapshots,
         my_rating,
+        shared,
+        can_mark_shared: viewer.is_platform_admin,
         row,
     })
 }

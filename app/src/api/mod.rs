@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod audit;
+pub mod costs;
 pub mod environments;
 pub mod live;
 pub mod session;

@@ -56,6 +56,14 @@ impl Month {
         }
     }
 
+    pub fn prev(self) -> Month {
+        if self.month == 1 {
+            Month { year: self.year - 1, month: 12 }
+        } else {
+            Month { year: self.year, month: self.month - 1 }
+        }
+    }
+
     /// `YYYY-MM`, as budgets and exports name months.
     pub fn label(self) -> String {
         format!("{:04}-{:02}", self.year, self.month)
@@ -96,6 +104,7 @@ mod tests {
         assert_eq!((parts[0].0.label(), parts[0].2), ("2026-01".to_string(), feb1));
         assert_eq!((parts[1].0.label(), parts[1].1), ("2026-02".to_string(), feb1));
         assert_eq!(Month { year: 2026, month: 12 }.next().label(), "2027-01");
+        assert_eq!(Month { year: 2027, month: 1 }.prev().label(), "2026-12");
     }
 
     proptest! {

@@ -5,8 +5,11 @@
 pub mod access;
 pub mod authz;
 pub mod blueprint;
+pub mod budget;
+pub mod chargeback;
 pub mod cost;
 pub mod expiry;
+pub mod export;
 pub mod lifecycle;
 pub mod listing;
 pub mod money;

@@ -1,6 +1,7 @@
 //! Environment tiers and their lifecycle policies (seed §9, DESIGN §2 table):
 //! the seed's defaults, and the operator's overrides validated on top.
 
+pub use super::budget::BudgetGate;
 use super::time::{HOUR_MS, MINUTE_MS, SECOND_MS};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -58,6 +59,7 @@ impl Tier {
                 extension: Extension { step_ms: 2 * HOUR_MS, max_lifetime_ms: 12 * HOUR_MS, needs_approval: false },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
+                budget_gate: BudgetGate::Warn,
             },
             Tier::PreviewFull => TierPolicy {
                 ttl_ms: Some(24 * HOUR_MS),
@@ -68,6 +70,7 @@ impl Tier {
                 extension: Extension { step_ms: 12 * HOUR_MS, max_lifetime_ms: 72 * HOUR_MS, needs_approval: false },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
+                budget_gate: BudgetGate::Block,
             },
             Tier::PreviewCompliance => TierPolicy {
                 ttl_ms: Some(48 * HOUR_MS),
@@ -78,6 +81,7 @@ impl Tier {
                 extension: Extension { step_ms: 24 * HOUR_MS, max_lifetime_ms: 7 * 24 * HOUR_MS, needs_approval: true },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
+                budget_gate: BudgetGate::Block,
             },
             Tier::Staging => TierPolicy {
                 ttl_ms: None,
@@ -88,6 +92,7 @@ impl Tier {
                 extension: NO_EXTENSION,
                 strategy: DeploymentStrategy::Rolling { max_surge_pct: 25, max_unavailable_pct: 25 },
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
+                budget_gate: BudgetGate::Off,
             },
             Tier::Production => TierPolicy {
                 ttl_ms: None,
@@ -98,6 +103,7 @@ impl Tier {
                 extension: NO_EXTENSION,
                 strategy: DeploymentStrategy::BlueGreen,
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
+                budget_gate: BudgetGate::Off,
             },
         }
     }
@@ -183,6 +189,8 @@ pub struct TierPolicy {
     pub extension: Extension,
     pub strategy: DeploymentStrategy,
     pub probe: ReadinessProbe,
+    /// What creating an environment does when the team is at or over its budget.
+    pub budget_gate: BudgetGate,
 }
 
 /// How an environment's expiry may be pushed back by hand.
@@ -267,6 +275,7 @@ pub struct TierOverride {
     pub extension_needs_approval: Option<bool>,
     pub probe_interval_seconds: Option<i64>,
     pub probe_failure_threshold: Option<u32>,
+    pub budget_gate: Option<BudgetGate>,
 }
 
 /// Minutes (or hours, seconds) to ms without overflow: absurd values become
@@ -307,6 +316,9 @@ impl TierOverride {
         }
         if let Some(n) = self.probe_failure_threshold {
             p.probe.failure_threshold = n;
+        }
+        if let Some(g) = self.budget_gate {
+            p.budget_gate = g;
         }
         p.validate(tier)?;
         Ok(p)

@@ -19,16 +19,18 @@ pub enum Scope {
     AuditRead,
     AppsRead,
     AppsWrite,
+    BudgetsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::EnvironmentsRead,
         Scope::EnvironmentsWrite,
         Scope::CostsRead,
         Scope::AuditRead,
         Scope::AppsRead,
         Scope::AppsWrite,
+        Scope::BudgetsWrite,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -39,6 +41,7 @@ impl Scope {
             Scope::AuditRead => "audit:read",
             Scope::AppsRead => "apps:read",
             Scope::AppsWrite => "apps:write",
+            Scope::BudgetsWrite => "budgets:write",
         }
     }
 
@@ -50,6 +53,7 @@ impl Scope {
             Scope::AuditRead => "read the audit trail",
             Scope::AppsRead => "list and read apps",
             Scope::AppsWrite => "register, edit and archive apps",
+            Scope::BudgetsWrite => "set teams' budgets",
         }
     }
 }

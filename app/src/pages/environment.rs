@@ -26,17 +26,23 @@ pub fn EnvironmentPage() -> impl IntoView {
         extend: ServerAction::<ExtendEnvironment>::new(),
         destroy: ServerAction::<DestroyEnvironment>::new(),
         rate: ServerAction::<RateEnvironment>::new(),
+        share: ServerAction::<crate::api::costs::SetEnvironmentShared>::new(),
         hours: RwSignal::new(None),
         confirming: RwSignal::new(false),
         score: RwSignal::new(0),
         comment: RwSignal::new(String::new()),
     };
-    let Controls { extend, destroy, rate, .. } = ui;
+    let Controls { extend, destroy, rate, share, .. } = ui;
     // Bumped every second while it is being built and started (see `poll_while_starting`).
     let tick = RwSignal::new(0u32);
     let detail = Resource::new(
         move || {
-            (id.get(), touched.get(), extend.version().get(), destroy.version().get(), rate.version().get(), tick.get())
+            (
+                id.get(),
+                touched.get(),
+                (extend.version().get(), destroy.version().get(), rate.version().get(), share.version().get()),
+                tick.get(),
+            )
         },
         |(id, ..)| environment_detail(id),
     );
@@ -70,6 +76,7 @@ struct Controls {
     confirming: RwSignal<bool>,
     score: RwSignal<i64>,
     comment: RwSignal<String>,
+    share: ServerAction<crate::api::costs::SetEnvironmentShared>,
 }
 
 /// While the environment is `pending` or `ready` (built, migrated, started),
@@ -198,6 +205,16 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
                     </tbody>
                 </table>
                 {d.from_pool.then(|| view! { <p class="mt-2 text-xs text-slate-500">"Came from the warm pool: its waiting time is the platform's cost, not your team's."</p> })}
+                {d.shared.then(|| view! { <p class="mt-2 text-xs text-slate-600" data-testid="shared-note">"Shared across teams: its cost is a shared cost, allocated on the Costs page."</p> })}
+                {d.can_mark_shared.then(|| {
+                    let (id, shared) = (row.id.clone(), d.shared);
+                    view! {
+                        <button type="button" class="mt-2 rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-50"
+                            on:click=move |_| { ui.share.dispatch(crate::api::costs::SetEnvironmentShared { id: id.clone(), shared: !shared }); }>
+                            {if shared { "Charge to its own team" } else { "Mark shared across teams" }}
+                        </button>
+                    }
+                })}
             </section>
     }
     .into_any();

@@ -33,6 +33,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
             <div>
                 <h1 class="text-2xl font-semibold tracking-tight">"Environments"</h1>
                 <p class="text-sm text-slate-600">"Your teams' environments. Changes appear here as they happen."</p>
+                <BudgetHeadlines />
             </div>
             <Suspense fallback=|| view! { <div class="h-10 w-40"></div> }>
                 {move || Suspend::new(async move {
@@ -55,6 +56,27 @@ pub fn EnvironmentsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// Each of the viewer's teams with a budget: spent this month against it.
+#[component]
+fn BudgetHeadlines() -> impl IntoView {
+    let headlines = Resource::new(|| (), |_| crate::api::costs::budget_headlines());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                headlines.await.ok().unwrap_or_default().into_iter().map(|h| {
+                    let pct = h.pct.unwrap_or(if h.spent_micros.0 > 0 { 100 } else { 0 });
+                    let tone = if pct >= 100 { "text-red-800" } else if pct >= 80 { "text-amber-800" } else { "text-slate-600" };
+                    view! {
+                        <p class=format!("text-sm {tone}") data-testid="budget-headline">
+                            {format!("Budget · {}: {} of {} this month ({}%)", h.team, h.spent_micros, h.budget_micros, pct)}
+                        </p>
+                    }
+                }).collect_view()
+            })}
+        </Suspense>
     }
 }
 
@@ -184,6 +206,9 @@ fn CreateOutcome(create: ServerAction<NewPreview>) -> impl IntoView {
                 <p role="status" data-testid="create-outcome" class="mb-4 rounded-md border border-emerald-200 bg-emerald-50 p-3 text-sm text-emerald-900">
                     <a class="font-medium underline" href=format!("/environments/{}", created.id)>{created.name.clone()}</a>
                     {if created.state == EnvState::Pending { " is being created — it turns ready here in a few seconds." } else { " is ready (from the warm pool)." }}
+                    {created.budget_warning.clone().map(|w| view! {
+                        <span data-testid="budget-warning" class="mt-1 block text-amber-900">{format!("Budget: {w}.")}</span>
+                    })}
                 </p>
             }.into_any(),
             Err(err) => view! {

@@ -1,9 +1,11 @@
 pub mod app_detail;
 pub mod apps;
 pub mod audit;
+pub mod costs;
 pub mod environment;
 pub mod environments;
 pub mod not_found;
+pub mod price_book;
 pub mod sign_in;
 pub mod teams;
 pub mod tokens;

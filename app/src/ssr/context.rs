@@ -94,6 +94,8 @@ pub struct PortalSettings {
     pub secret_key: super::secrets::SecretKey,
     /// Who registers and edits apps besides platform admins (`EOD_APP_ADMINS`).
     pub app_admins: AppAdmins,
+    /// How each shared-cost pool is allocated to teams (`[costs]`).
+    pub cost_rules: crate::domain::chargeback::AllocationRules,
 }
 
 /// `EOD_APP_ADMINS`: whether a team's managers may register and edit the

@@ -1,7 +1,9 @@
 //! Demo data (only with `EOD_DEMO=1`): three teams, users in every role, a few
 //! apps with real git repositories (made by the server, `demo_repos.rs`) and
-//! 90 days of environment history, so a fresh install has something real to
-//! look at. History rows are only in end states (destroyed, failed); the
+//! a year of environment history — every tier, warm-pool claims, a shared
+//! staging, a mid-year price change and budgets (one team over, one near
+//! 80 %) — so a fresh install has something real to look at, and every
+//! cost figure can be checked by hand. History rows are only in end states (destroyed, failed); the
 //! live ones — five long-lived environments and a handful of previews — are
 //! seeded `pending` with a provisioning job, so the reconciler really checks
 //! out, builds, migrates and starts each one at demo start. Seeding is
@@ -25,7 +27,7 @@ pub const DEMO_POOLS: &[&str] = &["checkout-web", "search-ui"];
 /// The identity issuer of demo users; real providers have their own.
 pub const DEMO_ISSUER: &str = "demo";
 const SEEDED_KEY: &str = "demo_seeded_at";
-const HISTORY_DAYS: i64 = 90;
+const HISTORY_DAYS: i64 = 365;
 
 /// A demo app's repository: where it is and its branches' commits.
 #[derive(Clone, Debug, Default)]
@@ -85,6 +87,34 @@ pub async fn seed_with(db: &Db, now: i64, repos: &DemoRepos, blueprint: &str) ->
     for env_id in &plan.provision {
         store::jobs::enqueue(&mut *tx, &new_id(), "provision", Some(env_id), now).await?;
     }
+    for env_id in &plan.shared {
+        sqlx::query("UPDATE environments SET shared = 1 WHERE id = $1").bind(env_id).execute(&mut *tx).await?;
+    }
+    for (tier, kind, from, rate) in &plan.prices {
+        sqlx::query(
+            "INSERT INTO price_book (id, tier, kind, effective_from, hourly_rate_micros, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $4)",
+        )
+        .bind(format!("demo-{}-{kind}-{from}", tier.as_str()))
+        .bind(tier.as_str())
+        .bind(kind)
+        .bind(*from)
+        .bind(*rate)
+        .bind("user-erin")
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (team_id, month, amount) in plan.budgets(now) {
+        sqlx::query(
+            "INSERT INTO budgets (team_id, month, amount_micros, alert_pcts, updated_at) VALUES ($1, $2, $3, '50,80,100', $4)",
+        )
+        .bind(team_id)
+        .bind(month)
+        .bind(amount)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     store::meta::set(&mut *tx, SEEDED_KEY, &now.to_string()).await?;
     tx.commit().await?;
     Ok(true)
@@ -102,6 +132,10 @@ pub struct DemoPlan {
     pub audit: Vec<AuditEvent>,
     /// Live environments to provision for real at demo start.
     pub provision: Vec<String>,
+    /// Environments marked shared across teams (their cost is a shared cost).
+    pub shared: Vec<String>,
+    /// Price-book rows added mid-year: (tier, kind, effective from, µ$/h).
+    pub prices: Vec<(Tier, String, i64, i64)>,
 }
 
 /// A small deterministic generator (SplitMix64) so the demo is the same on
@@ -208,7 +242,13 @@ impl DemoPlan {
             resources: vec![],
             audit: vec![],
             provision: vec![],
+            shared: vec![],
+            prices: vec![],
         };
+        // Half a year ago the database contract was renegotiated and compute got dearer.
+        let change = (now - 182 * DAY_MS).div_euclid(DAY_MS) * DAY_MS;
+        plan.prices.push((Tier::PreviewFull, "database".into(), change, 300_000));
+        plan.prices.push((Tier::Staging, "compute".into(), change, 450_000));
 
         // Long-lived environments: staging for the web apps, production for two.
         for (slug, tier) in [
@@ -234,9 +274,31 @@ impl DemoPlan {
                 Some(now - 20 * MINUTE_MS),
             );
             plan.go_live(commit_of(slug, "main"));
+            // Checkout's staging is where every team tests against checkout.
+            if slug == "checkout-web" {
+                let id = plan.environments.last().expect("just added").id.clone();
+                plan.shared.push(id);
+            }
+        }
+        // Long-lived environments that were retired during the year.
+        for (slug, tier, days) in [("indexer", Tier::Staging, 150), ("portal-docs", Tier::Production, 200)] {
+            let app = apps.iter().find(|a| a.slug == slug).expect("demo app");
+            let name = format!("{slug}-{}-v1", tier.as_str());
+            plan.add(
+                &mut dice,
+                app,
+                None,
+                (name, (None, "main".to_string())),
+                tier,
+                EnvState::Destroyed,
+                start + DAY_MS,
+                Some(start + days * DAY_MS),
+                None,
+                None,
+            );
         }
 
-        // Previews over the last 90 days: two to five a day, most long gone.
+        // Previews over the last year: two to five a day, most long gone.
         let preview_tiers = [
             Tier::PreviewLightweight,
             Tier::PreviewLightweight,
@@ -277,6 +339,33 @@ impl DemoPlan {
                     Some(created + ttl),
                     None,
                 );
+                // Half the lightweight previews of the pooled apps came from
+                // the warm pool: their resources ran before the claim.
+                if tier == Tier::PreviewLightweight && DEMO_POOLS.contains(&app.slug.as_str()) && dice.below(2) == 0 {
+                    let waited = dice.between(15 * MINUTE_MS, 4 * HOUR_MS);
+                    plan.claimed_from_pool(created, waited);
+                }
+            }
+            // Now and then a pool member is retired unclaimed (a new commit on main).
+            if day % 9 == 4 {
+                serial += 1;
+                let app = apps.iter().find(|a| a.slug == DEMO_POOLS[(day as usize / 9) % 2]).expect("pooled app");
+                let created = start + day * DAY_MS + 2 * HOUR_MS;
+                let name = environment_name(&app.slug, &Source::Branch("main"), &format!("{serial:04}"));
+                let retired = created + dice.between(3 * HOUR_MS, 20 * HOUR_MS);
+                plan.add(
+                    &mut dice,
+                    app,
+                    None,
+                    (name, (None, "main".to_string())),
+                    Tier::PreviewLightweight,
+                    EnvState::Destroyed,
+                    created,
+                    Some(retired),
+                    None,
+                    None,
+                );
+                plan.environments.last_mut().expect("just added").pooled = true;
             }
         }
 
@@ -343,6 +432,80 @@ impl DemoPlan {
         plan
     }
 
+    /// The environment just added was a warm-pool member claimed at its
+    /// creation after waiting `waited`: its resources started earlier.
+    fn claimed_from_pool(&mut self, claimed_at: i64, waited: i64) {
+        let env = self.environments.last_mut().expect("an environment was just added");
+        env.claimed_at = Some(claimed_at);
+        let id = env.id.clone();
+        for r in self.resources.iter_mut().rev().take_while(|r| r.environment_id == id) {
+            r.started_at = Some(claimed_at - waited);
+        }
+    }
+
+    /// The priced resource intervals of the plan, as chargeback reads them.
+    pub fn usages(&self) -> Vec<crate::domain::chargeback::Usage> {
+        let team_slug = |id: &str| self.teams.iter().find(|t| t.id == id).map(|t| t.slug.clone()).unwrap_or_default();
+        let app_slug = |id: &str| self.apps.iter().find(|a| a.id == id).map(|a| a.slug.clone()).unwrap_or_default();
+        self.resources
+            .iter()
+            .filter_map(|r| {
+                let e = self.environments.iter().find(|e| e.id == r.environment_id)?;
+                Some(crate::domain::chargeback::Usage {
+                    env_id: e.id.clone(),
+                    env_name: e.name.clone(),
+                    team: team_slug(&e.team_id),
+                    app: app_slug(&e.app_id),
+                    tier: e.tier.parse().ok()?,
+                    kind: r.kind.clone(),
+                    git_ref: e.git_ref.clone(),
+                    pr_number: e.pr_number,
+                    recorded_rate: crate::domain::money::Micros(r.hourly_rate_micros),
+                    started_at: r.started_at?,
+                    ended_at: r.ended_at,
+                    idle_until: if e.pooled { Some(i64::MAX) } else { e.claimed_at },
+                    shared: self.shared.contains(&e.id),
+                    expected_end: e.expires_at,
+                })
+            })
+            .collect()
+    }
+
+    /// The price book with the plan's mid-year changes.
+    pub fn price_book(&self) -> crate::domain::price::PriceBook {
+        let mut entries = crate::domain::price::default_entries();
+        entries.extend(self.prices.iter().map(|(tier, kind, from, rate)| crate::domain::price::RateEntry {
+            tier: *tier,
+            kind: kind.clone(),
+            effective_from: *from,
+            hourly_rate: crate::domain::money::Micros(*rate),
+        }));
+        crate::domain::price::PriceBook::new(entries)
+    }
+
+    /// Budgets that make the Costs page show something to act on: search
+    /// over its budget this month, payments near 80 % of it; each with a
+    /// roomier budget from the year's first month. (team id, month, µ$).
+    pub fn budgets(&self, now: i64) -> Vec<(String, String, i64)> {
+        use crate::domain::chargeback::{month_report, AllocationRules, Basis};
+        use crate::domain::cost::Month;
+        let month = Month::containing(now);
+        let report =
+            month_report(&self.price_book(), &AllocationRules::default(), &self.usages(), month, now, Basis::Actual);
+        let first = Month::containing(now - (HISTORY_DAYS - 31) * DAY_MS);
+        let whole_dollars = |m: i64| (m / 1_000_000).max(1) * 1_000_000;
+        let mut out = Vec::new();
+        for (slug, share_pct) in [("search", 85), ("payments", 122)] {
+            let spent = report.team(slug).total.0;
+            let current = whole_dollars(spent * share_pct / 100);
+            out.push((format!("team-{slug}"), first.label(), whole_dollars(current * 40)));
+            if first != month {
+                out.push((format!("team-{slug}"), month.label(), current));
+            }
+        }
+        out
+    }
+
     /// The environment just added runs for real: its commit, and a job to provision it.
     fn go_live(&mut self, commit: Option<String>) {
         let env = self.environments.last_mut().expect("an environment was just added");
@@ -400,7 +563,12 @@ impl DemoPlan {
         });
         {
             // Live demo environments have been running (and costing) since
-            // their creation; provisioning at demo start restarts them.
+            // their creation; provisioning at demo start restarts them. A
+            // failed one held its resources until the failure was cleaned up.
+            let ended = match state {
+                EnvState::Failed => Some(created_at + 2 * MINUTE_MS),
+                _ => destroyed_at,
+            };
             for priced in default_resources(tier) {
                 self.resources.push(Resource {
                     id: new_id(),
@@ -408,10 +576,10 @@ impl DemoPlan {
                     kind: priced.kind.into(),
                     name: format!("{name}-{}", priced.kind),
                     driver: "local".into(),
-                    state: if destroyed_at.is_some() { "deleted" } else { "created" }.into(),
+                    state: if ended.is_some() { "deleted" } else { "created" }.into(),
                     hourly_rate_micros: priced.hourly_rate.0,
                     started_at: Some(created_at),
-                    ended_at: destroyed_at,
+                    ended_at: ended,
                 });
             }
         }
@@ -481,10 +649,10 @@ mod tests {
     }
 
     #[test]
-    fn demo_history_spans_ninety_days_and_never_the_future() {
+    fn demo_history_spans_a_year_and_never_the_future() {
         let plan = plan();
         let oldest = plan.environments.iter().map(|e| e.created_at).min().unwrap();
-        assert!(oldest <= NOW - 89 * DAY_MS);
+        assert!(oldest <= NOW - 364 * DAY_MS);
         assert!(plan.environments.iter().all(|e| e.created_at <= NOW));
         assert!(plan.environments.iter().all(|e| e.destroyed_at.is_none_or(|d| d < NOW && d > e.created_at)));
     }
@@ -497,6 +665,26 @@ mod tests {
             assert!(env.name.contains(&format!("-pr-{pr}-")), "{} vs PR {pr}", env.name);
             assert_eq!(env.git_ref.as_deref(), Some(format!("refs/pull/{pr}/head").as_str()));
         }
+    }
+
+    #[test]
+    fn demo_budgets_put_one_team_over_and_one_near_eighty_percent() {
+        use crate::domain::chargeback::{month_report, AllocationRules, Basis};
+        use crate::domain::cost::Month;
+        let plan = plan();
+        let month = Month::containing(NOW);
+        let r =
+            month_report(&plan.price_book(), &AllocationRules::default(), &plan.usages(), month, NOW, Basis::Actual);
+        let budgets = plan.budgets(NOW);
+        let now_budget = |team: &str| budgets.iter().rfind(|b| b.0 == format!("team-{team}")).unwrap().2;
+        let pct = |team: &str| r.team(team).total.0 * 100 / now_budget(team);
+        assert!(pct("search") >= 100, "search at {}%", pct("search"));
+        assert!((78..100).contains(&pct("payments")), "payments at {}%", pct("payments"));
+        // The year shows pool idle time, the shared staging and an unallocated-free split.
+        assert!(r.pools.iter().any(|p| p.pool == crate::domain::chargeback::SharedPool::SharedEnvironments));
+        assert!(plan.environments.iter().any(|e| e.claimed_at.is_some()));
+        assert!(plan.environments.iter().any(|e| e.pooled && e.destroyed_at.is_some()));
+        assert!(plan.environments.iter().any(|e| e.tier == "staging" && e.destroyed_at.is_some()));
     }
 
     #[test]

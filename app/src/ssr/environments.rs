@@ -188,10 +188,20 @@ pub(crate) async fn insert_pending(
     record_effects(tx, env, effects, env.created_at).await
 }
 
-/// Creates an environment: authorize on the app's team, then hand over a
-/// running warm-pool member if the app's pool has one, else insert it
-/// pending with its planned resources, audit, enqueue provisioning.
+/// Creates an environment (see [`create_noting_budget`]).
 pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -> Result<Environment, AppError> {
+    create_noting_budget(state, meta, new).await.map(|(env, _)| env)
+}
+
+/// Creates an environment: authorize on the app's team, pass the tier's
+/// budget gate, then hand over a running warm-pool member if the app's pool
+/// has one, else insert it pending with its planned resources, audit,
+/// enqueue provisioning. Also returns the gate's warning, if it gave one.
+pub async fn create_noting_budget(
+    state: &AppState,
+    meta: &RequestMeta,
+    new: NewEnvironment,
+) -> Result<(Environment, Option<String>), AppError> {
     let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
     let pool = state.db.pool();
     let apps = store::apps::find_by_slug(pool, new.app.trim()).await.map_err(internal("finding an app"))?;
@@ -227,6 +237,8 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
         return Err(AppError::invalid("app", "this app is archived; restore it on its page to make environments"));
     }
     let blueprint = blueprint_of(&app)?;
+    // Before any network or write: a blocked team learns it at once.
+    let budget_warning = super::costs::admit(state, &viewer, &app.team_id, new.tier).await?;
     let wanted = match &source {
         Source::Branch(b) if !is_valid_branch(b) => {
             return Err(AppError::invalid("branch", "not a branch name git accepts"));
@@ -242,7 +254,7 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
     let requested =
         Requested { owner_id: viewer.user_id.clone(), git_ref, pr_number: new.pr_number.map(|n| n as i64), commit_sha };
     if let Some(env) = claim_pooled(state, meta, &app, new.tier, &source, &requested).await? {
-        return Ok(env);
+        return Ok((env, budget_warning));
     }
     let now = now_ms();
     let policy = state.settings.tiers.get(new.tier);
@@ -260,14 +272,14 @@ pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -
         AuditEvent::from_request(meta, "environment.create", "environment", Some(id.clone()), Outcome::Success)
             .with_detail(serde_json::json!({
                 "name": name, "tier": new.tier.as_str(), "app": app.slug, "git_ref": env.git_ref,
-                "commit_sha": env.commit_sha,
+                "commit_sha": env.commit_sha, "budget_warning": budget_warning,
             }));
     event.team_id = Some(app.team_id.clone());
     let mut tx = pool.begin().await.map_err(internal("starting a transaction"))?;
     insert_pending(&mut tx, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
     tx.commit().await.map_err(internal("committing a create"))?;
     state.work.notify_one();
-    Ok(env)
+    Ok((env, budget_warning))
 }
 
 /// Who asked for an environment and for which code.

@@ -7,6 +7,7 @@ pub mod audit_view;
 pub mod authz;
 pub mod clock;
 pub mod context;
+pub mod costs;
 pub mod db;
 pub mod demo;
 pub mod environments;

@@ -9,9 +9,7 @@ use super::context::Sources;
 use super::environments::{blueprint_of, insert_pending, pending_row, suffix_of, system_event};
 use super::store::{self, audit::AuditEvent, environments::Environment};
 use super::{internal, Db, PortalSettings};
-use crate::domain::cost::interval_cost;
 use crate::domain::lifecycle::{self, Event};
-use crate::domain::money::Micros;
 use crate::domain::naming::stable_hash;
 use crate::domain::pool::{self, member_name, PoolSpec, Refill};
 use crate::domain::repository::Wanted;
@@ -128,27 +126,4 @@ async fn refill_one(
         }
     }
     Ok(started)
-}
-
-/// What warm pools have cost the platform up to `now`: resource time of
-/// members before they were claimed (or until they went, or now).
-pub async fn idle_cost(db: &Db, now: i64) -> Result<Micros, AppError> {
-    // (rate, started, ended, claimed)
-    type Row = (i64, Option<i64>, Option<i64>, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT r.hourly_rate_micros, r.started_at, r.ended_at, e.claimed_at
-         FROM resources r JOIN environments e ON e.id = r.environment_id
-         WHERE e.pooled = 1 OR e.claimed_at IS NOT NULL",
-    )
-    .fetch_all(db.pool())
-    .await
-    .map_err(internal("summing pool cost"))?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(rate, started, ended, claimed)| {
-            let start = started?;
-            let end = [ended, claimed].into_iter().flatten().min().unwrap_or(now);
-            Some(interval_cost(rate, start, end.max(start)))
-        })
-        .sum())
 }

@@ -37,7 +37,9 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     info(title = "EoD Portal API", version = "1", description = "Preview environments on demand: create, read, extend and destroy environments; authenticate with a personal access token."),
     paths(me, list_environments, create_environment, get_environment, destroy_environment, extend_environment, record_activity,
-        list_apps, create_app, get_app, update_app, archive_app, rebuild_template),
+        list_apps, create_app, get_app, update_app, archive_app, rebuild_template,
+        super::costs_api::month_json, super::costs_api::export_csv, super::costs_api::export_focus,
+        super::costs_api::set_budget),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -110,7 +112,7 @@ pub struct Caller {
 
 impl Caller {
     /// Requires a token scope (sessions pass), auditing a refusal.
-    async fn require_scope(&self, state: &AppState, scope: Scope) -> Result<(), ApiError> {
+    pub(crate) async fn require_scope(&self, state: &AppState, scope: Scope) -> Result<(), ApiError> {
         match &self.scopes {
             Some(scopes) if !scopes.contains(&scope) => {
                 let event =
@@ -211,6 +213,9 @@ struct EnvironmentJson {
     created_at: i64,
     expires_at: Option<i64>,
     url: Option<String>,
+    /// On create only: the budget gate's warning (a `warn` tier over budget).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    budget_warning: Option<String>,
 }
 
 fn environment_json(state: &AppState, e: store::environments::Listed) -> EnvironmentJson {
@@ -229,6 +234,7 @@ fn environment_json(state: &AppState, e: store::environments::Listed) -> Environ
         commit_sha: e.commit_sha,
         created_at: e.created_at,
         expires_at: e.expires_at,
+        budget_warning: None,
     }
 }
 
@@ -295,8 +301,10 @@ async fn create_environment(
         pr_number: b.pr_number,
         tier,
     };
-    let env = app::ssr::environments::create(&state, &caller.meta, new).await?;
-    Ok((StatusCode::CREATED, Json(one(&state, &env.id).await?)))
+    let (env, budget_warning) = app::ssr::environments::create_noting_budget(&state, &caller.meta, new).await?;
+    let mut json = one(&state, &env.id).await?;
+    json.budget_warning = budget_warning;
+    Ok((StatusCode::CREATED, Json(json)))
 }
 
 #[utoipa::path(get, path = "/api/v1/environments/{id}", params(("id" = String, Path)), responses(

@@ -4,6 +4,7 @@ pub mod api_v1;
 pub mod assets;
 pub mod audit_csv;
 pub mod auth;
+pub mod costs_api;
 pub mod csrf;
 pub mod events;
 pub mod health;
@@ -44,6 +45,7 @@ pub fn router(
         .merge(auth::router())
         .merge(oidc::router(identity))
         .merge(api_v1::router())
+        .merge(costs_api::router())
         .merge(audit_csv::router())
         .merge(events::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

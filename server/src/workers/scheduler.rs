@@ -5,10 +5,13 @@
 use app::domain::lifecycle::Event;
 use app::ssr::clock::now_ms;
 use app::ssr::context::Sources;
-use app::ssr::{environments, pools, store, Db, PortalSettings};
+use app::ssr::{costs, environments, pools, store, Db, PortalSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// How often teams' spend is checked against their budgets' alert levels.
+const BUDGET_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn run(
     db: Db,
@@ -17,9 +20,19 @@ pub async fn run(
     work: Arc<Notify>,
     every: Duration,
 ) {
+    let mut budgets_checked: Option<tokio::time::Instant> = None;
     loop {
         if let Err(err) = pass(&db, &settings).await {
             tracing::error!(error = %err, "scheduler pass failed");
+        }
+        // Budget alerts: once a minute is enough for money that accrues by the hour.
+        if budgets_checked.is_none_or(|at| at.elapsed() >= BUDGET_CHECK_EVERY) {
+            budgets_checked = Some(tokio::time::Instant::now());
+            match costs::check_budgets(&db, &settings, now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(alerts = n, "budget alert levels reached"),
+                Err(err) => tracing::error!(error = %err, "budget check failed"),
+            }
         }
         match pools::refill(&db, &settings, sources.as_deref()).await {
             Ok(0) => {}
