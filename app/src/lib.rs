@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use leptos_router::SsrMode;
 use pages::{
     app_detail::AppDetailPage, apps::AppsPage, audit::AuditPage, costs::CostsPage, environment::EnvironmentPage,
     environments::EnvironmentsPage, not_found::NotFound, price_book::PriceBookPage, sign_in::SignInPage,
@@ -57,8 +58,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/apps/:team/:slug") view=|| view! { <AppShell><AppDetailPage /></AppShell> } />
                 <Route path=path!("/settings/tokens") view=|| view! { <AppShell><TokensPage /></AppShell> } />
                 <Route path=path!("/audit") view=|| view! { <AppShell><AuditPage /></AppShell> } />
-                <Route path=path!("/costs") view=|| view! { <AppShell><CostsPage /></AppShell> } />
-                <Route path=path!("/admin/prices") view=|| view! { <AppShell><PriceBookPage /></AppShell> } />
+                // Async: the status (403, 404) is known before the first byte is sent.
+                <Route path=path!("/costs") view=|| view! { <AppShell><CostsPage /></AppShell> } ssr=SsrMode::Async />
+                <Route path=path!("/admin/prices") view=|| view! { <AppShell><PriceBookPage /></AppShell> } ssr=SsrMode::Async />
                 <Route path=path!("/admin/teams") view=|| view! { <AppShell><TeamsPage /></AppShell> } />
             </Routes>
         </Router>
