@@ -46,9 +46,16 @@ CREATE TABLE budget_alerts (
     PRIMARY KEY (team_id, month, basis, pct)
 );
 
--- 1 for an environment several teams use (a shared staging): its cost is a
--- shared cost, allocated to the teams with usage, not its own team's.
-ALTER TABLE environments ADD COLUMN shared BIGINT NOT NULL DEFAULT 0 CHECK (shared IN (0, 1));
+-- When an environment was shared by several teams (a shared staging): its
+-- cost in [started_at, ended_at or now) is a shared cost, allocated to the
+-- teams with usage, not its own team's. Marking opens a period, unmarking
+-- closes it: neither reaches back into months already reported.
+CREATE TABLE shared_periods (
+    environment_id  TEXT NOT NULL REFERENCES environments(id),
+    started_at      BIGINT NOT NULL,
+    ended_at        BIGINT,
+    PRIMARY KEY (environment_id, started_at)
+);
 
 -- Reports read the resources overlapping a month.
 CREATE INDEX resources_ended ON resources (ended_at);

@@ -454,8 +454,8 @@ mod chargeback {
             let expires = (rng.below(2) == 0).then(|| start + rng.below(50 * 24 * H as u64) as i64);
             let id = format!("rnd-{seed}-{i}");
             sqlx::query(
-                "INSERT INTO environments (id, name, team_id, app_id, tier, state, pooled, created_at, expires_at, claimed_at, shared)
-                 VALUES ($1, $1, $2, $3, $4, 'destroyed', $5, $6, $7, $8, $9)",
+                "INSERT INTO environments (id, name, team_id, app_id, tier, state, pooled, created_at, expires_at, claimed_at)
+                 VALUES ($1, $1, $2, $3, $4, 'destroyed', $5, $6, $7, $8)",
             )
             .bind(&id)
             .bind(team_id)
@@ -465,10 +465,24 @@ mod chargeback {
             .bind(claimed.unwrap_or(start))
             .bind(expires)
             .bind(claimed)
-            .bind(i64::from(shared))
             .execute(db.pool())
             .await
             .unwrap();
+            // Shared from some instant, for a while or still.
+            let shared: Vec<(i64, i64)> = if shared {
+                let from = start + rng.below(10 * 24 * H as u64) as i64;
+                let to = (rng.below(2) == 0).then(|| from + 1 + rng.below(10 * 24 * H as u64) as i64);
+                sqlx::query("INSERT INTO shared_periods (environment_id, started_at, ended_at) VALUES ($1, $2, $3)")
+                    .bind(&id)
+                    .bind(from)
+                    .bind(to)
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+                vec![(from, to.unwrap_or(i64::MAX))]
+            } else {
+                vec![]
+            };
             for kind in kinds.iter().take(1 + rng.below(3) as usize) {
                 let rate = rng.below(2_000_000) as i64;
                 sqlx::query(
@@ -497,7 +511,7 @@ mod chargeback {
                     started_at: start,
                     ended_at: end,
                     idle_until: if pooled { Some(i64::MAX) } else { claimed },
-                    shared,
+                    shared: shared.clone(),
                     expected_end: if pooled { None } else { expires },
                 });
             }
@@ -519,6 +533,7 @@ mod chargeback {
         demo::seed(&db, NOW).await.unwrap();
         // Only the random histories: the demo's own environments go.
         sqlx::query("DELETE FROM jobs").execute(db.pool()).await.unwrap();
+        sqlx::query("DELETE FROM shared_periods").execute(db.pool()).await.unwrap();
         sqlx::query("DELETE FROM resources").execute(db.pool()).await.unwrap();
         sqlx::query("DELETE FROM environments").execute(db.pool()).await.unwrap();
         let base = Month { year: 2026, month: 6 }.start_ms();

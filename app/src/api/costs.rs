@@ -402,7 +402,13 @@ pub async fn build(
     let usages = costs::usages(&state.db, first.start_ms(), month.next().start_ms()).await?;
     let rules = &state.settings.cost_rules;
     let actual = month_report(&book, rules, &usages, month, now, Basis::Actual);
-    let forecast = month_report(&book, rules, &usages, month, now, Basis::Forecast);
+    let forecast = {
+        let mut acc = crate::domain::chargeback::Accumulator::new(&book, month, now, Basis::Forecast, false);
+        for u in &usages {
+            acc.add(u);
+        }
+        acc.finish(rules)
+    };
 
     let slug = selected.as_ref().map(|t| t.slug.clone());
     let in_selection = |team: &str| slug.as_deref().is_none_or(|s| s == team);
@@ -502,7 +508,16 @@ pub async fn build(
     let mut trend = Vec::with_capacity(12);
     let mut m = first;
     loop {
-        let r = if m == month { actual.clone() } else { month_report(&book, rules, &usages, m, now, Basis::Actual) };
+        // Team totals are all the trend needs: no per-environment lines.
+        let r = if m == month {
+            actual.clone()
+        } else {
+            let mut acc = crate::domain::chargeback::Accumulator::new(&book, m, now, Basis::Actual, false);
+            for u in &usages {
+                acc.add(u);
+            }
+            acc.finish(rules)
+        };
         let (d, a, t) = match &slug {
             Some(s) => {
                 let t = r.team(s);

@@ -130,7 +130,10 @@ pub struct Usage {
     /// For warm-pool members: time before this instant is the pool's idle
     /// cost (`i64::MAX` while never claimed). `None` for everything else.
     pub idle_until: Option<i64>,
-    pub shared: bool,
+    /// When the environment was marked shared across teams: [from, to)
+    /// periods, sorted and disjoint (`i64::MAX` while still shared). Its
+    /// cost in them is a shared cost; marking never reaches back in time.
+    pub shared: Vec<(i64, i64)>,
     /// Where a running environment is expected to stop (its expiry);
     /// `None` runs on (long-lived tiers, pool members).
     pub expected_end: Option<i64>,
@@ -184,8 +187,9 @@ pub fn usage_end(u: &Usage, as_of: i64, basis: Basis) -> i64 {
     }
 }
 
-/// The pieces of `u` inside [from, to): split at the pool claim and at rate
-/// changes. Their costs telescope: any split of the window sums exactly.
+/// The pieces of `u` inside [from, to): split at the pool claim, at the
+/// shared periods and at rate changes. Their costs telescope: any split of
+/// the window sums exactly.
 pub fn pieces(book: &PriceBook, u: &Usage, from: i64, to: i64, as_of: i64, basis: Basis) -> Vec<Piece> {
     let start = u.started_at.max(from);
     let end = usage_end(u, as_of, basis).min(to);
@@ -193,16 +197,28 @@ pub fn pieces(book: &PriceBook, u: &Usage, from: i64, to: i64, as_of: i64, basis
     if end <= start {
         return out;
     }
-    let own = if u.shared { Payer::Pool(SharedPool::SharedEnvironments) } else { Payer::Team };
     let mut segments = Vec::with_capacity(2);
-    match u.idle_until {
+    // Before a pool member's claim, its time is the pool's.
+    let mut t = match u.idle_until {
         Some(claim) if claim > start => {
             segments.push((start, claim.min(end), Payer::Pool(SharedPool::WarmPools)));
-            if claim < end {
-                segments.push((claim, end, own));
-            }
+            claim.min(end)
         }
-        _ => segments.push((start, end, own)),
+        _ => start,
+    };
+    for &(a, b) in &u.shared {
+        let (a, b) = (a.max(t), b.min(end));
+        if b <= a {
+            continue;
+        }
+        if a > t {
+            segments.push((t, a, Payer::Team));
+        }
+        segments.push((a, b, Payer::Pool(SharedPool::SharedEnvironments)));
+        t = b;
+    }
+    if t < end {
+        segments.push((t, end, Payer::Team));
     }
     for (a, b, payer) in segments {
         for (p, q, rate) in book.periods(u.tier, &u.kind, u.recorded_rate, a, b) {
@@ -452,6 +468,10 @@ impl<'b> Accumulator<'b> {
             .collect();
         let total = teams.iter().map(|t| t.total).sum::<Micros>() + unallocated;
         let mut environments: Vec<EnvCost> = envs.into_values().collect();
+        // The same report whatever order the rows came in.
+        for e in &mut environments {
+            e.by_kind.sort();
+        }
         environments.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.name.cmp(&b.name)));
         MonthReport { month: month.label(), basis, from, to, environments, pools, teams, unallocated, total }
     }
@@ -529,7 +549,7 @@ mod tests {
             started_at: start,
             ended_at: end,
             idle_until: None,
-            shared: false,
+            shared: vec![],
             expected_end: None,
         }
     }
@@ -607,11 +627,22 @@ mod tests {
     #[test]
     fn a_shared_environment_with_no_team_usage_is_unallocated() {
         let mut u = usage("a", "staging", Tier::Staging, "compute", at(2, 0), Some(at(2, 5)));
-        u.shared = true;
+        u.shared = vec![(at(2, 0), i64::MAX)];
         let r = month_report(&flat_book(1_000_000), &AllocationRules::default(), &[u], nov(), at(30, 0), Basis::Actual);
         assert!(r.teams.is_empty());
         assert_eq!(r.unallocated, Micros(5_000_000));
         assert_eq!(r.total, Micros(5_000_000));
+    }
+
+    #[test]
+    fn an_environment_is_shared_only_from_its_marking_on() {
+        let mut u = usage("a", "staging", Tier::Staging, "compute", at(2, 0), Some(at(2, 10)));
+        u.shared = vec![(at(2, 4), at(2, 6))];
+        let r = month_report(&flat_book(1_000_000), &AllocationRules::default(), &[u], nov(), at(30, 0), Basis::Actual);
+        assert_eq!(r.environments[0].cost, Micros(8_000_000));
+        let shared = r.pools.iter().find(|p| p.pool == SharedPool::SharedEnvironments).unwrap();
+        assert_eq!(shared.cost, Micros(2_000_000));
+        assert_eq!(shared.allocations, vec![("a".into(), Micros(2_000_000))]);
     }
 
     #[test]
@@ -645,7 +676,7 @@ mod tests {
             -40 * 24 * h..70 * 24 * h,
             prop::option::of(0i64..50 * 24 * h),
             prop::option::of(0i64..30 * 24 * h),
-            any::<bool>(),
+            prop::option::of((-10 * 24 * h..40 * 24 * h, prop::option::of(0i64..20 * 24 * h))),
             prop::option::of(0i64..60 * 24 * h),
         )
             .prop_map(move |(team, env, tier, kind, start, len, claim, shared, exp)| {
@@ -659,7 +690,14 @@ mod tests {
                     len.map(|l| base + start + l),
                 );
                 u.idle_until = claim.map(|c| base + start + c);
-                u.shared = shared && env % 3 == 0;
+                // Shared from some instant, for a while or still.
+                u.shared = match shared {
+                    Some((from, len)) if env % 3 == 0 => {
+                        let a = base + start + from;
+                        vec![(a, len.map_or(i64::MAX, |l| a + l))]
+                    }
+                    _ => vec![],
+                };
                 u.expected_end = exp.map(|e| base + start + e);
                 u
             })

@@ -64,20 +64,21 @@ pub struct RateEntry {
     pub hourly_rate: Micros,
 }
 
-/// Every rate in force over time, by (tier, kind).
+/// Every rate in force over time, by tier, then kind (looked up by `&str`:
+/// reports price tens of thousands of intervals per request).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PriceBook {
     /// Sorted by `effective_from`, one entry per instant.
-    schedules: BTreeMap<(Tier, String), Vec<(i64, Micros)>>,
+    schedules: BTreeMap<Tier, BTreeMap<String, Vec<(i64, Micros)>>>,
 }
 
 impl PriceBook {
     pub fn new(entries: impl IntoIterator<Item = RateEntry>) -> PriceBook {
-        let mut schedules: BTreeMap<(Tier, String), Vec<(i64, Micros)>> = BTreeMap::new();
+        let mut schedules: BTreeMap<Tier, BTreeMap<String, Vec<(i64, Micros)>>> = BTreeMap::new();
         for e in entries {
-            schedules.entry((e.tier, e.kind)).or_default().push((e.effective_from, e.hourly_rate));
+            schedules.entry(e.tier).or_default().entry(e.kind).or_default().push((e.effective_from, e.hourly_rate));
         }
-        for s in schedules.values_mut() {
+        for s in schedules.values_mut().flat_map(|kinds| kinds.values_mut()) {
             s.sort_by_key(|(from, _)| *from);
             s.dedup_by_key(|(from, _)| *from);
         }
@@ -98,7 +99,7 @@ impl PriceBook {
         if end <= start {
             return out;
         }
-        let Some(schedule) = self.schedules.get(&(tier, kind.to_string())) else {
+        let Some(schedule) = self.schedules.get(&tier).and_then(|kinds| kinds.get(kind)) else {
             out.push((start, end, fallback));
             return out;
         };
@@ -135,9 +136,10 @@ impl PriceBook {
     pub fn entries(&self) -> Vec<RateEntry> {
         self.schedules
             .iter()
-            .flat_map(|((tier, kind), s)| {
-                s.iter().map(|&(effective_from, hourly_rate)| RateEntry {
-                    tier: *tier,
+            .flat_map(|(tier, kinds)| kinds.iter().map(move |(kind, s)| (*tier, kind, s)))
+            .flat_map(|(tier, kind, s)| {
+                s.iter().map(move |&(effective_from, hourly_rate)| RateEntry {
+                    tier,
                     kind: kind.clone(),
                     effective_from,
                     hourly_rate,

@@ -211,7 +211,7 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
                     view! {
                         <button type="button" class="mt-2 rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-50"
                             on:click=move |_| { ui.share.dispatch(crate::api::costs::SetEnvironmentShared { id: id.clone(), shared: !shared }); }>
-                            {if shared { "Charge to its own team" } else { "Mark shared across teams" }}
+                            {if shared { "Charge to its own team from now" } else { "Mark shared across teams from now" }}
                         </button>
                     }
                 })}

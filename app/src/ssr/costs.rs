@@ -35,13 +35,28 @@ struct UsageRow {
     #[sqlx(try_from = "Flag")]
     pooled: bool,
     claimed_at: Option<i64>,
-    #[sqlx(try_from = "Flag")]
-    shared: bool,
     expires_at: Option<i64>,
 }
 
+/// Every environment's shared periods (a small table), sorted.
+pub type SharedPeriods = std::collections::HashMap<String, Vec<(i64, i64)>>;
+
+pub async fn shared_periods(db: &Db) -> Result<SharedPeriods, AppError> {
+    let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT environment_id, started_at, ended_at FROM shared_periods ORDER BY environment_id, started_at",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(internal("reading shared periods"))?;
+    let mut out = SharedPeriods::new();
+    for (env, from, to) in rows {
+        out.entry(env).or_default().push((from, to.unwrap_or(i64::MAX)));
+    }
+    Ok(out)
+}
+
 impl UsageRow {
-    fn into_usage(self) -> Option<Usage> {
+    fn into_usage(self, shared: &SharedPeriods) -> Option<Usage> {
         let tier: Tier = match self.tier.parse() {
             Ok(t) => t,
             Err(e) => {
@@ -50,6 +65,7 @@ impl UsageRow {
             }
         };
         let idle_until = if self.pooled { Some(i64::MAX) } else { self.claimed_at };
+        let shared = shared.get(&self.environment_id).cloned().unwrap_or_default();
         Some(Usage {
             env_id: self.environment_id,
             env_name: self.env_name,
@@ -63,7 +79,7 @@ impl UsageRow {
             started_at: self.started_at,
             ended_at: self.ended_at,
             idle_until,
-            shared: self.shared,
+            shared,
             // Pool members wait without an expiry: they run on.
             expected_end: if self.pooled { None } else { self.expires_at },
         })
@@ -71,16 +87,14 @@ impl UsageRow {
 }
 
 const USAGE_SQL: &str = "SELECT r.environment_id, e.name AS env_name, t.slug AS team, a.slug AS app, e.tier, r.kind,
-        e.git_ref, e.pr_number, r.hourly_rate_micros, r.started_at, r.ended_at, e.pooled, e.claimed_at, e.shared,
-        e.expires_at
+        e.git_ref, e.pr_number, r.hourly_rate_micros, r.started_at, r.ended_at, e.pooled, e.claimed_at, e.expires_at
      FROM resources r
      JOIN environments e ON e.id = r.environment_id
      JOIN teams t ON t.id = e.team_id
      JOIN apps a ON a.id = e.app_id
-     WHERE r.started_at IS NOT NULL AND r.started_at < $2 AND (r.ended_at IS NULL OR r.ended_at > $1)
-     ORDER BY t.slug, e.name, r.kind";
+     WHERE r.started_at IS NOT NULL AND r.started_at < $2 AND (r.ended_at IS NULL OR r.ended_at > $1)";
 
-/// Every priced resource interval overlapping [from, to).
+/// Every priced resource interval overlapping [from, to), in no order.
 pub async fn usages(db: &Db, from: i64, to: i64) -> Result<Vec<Usage>, AppError> {
     let rows: Vec<UsageRow> = sqlx::query_as(USAGE_SQL)
         .bind(from)
@@ -88,17 +102,27 @@ pub async fn usages(db: &Db, from: i64, to: i64) -> Result<Vec<Usage>, AppError>
         .fetch_all(db.pool())
         .await
         .map_err(internal("reading resource usage"))?;
-    Ok(rows.into_iter().filter_map(UsageRow::into_usage).collect())
+    let shared = shared_periods(db).await?;
+    Ok(rows.into_iter().filter_map(|r| r.into_usage(&shared)).collect())
 }
 
-/// The same intervals as a stream, for exports of any size.
-pub fn usage_stream(db: &Db, from: i64, to: i64) -> impl Stream<Item = Result<Usage, AppError>> + Send + '_ {
-    sqlx::query_as::<_, UsageRow>(USAGE_SQL).bind(from).bind(to).fetch(db.pool()).filter_map(|row| async move {
-        match row {
-            Ok(r) => r.into_usage().map(Ok),
-            Err(e) => Some(Err(internal("streaming resource usage")(e))),
-        }
-    })
+/// The same intervals as a stream, by team and environment, for exports of any size.
+pub fn usage_stream<'a>(
+    db: &'a Db,
+    shared: &'a SharedPeriods,
+    from: i64,
+    to: i64,
+) -> impl Stream<Item = Result<Usage, AppError>> + Send + 'a {
+    static ORDERED: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{USAGE_SQL} ORDER BY t.slug, e.name, r.kind"));
+    sqlx::query_as::<_, UsageRow>(ORDERED.as_str()).bind(from).bind(to).fetch(db.pool()).filter_map(
+        move |row| async move {
+            match row {
+                Ok(r) => r.into_usage(shared).map(Ok),
+                Err(e) => Some(Err(internal("streaming resource usage")(e))),
+            }
+        },
+    )
 }
 
 #[derive(sqlx::FromRow)]
@@ -470,10 +494,12 @@ pub async fn rate_rows(db: &Db) -> Result<Vec<(RateEntry, Option<String>, i64)>,
         .collect())
 }
 
-/// Marks an environment shared (its cost becomes a shared cost) or not:
-/// platform admins only, audited.
+/// Marks an environment shared from now on (its cost becomes a shared
+/// cost) or ends its sharing now: platform admins only, audited. Earlier
+/// months are never reattributed.
 pub async fn set_shared(state: &AppState, meta: &RequestMeta, env_id: &str, shared: bool) -> Result<(), AppError> {
     authz::require(state, meta, Action::ManagePolicies, None).await?;
+    let now = now_ms();
     let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
     let team: Option<(String,)> = sqlx::query_as("SELECT team_id FROM environments WHERE id = $1")
         .bind(env_id)
@@ -481,12 +507,32 @@ pub async fn set_shared(state: &AppState, meta: &RequestMeta, env_id: &str, shar
         .await
         .map_err(internal("finding an environment"))?;
     let Some((team_id,)) = team else { return Err(AppError::NotFound) };
-    sqlx::query("UPDATE environments SET shared = $1, version = version + 1 WHERE id = $2")
-        .bind(store::flag(shared))
-        .bind(env_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal("marking an environment shared"))?;
+    let open: Option<(i64,)> =
+        sqlx::query_as("SELECT started_at FROM shared_periods WHERE environment_id = $1 AND ended_at IS NULL")
+            .bind(env_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal("reading shared periods"))?;
+    match (shared, open) {
+        (true, None) => {
+            sqlx::query("INSERT INTO shared_periods (environment_id, started_at) VALUES ($1, $2)")
+                .bind(env_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal("opening a shared period"))?;
+        }
+        (false, Some(_)) => {
+            sqlx::query("UPDATE shared_periods SET ended_at = $1 WHERE environment_id = $2 AND ended_at IS NULL")
+                .bind(now)
+                .bind(env_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal("closing a shared period"))?;
+        }
+        // Already as asked: nothing to write or audit.
+        _ => return Ok(()),
+    }
     let mut event = AuditEvent::from_request(
         meta,
         if shared { "environment.share" } else { "environment.unshare" },
@@ -500,12 +546,13 @@ pub async fn set_shared(state: &AppState, meta: &RequestMeta, env_id: &str, shar
     Ok(())
 }
 
-/// Whether an environment is marked shared.
+/// Whether an environment is shared now.
 pub async fn is_shared(db: &Db, env_id: &str) -> Result<bool, AppError> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT shared FROM environments WHERE id = $1")
-        .bind(env_id)
-        .fetch_optional(db.pool())
-        .await
-        .map_err(internal("reading an environment"))?;
-    Ok(row.is_some_and(|r| r.0 != 0))
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT started_at FROM shared_periods WHERE environment_id = $1 AND ended_at IS NULL")
+            .bind(env_id)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(internal("reading an environment"))?;
+    Ok(row.is_some())
 }

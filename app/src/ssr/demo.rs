@@ -88,7 +88,12 @@ pub async fn seed_with(db: &Db, now: i64, repos: &DemoRepos, blueprint: &str) ->
         store::jobs::enqueue(&mut *tx, &new_id(), "provision", Some(env_id), now).await?;
     }
     for env_id in &plan.shared {
-        sqlx::query("UPDATE environments SET shared = 1 WHERE id = $1").bind(env_id).execute(&mut *tx).await?;
+        let since = plan.environments.iter().find(|e| &e.id == env_id).map_or(now, |e| e.created_at);
+        sqlx::query("INSERT INTO shared_periods (environment_id, started_at) VALUES ($1, $2)")
+            .bind(env_id)
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
     }
     for (tier, kind, from, rate) in &plan.prices {
         sqlx::query(
@@ -464,7 +469,7 @@ impl DemoPlan {
                     started_at: r.started_at?,
                     ended_at: r.ended_at,
                     idle_until: if e.pooled { Some(i64::MAX) } else { e.claimed_at },
-                    shared: self.shared.contains(&e.id),
+                    shared: if self.shared.contains(&e.id) { vec![(e.created_at, i64::MAX)] } else { vec![] },
                     expected_end: e.expires_at,
                 })
             })

@@ -123,6 +123,7 @@ struct Export {
     book: PriceBook,
     report: MonthReport,
     now: i64,
+    shared: costs::SharedPeriods,
 }
 
 async fn prepare(state: &AppState, caller: &Caller, q: &CostsQuery) -> Result<Export, ApiError> {
@@ -136,12 +137,16 @@ async fn prepare(state: &AppState, caller: &Caller, q: &CostsQuery) -> Result<Ex
     let team = selection(state, &caller.meta, &teams, q.team.as_deref()).await?;
     let book = costs::price_book(&state.db).await?;
     let mut acc = Accumulator::new(&book, month, now, Basis::Actual, false);
-    let mut usages = std::pin::pin!(costs::usage_stream(&state.db, month.start_ms(), month.next().start_ms()));
-    while let Some(u) = usages.next().await {
-        acc.add(&u?);
+    let shared = costs::shared_periods(&state.db).await?;
+    {
+        let mut usages =
+            std::pin::pin!(costs::usage_stream(&state.db, &shared, month.start_ms(), month.next().start_ms()));
+        while let Some(u) = usages.next().await {
+            acc.add(&u?);
+        }
     }
     let report = acc.finish(&state.settings.cost_rules);
-    Ok(Export { month, team, teams, book, report, now })
+    Ok(Export { month, team, teams, book, report, now, shared })
 }
 
 /// A streamed attachment; rows come from `produce` through a small channel,
@@ -258,7 +263,8 @@ pub async fn export_csv(
             return;
         }
         let (from, to) = (e.report.from, e.report.to);
-        let mut usages = std::pin::pin!(costs::usage_stream(&state.db, e.month.start_ms(), e.month.next().start_ms()));
+        let mut usages =
+            std::pin::pin!(costs::usage_stream(&state.db, &e.shared, e.month.start_ms(), e.month.next().start_ms()));
         while let Some(u) = usages.next().await {
             let u = match u {
                 Ok(u) => u,
@@ -348,7 +354,8 @@ pub async fn export_focus(
         let team_of = |slug: &str| (slug.to_string(), names.get(slug).copied().unwrap_or(slug).to_string());
         let billing = (e.month.start_ms(), e.month.next().start_ms());
         let (from, to) = (e.report.from, e.report.to);
-        let mut usages = std::pin::pin!(costs::usage_stream(&state.db, e.month.start_ms(), e.month.next().start_ms()));
+        let mut usages =
+            std::pin::pin!(costs::usage_stream(&state.db, &e.shared, e.month.start_ms(), e.month.next().start_ms()));
         while let Some(u) = usages.next().await {
             let u = match u {
                 Ok(u) => u,
