@@ -696,6 +696,17 @@ mod chargeback {
         let (_, warning) = environments::create_noting_budget(&state, &meta(alice.clone()), lw).await.unwrap();
         assert!(warning.is_some_and(|w| w.contains("budget")));
         environments::create(&state, &meta(erin), full_preview("checkout-web")).await.unwrap();
+        // `budget_gate = "off"` on the full tier lets it through.
+        let ungated = {
+            let mut s = (*state.settings).clone();
+            let off = app::domain::tier::TierOverride {
+                budget_gate: Some(app::domain::budget::BudgetGate::Off),
+                ..Default::default()
+            };
+            s.tiers = s.tiers.with_override(Tier::PreviewFull, &off).unwrap();
+            app::ssr::AppState { settings: std::sync::Arc::new(s), ..state.clone() }
+        };
+        environments::create(&ungated, &meta(alice.clone()), full_preview("checkout-web")).await.unwrap();
         // Raising the budget lets the team through again.
         costs::set_budget(&state, &meta(bob), input(Micros::from_dollars(1_000_000))).await.unwrap();
         environments::create(&state, &meta(alice), full_preview("checkout-web")).await.unwrap();

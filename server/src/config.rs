@@ -567,6 +567,32 @@ mod tests {
     }
 
     #[test]
+    fn cost_rules_and_budget_gates_are_read_and_checked() {
+        use app::domain::budget::BudgetGate;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eod.toml");
+        std::fs::write(
+            &path,
+            "[costs]\nshared_database = \"proportional\"\n[tier.preview-full]\nbudget_gate = \"off\"\n",
+        )
+        .unwrap();
+        let c = Config::from_sources(Some(&path), &env(&[])).unwrap();
+        assert_eq!(c.cost_rules.shared_database, Allocation::Proportional);
+        assert_eq!(c.cost_rules.warm_pools, AllocationRules::default().warm_pools);
+        assert_eq!(c.tiers.get(Tier::PreviewFull).budget_gate, BudgetGate::Off);
+        assert_eq!(c.tiers.get(Tier::PreviewCompliance).budget_gate, BudgetGate::Block);
+        for (text, expect) in [
+            ("[costs]\nwarm_pools = \"fair\"\n", "[costs]"),
+            ("[costs]\nsnacks = \"even\"\n", "unknown field"),
+            ("[tier.preview-full]\nbudget_gate = \"maybe\"\n", "`block`, `warn`, `off`"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::from_sources(Some(&path), &env(&[])).unwrap_err().to_string();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_tier_and_pool_tables_name_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("eod.toml");

@@ -58,7 +58,8 @@ enum TokenCommand {
         /// The user's login.
         #[arg(long)]
         user: String,
-        /// A scope to grant; repeat for several (environments:read, environments:write, costs:read, audit:read).
+        /// A scope to grant; repeat for several (environments:read, environments:write, costs:read,
+        /// budgets:write, audit:read, apps:read, apps:write).
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Days until the token expires (1–365).
@@ -91,7 +92,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&config.log)).init();
+    // Logs go to stderr: stdout carries command output (`eod token create` prints the token).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(&config).await,

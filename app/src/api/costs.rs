@@ -63,6 +63,8 @@ pub struct AlertLine {
     pub basis: String,
     pub pct: i64,
     pub spent_micros: Micros,
+    /// The budget the level was measured against.
+    pub budget_micros: Micros,
     pub at: i64,
 }
 
@@ -87,12 +89,13 @@ pub struct Reconciliation {
     pub allocated_micros: Micros,
     /// The selection's total.
     pub selection_total_micros: Micros,
-    /// Σ every team's total.
-    pub teams_micros: Micros,
-    pub unallocated_micros: Micros,
-    /// The month's platform total.
-    pub platform_total_micros: Micros,
-    /// Both equations hold.
+    /// Σ every team's total (all-teams view only).
+    pub teams_micros: Option<Micros>,
+    /// What no team could take (all-teams view only).
+    pub unallocated_micros: Option<Micros>,
+    /// The month's platform total (all-teams view only).
+    pub platform_total_micros: Option<Micros>,
+    /// Both equations hold (the platform one is checked on every view).
     pub balanced: bool,
 }
 
@@ -268,7 +271,7 @@ pub async fn add_price(tier: String, kind: String, rate: String, effective_from:
                 tier.parse().map_err(|e: crate::domain::tier::UnknownTier| AppError::invalid("tier", e.to_string()))?;
             let rate = crate::domain::budget::parse_dollars(&rate).map_err(|e| AppError::invalid("rate", e))?;
             let from = match effective_from.trim() {
-                "" => None,
+                t if t.is_empty() || t.eq_ignore_ascii_case("now") => None,
                 t => Some(parse_utc_minute(t).ok_or_else(|| {
                     AppError::invalid("effective_from", "give a UTC date and time like 2026-12-01T00:00")
                 })?),
@@ -393,13 +396,25 @@ pub async fn build(
         .map(|t| (t.slug.clone(), t.name.clone()))
         .collect();
 
-    // One read of the year before the month feeds the month and the trend.
+    // The trend: the eleven months before this one. Closed months' totals
+    // are remembered; one read covers the selected month and any month not
+    // computed yet.
     let mut first = month;
     for _ in 0..11 {
         first = first.prev();
     }
+    let mut oldest_needed = month;
+    let mut m = first;
+    while m < month {
+        let closed = m.next().start_ms() <= now;
+        if !closed || state.db.closed_month(&m.label()).is_none() {
+            oldest_needed = oldest_needed.min(m);
+            break;
+        }
+        m = m.next();
+    }
     let book = costs::price_book(&state.db).await?;
-    let usages = costs::usages(&state.db, first.start_ms(), month.next().start_ms()).await?;
+    let usages = costs::usages(&state.db, oldest_needed.start_ms(), month.next().start_ms()).await?;
     let rules = &state.settings.cost_rules;
     let actual = month_report(&book, rules, &usages, month, now, Basis::Actual);
     let forecast = {
@@ -433,6 +448,9 @@ pub async fn build(
     let by_tier = breakdown(env_costs.iter().copied(), |e| vec![(e.tier.as_str().to_string(), e.cost)]);
     let by_app = breakdown(env_costs.iter().copied(), |e| vec![(e.app.clone(), e.cost)]);
     let by_kind = breakdown(env_costs.iter().copied(), |e| e.by_kind.clone());
+    // A team's view shows its own share of each pool, not what the pool is
+    // made of or what other teams took (that would reveal their spend).
+    let all = slug.is_none();
     let shared: Vec<SharedLine> = actual
         .pools
         .iter()
@@ -442,9 +460,9 @@ pub async fn build(
             rule: p.rule.as_str().to_string(),
             pool_cost_micros: p.cost,
             share_micros: p.allocations.iter().filter(|(t, _)| in_selection(t)).map(|(_, c)| *c).sum(),
-            sources: p.sources.clone(),
-            allocations: p.allocations.clone(),
-            unallocated_micros: p.unallocated,
+            sources: if all { p.sources.clone() } else { Vec::new() },
+            allocations: p.allocations.iter().filter(|(t, _)| in_selection(t)).cloned().collect(),
+            unallocated_micros: if all { p.unallocated } else { Micros::ZERO },
         })
         .collect();
     let teams_lines: Vec<TeamLine> = actual
@@ -478,9 +496,10 @@ pub async fn build(
         environments_micros,
         allocated_micros,
         selection_total_micros: total,
-        teams_micros,
-        unallocated_micros: actual.unallocated,
-        platform_total_micros: actual.total,
+        // Platform-wide figures are for the all-teams view only.
+        teams_micros: all.then_some(teams_micros),
+        unallocated_micros: all.then_some(actual.unallocated),
+        platform_total_micros: all.then_some(actual.total),
         balanced: environments_micros + allocated_micros + unallocated == total
             && teams_micros + actual.unallocated == actual.total,
     };
@@ -509,14 +528,21 @@ pub async fn build(
     let mut m = first;
     loop {
         // Team totals are all the trend needs: no per-environment lines.
-        let r = if m == month {
-            actual.clone()
-        } else {
-            let mut acc = crate::domain::chargeback::Accumulator::new(&book, m, now, Basis::Actual, false);
-            for u in &usages {
-                acc.add(u);
+        let closed = m.next().start_ms() <= now;
+        let r = match (m == month, closed.then(|| state.db.closed_month(&m.label())).flatten()) {
+            (true, _) => actual.clone(),
+            (false, Some(r)) => r,
+            (false, None) => {
+                let mut acc = crate::domain::chargeback::Accumulator::new(&book, m, now, Basis::Actual, false);
+                for u in &usages {
+                    acc.add(u);
+                }
+                let r = acc.finish(rules);
+                if closed {
+                    state.db.remember_closed_month(&r);
+                }
+                r
             }
-            acc.finish(rules)
         };
         let (d, a, t) = match &slug {
             Some(s) => {
@@ -554,7 +580,13 @@ pub async fn build(
                     since: b.since,
                     alerts: alerts
                         .into_iter()
-                        .map(|a| AlertLine { basis: a.basis, pct: a.pct, spent_micros: a.spent, at: a.at })
+                        .map(|a| AlertLine {
+                            basis: a.basis,
+                            pct: a.pct,
+                            spent_micros: a.spent,
+                            budget_micros: a.budget,
+                            at: a.at,
+                        })
                         .collect(),
                 })
             }
@@ -562,8 +594,9 @@ pub async fn build(
         },
         None => None,
     };
-    let can_manage_budget =
-        selected.as_ref().is_some_and(|t| decide(&viewer, Action::ManageBudgets, Some(&t.id)) == Decision::Allow);
+    // A budget is set from the current month on: the form is offered there only.
+    let can_manage_budget = month == current
+        && selected.as_ref().is_some_and(|t| decide(&viewer, Action::ManageBudgets, Some(&t.id)) == Decision::Allow);
     let mut months = Vec::new();
     let mut m = current;
     for _ in 0..13 {

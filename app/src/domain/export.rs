@@ -215,8 +215,13 @@ pub struct FocusRow {
 /// A FOCUS CSV line for `row`, in `version`'s column order.
 pub fn focus_line(version: FocusVersion, row: &FocusRow) -> String {
     let cost = dollars6(row.cost);
+    // Usage rows need a pricing quantity: hours, or one allocated share.
     let (qty, unit) = match row.quantity_ms {
         Some(ms) => (hours6(ms), "Hours".to_string()),
+        None => ("1".to_string(), "Allocations".to_string()),
+    };
+    let (consumed, consumed_unit) = match row.quantity_ms {
+        Some(_) => (qty.clone(), unit.clone()),
         None => (String::new(), String::new()),
     };
     let (team_id, team_name) = row.team.clone().unwrap_or_default();
@@ -233,8 +238,8 @@ pub fn focus_line(version: FocusVersion, row: &FocusRow) -> String {
         "Usage-Based".into(),
         iso_utc(row.charge_period.1),
         iso_utc(row.charge_period.0),
-        qty.clone(),
-        unit.clone(),
+        consumed,
+        consumed_unit,
         cost.clone(),
         cost.clone(),
     ];

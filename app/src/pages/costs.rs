@@ -105,36 +105,45 @@ fn CostsBody(v: CostsView, set_budget: ServerAction<SetBudget>) -> impl IntoView
 
         <section class=format!("{card} mb-6") aria-labelledby="envs-h">
             <h2 id="envs-h" class="mb-2 text-lg font-medium">"By environment"</h2>
-            <EnvTable v=v.get_value() />
+            <div class="overflow-x-auto"><EnvTable v=v.get_value() /></div>
         </section>
 
         <section class="mb-6 grid gap-4 md:grid-cols-3">
-            <div class=card><h2 class="mb-2 font-medium">"By tier"</h2><Breakdown id="tier" rows=v.with_value(|v| v.by_tier.clone()) /></div>
-            <div class=card><h2 class="mb-2 font-medium">"By app"</h2><Breakdown id="app" rows=v.with_value(|v| v.by_app.clone()) /></div>
-            <div class=card><h2 class="mb-2 font-medium">"By resource kind"</h2><Breakdown id="kind" rows=v.with_value(|v| v.by_kind.clone()) /></div>
+            <div class=card><h2 class="mb-2 font-medium">"By tier"</h2><Breakdown id="tier" label="Tier" rows=v.with_value(|v| v.by_tier.clone()) /></div>
+            <div class=card><h2 class="mb-2 font-medium">"By app"</h2><Breakdown id="app" label="App" rows=v.with_value(|v| v.by_app.clone()) /></div>
+            <div class=card><h2 class="mb-2 font-medium">"By resource kind"</h2><Breakdown id="kind" label="Resource kind" rows=v.with_value(|v| v.by_kind.clone()) /></div>
         </section>
 
         <section class=format!("{card} mb-6") aria-labelledby="shared-h">
             <h2 id="shared-h" class="mb-2 text-lg font-medium">"Shared costs"</h2>
-            <SharedCosts v=v.get_value() />
+            <div class="overflow-x-auto"><SharedCosts v=v.get_value() /></div>
         </section>
 
         <section class=format!("{card} mb-6") aria-labelledby="rec-h" data-testid="reconciliation">
             <h2 id="rec-h" class="mb-2 text-lg font-medium">"Reconciliation"</h2>
             {v.with_value(|v| {
                 let r = v.reconciliation.clone();
-                let team_eq = if v.team.is_some() {
-                    format!("Σ environments {} + Σ allocated shared {} = team total {}", money(r.environments_micros), money(r.allocated_micros), money(r.selection_total_micros))
-                } else {
-                    format!("Σ environments {} + Σ allocated shared {} + unallocated {} = total {}", money(r.environments_micros), money(r.allocated_micros), money(r.unallocated_micros), money(r.selection_total_micros))
+                let platform = match (r.teams_micros, r.unallocated_micros, r.platform_total_micros) {
+                    (Some(t), Some(u), Some(p)) => Some((t, u, p)),
+                    _ => None,
+                };
+                let (eq, micros) = match platform {
+                    None => (
+                        format!("Σ environments {} + Σ allocated shared {} = team total {}", money(r.environments_micros), money(r.allocated_micros), money(r.selection_total_micros)),
+                        format!("In micro-dollars: {} + {} = {}", r.environments_micros.0, r.allocated_micros.0, r.selection_total_micros.0),
+                    ),
+                    Some((_, u, _)) => (
+                        format!("Σ environments {} + Σ allocated shared {} + unallocated {} = total {}", money(r.environments_micros), money(r.allocated_micros), money(u), money(r.selection_total_micros)),
+                        format!("In micro-dollars: {} + {} + {} = {}", r.environments_micros.0, r.allocated_micros.0, u.0, r.selection_total_micros.0),
+                    ),
                 };
                 view! {
                     <ul class="space-y-1 font-mono text-sm">
-                        <li>{team_eq}</li>
-                        <li>{format!("Σ teams {} + unallocated {} = platform total {}", money(r.teams_micros), money(r.unallocated_micros), money(r.platform_total_micros))}</li>
-                        <li>{format!("In micro-dollars: {} + {} + {} = {} · {} + {} = {}",
-                            r.environments_micros.0, r.allocated_micros.0, if v.team.is_some() { 0 } else { r.unallocated_micros.0 }, r.selection_total_micros.0,
-                            r.teams_micros.0, r.unallocated_micros.0, r.platform_total_micros.0)}</li>
+                        <li>{eq}</li>
+                        {platform.map(|(t, u, p)| view! {
+                            <li>{format!("Σ teams {} + unallocated {} = platform total {} ({} + {} = {} µ$)", money(t), money(u), money(p), t.0, u.0, p.0)}</li>
+                        })}
+                        <li>{micros}</li>
                         <li data-testid="balanced" class=if r.balanced { "text-emerald-800" } else { "text-red-800" }>
                             {if r.balanced { "Both sums hold exactly. The CSV's cost_usd column and the FOCUS file's BilledCost sum to the same total." } else { "The sums do not hold: please report this." }}
                         </li>
@@ -176,14 +185,21 @@ fn BudgetCard(v: CostsView, set_budget: ServerAction<SetBudget>) -> impl IntoVie
                     b.forecast_pct.unwrap_or(0), b.thresholds.iter().map(|t| format!("{t}%")).collect::<Vec<_>>().join(", "), b.since)}</p>
                 <ul class="mt-1 text-xs" data-testid="budget-alerts">
                     {b.alerts.iter().map(|a| view! {
-                        <li>{format!("{} {}% reached {} ({}); managers notified", a.basis, a.pct, utc_datetime(a.at), a.spent_micros)}</li>
+                        <li>{format!("{} {}% reached {} ({} of a {} budget); managers notified", a.basis, a.pct, utc_datetime(a.at), a.spent_micros, a.budget_micros)}</li>
                     }).collect_view()}
                 </ul>
             }
             .into_any()
         }
     };
-    let amount = v.budget.as_ref().map(|b| format!("{:.2}", b.amount_micros.0 as f64 / 1e6)).unwrap_or_default();
+    // The exact amount, so saving the form unchanged changes nothing.
+    let amount = v
+        .budget
+        .as_ref()
+        .map(|b| {
+            crate::domain::export::dollars6(b.amount_micros).trim_end_matches('0').trim_end_matches('.').to_string()
+        })
+        .unwrap_or_default();
     let levels = v
         .budget
         .as_ref()
@@ -193,6 +209,9 @@ fn BudgetCard(v: CostsView, set_budget: ServerAction<SetBudget>) -> impl IntoVie
         <div class=card>
             <h2 class="text-sm font-medium text-slate-600">"Budget"</h2>
             {status}
+            {(!v.can_manage_budget && v.month_closed).then(|| view! {
+                <p class="mt-2 text-xs text-slate-500">"Budgets are set from the current month on: pick the current month to change it."</p>
+            })}
             {v.can_manage_budget.then(|| view! {
                 <ActionForm action=set_budget attr:class="mt-2 flex flex-wrap items-end gap-2 text-sm" attr:aria-label="Set budget">
                     <input type="hidden" name="team" value=team.clone() />
@@ -228,13 +247,13 @@ fn sort_button(label: &'static str, key: SortBy, sort: RwSignal<(SortBy, bool)>)
 }
 
 #[component]
-fn Breakdown(id: &'static str, rows: Vec<(String, Micros)>) -> impl IntoView {
+fn Breakdown(id: &'static str, label: &'static str, rows: Vec<(String, Micros)>) -> impl IntoView {
     let sort = RwSignal::new((SortBy::Cost, true));
     let rows = StoredValue::new(rows);
     view! {
         <table class="w-full text-sm" data-testid=format!("by-{id}")>
             <thead><tr class="text-left text-slate-600">
-                <th>{sort_button("Name", SortBy::Label, sort)}</th>
+                <th>{sort_button(label, SortBy::Label, sort)}</th>
                 <th class="text-right">{sort_button("Cost", SortBy::Cost, sort)}</th>
             </tr></thead>
             <tbody>
@@ -347,7 +366,7 @@ fn TrendChart(points: Vec<TrendPoint>) -> impl IntoView {
                         p.budget_micros.map(|b| format!(", budget {b}")).unwrap_or_default())}</title>
                     <rect x=format!("{x:.1}") y=format!("{yd:.1}") width=format!("{bw:.1}") height=format!("{:.1}", (h - pad - yd).max(0.0)) class="fill-indigo-500" />
                     <rect x=format!("{x:.1}") y=format!("{yt:.1}") width=format!("{bw:.1}") height=format!("{:.1}", (yd - yt).max(0.0)) class="fill-indigo-200" />
-                    <text x=format!("{:.1}", x + bw / 2.0) y=format!("{:.1}", h - 6.0) text-anchor="middle" class="fill-slate-500 text-[10px]">{p.month[5..].to_string()}</text>
+                    <text x=format!("{:.1}", x + bw / 2.0) y=format!("{:.1}", h - 6.0) text-anchor="middle" class="fill-slate-500 text-[10px]">{p.month[2..].to_string()}</text>
                 </g>
             }
         })

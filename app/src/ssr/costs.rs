@@ -272,7 +272,7 @@ async fn record_alerts(
                     budget.amount
                 ),
                 _ => format!(
-                    "{} is forecast to spend {spent} in {}, {pct}% of its budget of {}",
+                    "{} is forecast to spend {spent} in {}: past its {pct}% alert level of its budget of {}",
                     team.slug,
                     month.label(),
                     budget.amount

@@ -30,6 +30,11 @@ impl Engine {
 pub struct Db {
     pool: AnyPool,
     engine: Engine,
+    /// Team totals of closed months, by `YYYY-MM`: a closed month never
+    /// changes (rates and shared periods only apply from now on, resource
+    /// time in it is fixed), so the Costs page's trend computes each once.
+    closed_months:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, crate::domain::chargeback::MonthReport>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +74,7 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Db { pool, engine })
+        Ok(Db { pool, engine, closed_months: Default::default() })
     }
 
     /// Connects and applies every pending migration.
@@ -85,6 +90,18 @@ impl Db {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// A closed month's team totals, if computed before.
+    pub fn closed_month(&self, month: &str) -> Option<crate::domain::chargeback::MonthReport> {
+        self.closed_months.lock().ok()?.get(month).cloned()
+    }
+
+    /// Remembers a closed month's team totals (see `closed_months`).
+    pub fn remember_closed_month(&self, report: &crate::domain::chargeback::MonthReport) {
+        if let Ok(mut months) = self.closed_months.lock() {
+            months.insert(report.month.clone(), report.clone());
+        }
     }
 
     /// Begins a transaction that reads, then writes. On SQLite it takes the

@@ -495,15 +495,17 @@ impl DemoPlan {
         use crate::domain::chargeback::{month_report, AllocationRules, Basis};
         use crate::domain::cost::Month;
         let month = Month::containing(now);
-        let report =
-            month_report(&self.price_book(), &AllocationRules::default(), &self.usages(), month, now, Basis::Actual);
+        let (book, usages) = (self.price_book(), self.usages());
+        let report = month_report(&book, &AllocationRules::default(), &usages, month, now, Basis::Actual);
+        let last = month_report(&book, &AllocationRules::default(), &usages, month.prev(), now, Basis::Actual);
         let first = Month::containing(now - (HISTORY_DAYS - 31) * DAY_MS);
         let whole_dollars = |m: i64| (m / 1_000_000).max(1) * 1_000_000;
         let mut out = Vec::new();
         for (slug, share_pct) in [("search", 85), ("payments", 122)] {
             let spent = report.team(slug).total.0;
             let current = whole_dollars(spent * share_pct / 100);
-            out.push((format!("team-{slug}"), first.label(), whole_dollars(current * 40)));
+            // The year's budget: a quarter above a full month's spend.
+            out.push((format!("team-{slug}"), first.label(), whole_dollars(last.team(slug).total.0 * 125 / 100)));
             if first != month {
                 out.push((format!("team-{slug}"), month.label(), current));
             }

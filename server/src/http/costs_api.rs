@@ -90,11 +90,20 @@ pub struct CostsQuery {
     /// A team slug, or `all` (platform admins). Default: all teams for a
     /// platform admin, else the first team the caller manages.
     team: Option<String>,
-    /// FOCUS version of `focus.csv`: `1.3` (default) or `1.2`.
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FocusQuery {
+    /// `YYYY-MM` (UTC); the current month when absent.
+    month: Option<String>,
+    /// A team slug, or `all` (platform admins).
+    team: Option<String>,
+    /// FOCUS version: `1.3` (default) or `1.2`.
     version: Option<String>,
 }
 
-fn query(q: Result<Query<CostsQuery>, axum::extract::rejection::QueryRejection>) -> Result<CostsQuery, ApiError> {
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(q)| q).map_err(|r| ApiError(AppError::invalid("query", r.body_text())))
 }
 
@@ -109,9 +118,6 @@ pub async fn month_json(
 ) -> Result<Json<CostsView>, ApiError> {
     caller.require_scope(&state, Scope::CostsRead).await?;
     let q = query(q)?;
-    if q.version.is_some() {
-        return Err(ApiError(AppError::invalid("version", "only focus.csv takes a version")));
-    }
     Ok(Json(build(&state, &caller.meta, q.month.as_deref(), q.team.as_deref()).await?))
 }
 
@@ -126,15 +132,20 @@ struct Export {
     shared: costs::SharedPeriods,
 }
 
-async fn prepare(state: &AppState, caller: &Caller, q: &CostsQuery) -> Result<Export, ApiError> {
+async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    month: Option<&str>,
+    team: Option<&str>,
+) -> Result<Export, ApiError> {
     caller.require_scope(state, Scope::CostsRead).await?;
     let now = now_ms();
-    let month = match q.month.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+    let month = match month.map(str::trim).filter(|m| !m.is_empty()) {
         Some(m) => parse_month(m).map_err(|e| AppError::invalid("month", e))?,
         None => Month::containing(now),
     };
     let teams = store::teams::list(state.db.pool()).await.map_err(internal("listing teams"))?;
-    let team = selection(state, &caller.meta, &teams, q.team.as_deref()).await?;
+    let team = selection(state, &caller.meta, &teams, team).await?;
     let book = costs::price_book(&state.db).await?;
     let mut acc = Accumulator::new(&book, month, now, Basis::Actual, false);
     let shared = costs::shared_periods(&state.db).await?;
@@ -236,10 +247,7 @@ pub async fn export_csv(
     q: Result<Query<CostsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
-    if q.version.is_some() {
-        return Err(ApiError(AppError::invalid("version", "only focus.csv takes a version")));
-    }
-    let e = prepare(&state, &caller, &q).await?;
+    let e = prepare(&state, &caller, q.month.as_deref(), q.team.as_deref()).await?;
     let name = file_name("costs", &e);
     Ok(attachment(name, move |tx| async move {
         let mut sink = Sink { tx, buf: String::new() };
@@ -332,18 +340,18 @@ fn service_name(tier: app::domain::tier::Tier) -> String {
     format!("EoD {} environments", tier.label())
 }
 
-#[utoipa::path(get, path = "/api/v1/costs/focus.csv", params(CostsQuery), responses(
+#[utoipa::path(get, path = "/api/v1/costs/focus.csv", params(FocusQuery), responses(
     (status = 200, content_type = "text/csv", description = "FinOps FOCUS cost-and-usage rows (1.3 by default): one per environment × resource × UTC day, plus allocated shared cost; BilledCost sums to the month's `total_micros`"),
     (status = 401), (status = 403), (status = 404), (status = 422)))]
 pub async fn export_focus(
     State(state): State<AppState>,
     caller: Caller,
-    q: Result<Query<CostsQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<FocusQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
     let version =
         FocusVersion::parse(q.version.as_deref().unwrap_or("")).map_err(|e| AppError::invalid("version", e))?;
-    let e = prepare(&state, &caller, &q).await?;
+    let e = prepare(&state, &caller, q.month.as_deref(), q.team.as_deref()).await?;
     let name = file_name(&format!("focus-{}", version.as_str()), &e);
     Ok(attachment(name, move |tx| async move {
         let mut sink = Sink { tx, buf: String::new() };
