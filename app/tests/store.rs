@@ -731,10 +731,38 @@ mod chargeback {
         costs::add_rate(&state, &meta(erin.clone()), Tier::Staging, "compute", Micros(10_000_000), Some(from))
             .await
             .unwrap();
-        let dup = costs::add_rate(&state, &meta(erin), Tier::Staging, "compute", Micros(2), Some(from)).await;
+        let dup = costs::add_rate(&state, &meta(erin.clone()), Tier::Staging, "compute", Micros(2), Some(from)).await;
         assert!(matches!(dup, Err(AppError::Conflict(_))));
         let (after, _) = costs::report(&state, month, now).await.unwrap();
         assert_eq!(before.total, after.total, "cost so far is unchanged");
+        // Only a running environment can start being shared; sharing is a period from now.
+        let destroyed: String = sqlx::query_scalar("SELECT id FROM environments WHERE state = 'destroyed' LIMIT 1")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert!(matches!(
+            costs::set_shared(&state, &meta(erin.clone()), &destroyed, true).await,
+            Err(AppError::Conflict(_))
+        ));
+        let staging: String = sqlx::query_scalar("SELECT id FROM environments WHERE name = 'payments-api-staging'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        costs::set_shared(&state, &meta(erin.clone()), &staging, true).await.unwrap();
+        assert!(costs::is_shared(&db, &staging).await.unwrap());
+        costs::set_shared(&state, &meta(erin.clone()), &staging, false).await.unwrap();
+        assert!(!costs::is_shared(&db, &staging).await.unwrap());
+        let periods = costs::shared_periods(&db).await.unwrap();
+        assert_eq!(periods[&staging].len(), 1, "one closed period");
+        assert!(periods[&staging][0].1 < i64::MAX);
+        // A future rate may be withdrawn; one in force may not.
+        let later = now + 5 * H;
+        costs::add_rate(&state, &meta(erin.clone()), Tier::Staging, "gpu", Micros(7), Some(later)).await.unwrap();
+        costs::remove_future_rate(&state, &meta(erin.clone()), Tier::Staging, "gpu", later).await.unwrap();
+        assert_eq!(
+            costs::remove_future_rate(&state, &meta(erin.clone()), Tier::Staging, "compute", 0).await.unwrap_err(),
+            AppError::Conflict("only a rate that has not taken effect yet can be withdrawn".into())
+        );
         let book = costs::price_book(&db).await.unwrap();
         assert_eq!(
             book.rate_at(Tier::Staging, "compute", Micros(0), from - 1),

@@ -267,6 +267,7 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("POST", "/api/fn/price_book_rows", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/add_price", form, "tier=staging&kind=compute&rate=x&effective_from=", [401, 403, 403, 422]),
         ("POST", "/api/fn/set_environment_shared", form, "id=someone-elses&shared=true", [401, 403, 403, 404]),
+        ("POST", "/api/fn/withdraw_price", form, "tier=staging&kind=compute&effective_from=0", [401, 403, 403, 409]),
         ("GET", "/api/v1/costs", "", "", [401, 403, 200, 200]),
         ("GET", "/api/v1/costs/export.csv?team=search", "", "", [401, 404, 404, 200]),
         ("GET", "/api/v1/costs/focus.csv?month=2026-13", "", "", [401, 422, 422, 422]),

@@ -220,6 +220,8 @@ pub struct RateRow {
     pub added_by: Option<String>,
     /// Whether this row is the rate in force now for its (tier, kind).
     pub current: bool,
+    /// Not in effect yet: it may still be withdrawn.
+    pub future: bool,
 }
 
 #[server(prefix = "/api/fn", endpoint = "price_book_rows")]
@@ -250,6 +252,7 @@ pub async fn price_book_rows() -> Result<Vec<RateRow>, AppError> {
                         hourly_rate_micros: e.hourly_rate,
                         added_by: by,
                         current: in_force,
+                        future: e.effective_from > now,
                     }
                 })
                 .collect())
@@ -277,6 +280,22 @@ pub async fn add_price(tier: String, kind: String, rate: String, effective_from:
                 })?),
             };
             costs::add_rate(&state, &meta, tier, &kind, rate, from).await.map(|_| ())
+        }
+        .await,
+    )
+}
+
+/// Withdraws a rate that has not taken effect yet.
+#[server(prefix = "/api/fn", endpoint = "withdraw_price")]
+pub async fn withdraw_price(tier: String, kind: String, effective_from: i64) -> Result<(), AppError> {
+    crate::ssr::with_status(
+        async {
+            use crate::ssr::{authz, context::*, costs};
+            let (state, meta) = (app_state()?, request_meta());
+            authz::require(&state, &meta, crate::domain::authz::Action::ManagePolicies, None).await?;
+            let tier: crate::domain::tier::Tier =
+                tier.parse().map_err(|e: crate::domain::tier::UnknownTier| AppError::invalid("tier", e.to_string()))?;
+            costs::remove_future_rate(&state, &meta, tier, &kind, effective_from).await
         }
         .await,
     )

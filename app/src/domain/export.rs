@@ -73,7 +73,7 @@ pub fn split_by_day(start: i64, end: i64) -> Vec<(i64, i64)> {
 
 /// Parses `YYYY-MM` (a UTC calendar month).
 pub fn parse_month(text: &str) -> Result<super::cost::Month, String> {
-    let bad = || format!("{text:?} is not a month like 2026-11");
+    let bad = || format!("{text:?} is not a month like 2026-11 (years 2000 to 2999)");
     let (y, m) = text.split_once('-').ok_or_else(bad)?;
     if y.len() != 4 || m.len() != 2 {
         return Err(bad());

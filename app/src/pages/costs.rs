@@ -169,7 +169,14 @@ fn BudgetCard(v: CostsView, set_budget: ServerAction<SetBudget>) -> impl IntoVie
     let status = match &v.budget {
         None => view! { <p class="text-sm text-slate-600" data-testid="budget-state">"No budget set."</p> }.into_any(),
         Some(b) => {
-            let pct = b.actual_pct.unwrap_or(0);
+            // A $0 budget has no percentage: any spend is over it.
+            let over_zero = b.amount_micros == Micros::ZERO && v.total_micros > Micros::ZERO;
+            let pct = b.actual_pct.unwrap_or(if over_zero { 100 } else { 0 });
+            let shown = match b.actual_pct {
+                Some(p) => format!("{p}%"),
+                None if over_zero => "over".to_string(),
+                None => "0%".to_string(),
+            };
             let tone = if pct >= 100 {
                 "text-red-800"
             } else if pct >= 80 {
@@ -179,10 +186,10 @@ fn BudgetCard(v: CostsView, set_budget: ServerAction<SetBudget>) -> impl IntoVie
             };
             view! {
                 <p class=format!("text-lg font-semibold {tone}") data-testid="budget-state">
-                    {format!("{} of {} ({}%)", v.total_micros, b.amount_micros, pct)}
+                    {format!("{} of {} ({shown})", v.total_micros, b.amount_micros)}
                 </p>
-                <p class="text-xs text-slate-600">{format!("Forecast {}% · alert levels {} · set for {} onwards",
-                    b.forecast_pct.unwrap_or(0), b.thresholds.iter().map(|t| format!("{t}%")).collect::<Vec<_>>().join(", "), b.since)}</p>
+                <p class="text-xs text-slate-600">{format!("Forecast {} · alert levels {} · set for {} onwards",
+                    b.forecast_pct.map_or("—".to_string(), |p| format!("{p}%")), b.thresholds.iter().map(|t| format!("{t}%")).collect::<Vec<_>>().join(", "), b.since)}</p>
                 <ul class="mt-1 text-xs" data-testid="budget-alerts">
                     {b.alerts.iter().map(|a| view! {
                         <li>{format!("{} {}% reached {} ({} of a {} budget); managers notified", a.basis, a.pct, utc_datetime(a.at), a.spent_micros, a.budget_micros)}</li>

@@ -206,7 +206,7 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
                 </table>
                 {d.from_pool.then(|| view! { <p class="mt-2 text-xs text-slate-500">"Came from the warm pool: its waiting time is the platform's cost, not your team's."</p> })}
                 {d.shared.then(|| view! { <p class="mt-2 text-xs text-slate-600" data-testid="shared-note">"Shared across teams: its cost is a shared cost, allocated on the Costs page."</p> })}
-                {(d.can_mark_shared && live_env).then(|| {
+                {(d.can_mark_shared && live_env && row.state != EnvState::Failed).then(|| {
                     let (id, shared) = (row.id.clone(), d.shared);
                     view! {
                         <button type="button" class="mt-2 rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-50"

@@ -2,7 +2,7 @@
 //! effect, and a form to add a rate from now or a later instant. Past cost
 //! is never rewritten.
 
-use crate::api::costs::{price_book_rows, AddPrice};
+use crate::api::costs::{price_book_rows, AddPrice, WithdrawPrice};
 use crate::domain::tier::Tier;
 use crate::domain::time::utc_datetime;
 use leptos::form::ActionForm;
@@ -12,7 +12,8 @@ use leptos_meta::Title;
 #[component]
 pub fn PriceBookPage() -> impl IntoView {
     let add = ServerAction::<AddPrice>::new();
-    let rows = Resource::new(move || add.version().get(), |_| price_book_rows());
+    let withdraw = ServerAction::<WithdrawPrice>::new();
+    let rows = Resource::new(move || (add.version().get(), withdraw.version().get()), |_| price_book_rows());
     let field = "mt-1 block rounded-md border border-slate-300 px-2 py-1";
     view! {
         <Title text="Price book" />
@@ -37,6 +38,7 @@ pub fn PriceBookPage() -> impl IntoView {
                 Err(e) => view! { <p role="alert" class="w-full text-red-800">{e.to_string()}</p> }.into_any(),
             })}
         </ActionForm>
+        {move || withdraw.value().get().and_then(Result::err).map(|e| view! { <p role="alert" class="mb-3 text-sm text-red-800">{e.to_string()}</p> })}
         <Suspense fallback=|| view! { <p class="text-slate-500">"Loading the price book…"</p> }>
             {move || Suspend::new(async move {
                 match rows.await {
@@ -56,7 +58,18 @@ pub fn PriceBookPage() -> impl IntoView {
                                         </td>
                                         <td class="px-3">{if r.effective_from == 0 { "always (default)".to_string() } else { utc_datetime(r.effective_from) }}</td>
                                         <td>{r.added_by.clone().unwrap_or_else(|| "seed".into())}</td>
-                                        <td>{if r.current { "now" } else { "" }}</td>
+                                        <td>
+                                            {if r.current { "now" } else if r.future { "from then" } else { "" }}
+                                            {r.future.then(|| {
+                                                let (tier, kind, from) = (r.tier.clone(), r.kind.clone(), r.effective_from);
+                                                view! {
+                                                    <button type="button" class="ml-2 rounded border border-slate-300 px-2 text-xs hover:bg-slate-50"
+                                                        on:click=move |_| { withdraw.dispatch(WithdrawPrice { tier: tier.clone(), kind: kind.clone(), effective_from: from }); }>
+                                                        "Withdraw"
+                                                    </button>
+                                                }
+                                            })}
+                                        </td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

@@ -472,6 +472,43 @@ pub async fn add_rate(
     Ok(RateEntry { tier, kind: kind.to_string(), effective_from: from, hourly_rate })
 }
 
+/// A platform admin withdraws a rate that has not taken effect yet (a
+/// mistyped future change); rates in force or past stay: past cost is
+/// never rewritten.
+pub async fn remove_future_rate(
+    state: &AppState,
+    meta: &RequestMeta,
+    tier: Tier,
+    kind: &str,
+    effective_from: i64,
+) -> Result<(), AppError> {
+    authz::require(state, meta, Action::ManagePolicies, None).await?;
+    let now = now_ms();
+    if effective_from <= now {
+        return Err(AppError::Conflict("only a rate that has not taken effect yet can be withdrawn".into()));
+    }
+    let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
+    let deleted = sqlx::query(
+        "DELETE FROM price_book WHERE tier = $1 AND kind = $2 AND effective_from = $3 AND effective_from > $4",
+    )
+    .bind(tier.as_str())
+    .bind(kind)
+    .bind(effective_from)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal("withdrawing a rate"))?
+    .rows_affected();
+    if deleted == 0 {
+        return Err(AppError::NotFound);
+    }
+    let event = AuditEvent::from_request(meta, "price.withdraw", "price_book", None, Outcome::Success)
+        .with_detail(serde_json::json!({ "tier": tier.as_str(), "kind": kind, "effective_from": effective_from }));
+    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a rate"))?;
+    tx.commit().await.map_err(internal("committing a withdrawal"))?;
+    Ok(())
+}
+
 /// Every rate row with who added it, newest first, for the Price book page.
 pub async fn rate_rows(db: &Db) -> Result<Vec<(RateEntry, Option<String>, i64)>, AppError> {
     let rows: Vec<(String, String, i64, i64, Option<String>, i64)> = sqlx::query_as(
@@ -501,12 +538,18 @@ pub async fn set_shared(state: &AppState, meta: &RequestMeta, env_id: &str, shar
     authz::require(state, meta, Action::ManagePolicies, None).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
-    let team: Option<(String,)> = sqlx::query_as("SELECT team_id FROM environments WHERE id = $1")
+    let team: Option<(String, String)> = sqlx::query_as("SELECT team_id, state FROM environments WHERE id = $1")
         .bind(env_id)
         .fetch_optional(&mut *tx)
         .await
         .map_err(internal("finding an environment"))?;
-    let Some((team_id,)) = team else { return Err(AppError::NotFound) };
+    let Some((team_id, env_state)) = team else { return Err(AppError::NotFound) };
+    // Only something that runs can start being shared.
+    if shared && matches!(env_state.as_str(), "destroyed" | "failed") {
+        return Err(AppError::Conflict(format!(
+            "a {env_state} environment costs nothing more: there is nothing to share"
+        )));
+    }
     let open: Option<(i64,)> =
         sqlx::query_as("SELECT started_at FROM shared_periods WHERE environment_id = $1 AND ended_at IS NULL")
             .bind(env_id)
