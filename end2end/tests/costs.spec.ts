@@ -64,16 +64,17 @@ test('a manager reads the month, drills into an environment, sets a budget, and 
   await page.getByLabel('Monthly budget ($)').fill('1000000');
   await page.getByRole('button', { name: 'Save budget' }).click();
   await expect(state).toContainText('of $1,000,000.00 (0%)');
-  await page.getByLabel('Monthly budget ($)').fill('1');
+  // One cent: over at any time of the month, even minutes after it began.
+  await page.getByLabel('Monthly budget ($)').fill('0.01');
   await page.getByRole('button', { name: 'Save budget' }).click();
-  await expect(state).toContainText('of $1.00');
+  await expect(state).toContainText('of $0.01');
   await expect(state).toHaveClass(/text-red-800/);
   await expect(page.getByTestId('budget-alerts')).toContainText('actual 100% reached');
   // Bad input is refused with the reason, and changes nothing.
   await page.getByLabel('Monthly budget ($)').fill('a lot');
   await page.getByRole('button', { name: 'Save budget' }).click();
   await expect(page.getByRole('alert')).toContainText('not an amount in dollars');
-  await expect(state).toContainText('of $1.00');
+  await expect(state).toContainText('of $0.01');
 
   // The Environments page header shows the budget too.
   await page.goto('/');
