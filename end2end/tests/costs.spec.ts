@@ -70,6 +70,15 @@ test('a manager reads the month, drills into an environment, sets a budget, and 
   await expect(state).toContainText('of $0.01');
   await expect(state).toHaveClass(/text-red-800/);
   await expect(page.getByTestId('budget-alerts')).toContainText('actual 100% reached');
+  // The alert reached the team's manager: the header's inbox counts it until read.
+  await page.reload();
+  await hydrated(page);
+  const inbox = page.getByTestId('inbox');
+  await expect(inbox).not.toHaveAttribute('data-unread', '0');
+  await inbox.click();
+  await expect(page.locator('[data-testid=notification][data-kind=budget_alert]').first()).toContainText('budget');
+  await page.getByRole('button', { name: 'Mark all read' }).click();
+  await expect(inbox).toHaveAttribute('data-unread', '0');
   // Bad input is refused with the reason, and changes nothing.
   await page.getByLabel('Monthly budget ($)').fill('a lot');
   await page.getByRole('button', { name: 'Save budget' }).click();

@@ -272,6 +272,8 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("GET", "/api/v1/costs/export.csv?team=search", "", "", [401, 404, 404, 200]),
         ("GET", "/api/v1/costs/focus.csv?month=2026-13", "", "", [401, 422, 422, 422]),
         ("PUT", "/api/v1/teams/payments/budget", json, r#"{"amount_micros":-1}"#, [401, 403, 422, 422]),
+        ("POST", "/api/fn/my_notifications", form, "", [401, 200, 200, 200]),
+        ("POST", "/api/fn/mark_notifications_read", form, "", [401, 200, 200, 200]),
         ("POST", "/api/fn/list_teams_admin", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/create_team", form, "slug=matrix&name=Matrix", [401, 403, 403, 200]),
         (

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod costs;
 pub mod environments;
 pub mod live;
+pub mod notifications;
 pub mod session;
 pub mod teams;
 pub mod tokens;

@@ -48,6 +48,7 @@ pub fn AppShell(children: Children) -> impl IntoView {
                                 match viewer.await {
                                     Ok(Some(v)) => view! {
                                         <Toasts user_id=v.user_id.clone() />
+                                        <crate::components::inbox::NotificationBell />
                                         <span class="text-right">
                                             <span class="block font-medium" data-testid="signed-in-user">{v.display_name.clone()}</span>
                                             <span class="block text-xs text-slate-500">{v.roles_summary()}</span>

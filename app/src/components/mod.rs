@@ -1,3 +1,4 @@
 pub mod app_shell;
 pub mod badges;
+pub mod inbox;
 pub mod live;
