@@ -395,7 +395,7 @@ pub async fn build(
     team: Option<&str>,
 ) -> Result<CostsView, AppError> {
     use crate::domain::authz::{decide, Action, Decision};
-    use crate::domain::chargeback::{breakdown, month_report, Basis};
+    use crate::domain::chargeback::{breakdown, month_report, month_totals, Basis};
     use crate::domain::cost::Month;
     use crate::domain::export::parse_month;
     use crate::ssr::{clock::now_ms, costs, internal, store};
@@ -436,13 +436,7 @@ pub async fn build(
     let usages = costs::usages(&state.db, oldest_needed.start_ms(), month.next().start_ms()).await?;
     let rules = &state.settings.cost_rules;
     let actual = month_report(&book, rules, &usages, month, now, Basis::Actual);
-    let forecast = {
-        let mut acc = crate::domain::chargeback::Accumulator::new(&book, month, now, Basis::Forecast, false);
-        for u in &usages {
-            acc.add(u);
-        }
-        acc.finish(rules)
-    };
+    let forecast = month_totals(&book, rules, &usages, month, now, Basis::Forecast);
 
     let slug = selected.as_ref().map(|t| t.slug.clone());
     let in_selection = |team: &str| slug.as_deref().is_none_or(|s| s == team);
@@ -552,11 +546,7 @@ pub async fn build(
             (true, _) => actual.clone(),
             (false, Some(r)) => r,
             (false, None) => {
-                let mut acc = crate::domain::chargeback::Accumulator::new(&book, m, now, Basis::Actual, false);
-                for u in &usages {
-                    acc.add(u);
-                }
-                let r = acc.finish(rules);
+                let r = month_totals(&book, rules, &usages, m, now, Basis::Actual);
                 if closed {
                     state.db.remember_closed_month(&r);
                 }

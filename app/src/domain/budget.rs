@@ -67,6 +67,17 @@ pub fn percent(spent: Micros, budget: Micros) -> Option<i64> {
     (budget.0 > 0).then(|| (i128::from(spent.0) * 100 / i128::from(budget.0)) as i64)
 }
 
+/// How much of a budget is used, for display: the percentage to colour by
+/// (a $0 budget counts as 100 % once anything is spent) and its label
+/// (`"82%"`, or `"over"` for a $0 budget with spend).
+pub fn usage(spent: Micros, budget: Micros) -> (i64, String) {
+    match percent(spent, budget) {
+        Some(p) => (p, format!("{p}%")),
+        None if spent.0 > 0 => (100, "over".to_string()),
+        None => (0, "0%".to_string()),
+    }
+}
+
 /// The alert levels `spent` has reached (spent ≥ level % of the budget).
 pub fn reached(budget: &Budget, spent: Micros) -> Vec<u32> {
     budget
@@ -154,6 +165,13 @@ mod tests {
         for bad in ["", "-5", "1.2.3", "abc", "1.0000001", "1e5"] {
             assert!(parse_dollars(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn usage_reads_over_for_a_zero_budget_with_spend() {
+        assert_eq!(usage(Micros(82), Micros(100)), (82, "82%".to_string()));
+        assert_eq!(usage(Micros(1), Micros(0)), (100, "over".to_string()));
+        assert_eq!(usage(Micros(0), Micros(0)), (0, "0%".to_string()));
     }
 
     #[test]

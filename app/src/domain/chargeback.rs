@@ -477,6 +477,23 @@ impl<'b> Accumulator<'b> {
     }
 }
 
+/// A month's team totals and pools without per-environment lines (trend
+/// months, forecasts).
+pub fn month_totals(
+    book: &PriceBook,
+    rules: &AllocationRules,
+    usages: &[Usage],
+    month: Month,
+    as_of: i64,
+    basis: Basis,
+) -> MonthReport {
+    let mut acc = Accumulator::new(book, month, as_of, basis, false);
+    for u in usages {
+        acc.add(u);
+    }
+    acc.finish(rules)
+}
+
 /// Computes a month's report. `usages` may hold anything; only what
 /// overlaps the month counts.
 pub fn month_report(

@@ -169,14 +169,7 @@ fn BudgetCard(v: CostsView, set_budget: ServerAction<SetBudget>) -> impl IntoVie
     let status = match &v.budget {
         None => view! { <p class="text-sm text-slate-600" data-testid="budget-state">"No budget set."</p> }.into_any(),
         Some(b) => {
-            // A $0 budget has no percentage: any spend is over it.
-            let over_zero = b.amount_micros == Micros::ZERO && v.total_micros > Micros::ZERO;
-            let pct = b.actual_pct.unwrap_or(if over_zero { 100 } else { 0 });
-            let shown = match b.actual_pct {
-                Some(p) => format!("{p}%"),
-                None if over_zero => "over".to_string(),
-                None => "0%".to_string(),
-            };
+            let (pct, shown) = crate::domain::budget::usage(v.total_micros, b.amount_micros);
             let tone = if pct >= 100 {
                 "text-red-800"
             } else if pct >= 80 {

@@ -67,13 +67,7 @@ fn BudgetHeadlines() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 headlines.await.ok().unwrap_or_default().into_iter().map(|h| {
-                    // A $0 budget has no percentage: any spend is over it.
-                    let pct = h.pct.unwrap_or(if h.spent_micros.0 > 0 { 100 } else { 0 });
-                    let shown = match h.pct {
-                        Some(p) => format!("{p}%"),
-                        None if h.spent_micros.0 > 0 => "over".to_string(),
-                        None => "0%".to_string(),
-                    };
+                    let (pct, shown) = crate::domain::budget::usage(h.spent_micros, h.budget_micros);
                     let tone = if pct >= 100 { "text-red-800" } else if pct >= 80 { "text-amber-800" } else { "text-slate-600" };
                     view! {
                         <p class=format!("text-sm {tone}") data-testid="budget-headline">
