@@ -13,6 +13,10 @@ pub enum AppError {
     Unauthorized,
     #[error("you are not allowed to do that")]
     Forbidden,
+    /// Forbidden by a named rule the caller should read (a tier's destroy
+    /// rule, an approval you asked for yourself).
+    #[error("{0}")]
+    Refused(String),
     #[error("not found")]
     NotFound,
     #[error("{field}: {message}")]
@@ -34,7 +38,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Unauthorized => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::Refused(_) => 403,
             AppError::NotFound => 404,
             AppError::Invalid { .. } => 422,
             AppError::Conflict(_) => 409,

@@ -70,7 +70,7 @@ on_both_engines!(users_are_found_by_issuer_and_subject, |db: Db| async move {
     assert_eq!(found.login, "bob");
     assert!(store::users::find_by_identity(db.pool(), "https://other.example", "bob").await.unwrap().is_none());
     let demo_users = store::users::list_by_issuer(db.pool(), "demo").await.unwrap();
-    assert_eq!(demo_users.len(), 6);
+    assert_eq!(demo_users.len(), 7);
 });
 
 on_both_engines!(audit_events_are_appended_and_read_back, |db: Db| async move {
@@ -770,5 +770,289 @@ mod chargeback {
             "the demo's mid-year rate"
         );
         assert_eq!(book.rate_at(Tier::Staging, "compute", Micros(0), from), Micros(10_000_000));
+    });
+}
+
+mod approvals {
+    use super::*;
+    use app::domain::approval::Decision;
+    use app::domain::lifecycle::Event;
+    use app::domain::tier::{OnSla, Tier, TierOverride};
+    use app::domain::time::HOUR_MS;
+    use app::error::AppError;
+    use app::ssr::environments::{self, Destroyed, Extended, NewEnvironment};
+    use app::ssr::{approvals, AppState};
+
+    fn meta(v: &Viewer) -> RequestMeta {
+        RequestMeta { viewer: Some(v.clone()), ..Default::default() }
+    }
+
+    /// The test state with budget gates off (the demo's budgets were set
+    /// for its seed instant, these tests run at the real clock).
+    fn state_with(db: &Db, ov: TierOverride) -> AppState {
+        let base = super::pools_and_listing::state(db, 0);
+        let mut s = (*base.settings).clone();
+        for tier in Tier::ALL {
+            let ov = TierOverride { budget_gate: Some(app::domain::budget::BudgetGate::Off), ..ov.clone() };
+            s.tiers = s.tiers.with_override(tier, &ov).unwrap();
+        }
+        AppState { settings: std::sync::Arc::new(s), ..base }
+    }
+
+    /// An environment of `tier` made by `who`, provisioned and healthy.
+    async fn running(state: &AppState, who: &Viewer, tier: Tier) -> String {
+        let new = NewEnvironment {
+            app: "checkout-web".into(),
+            team: None,
+            branch: Some("main".into()),
+            pr_number: None,
+            tier,
+        };
+        let env = environments::create(state, &meta(who), new).await.unwrap();
+        for (event, name) in
+            [(Event::Provisioned, "environment.provisioned"), (Event::DeployHealthy, "environment.healthy")]
+        {
+            environments::system_event(&state.db, &state.settings.tiers, &env.id, event, name).await.unwrap();
+        }
+        env.id
+    }
+
+    async fn env_row(db: &Db, id: &str) -> store::environments::Environment {
+        store::environments::find(db.pool(), id).await.unwrap().unwrap().env
+    }
+
+    async fn count(db: &Db, sql: &str, bind: &str) -> i64 {
+        sqlx::query_scalar(sql).bind(bind).fetch_one(db.pool()).await.unwrap()
+    }
+
+    fn extension(v: Extended) -> store::approvals::Approval {
+        match v {
+            Extended::ApprovalRequested(a) => *a,
+            Extended::Moved(_) => panic!("the compliance tier needs approval"),
+        }
+    }
+
+    on_both_engines!(compliance_extensions_wait_for_another_admin, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(&db, TierOverride::default());
+        let (alice, erin, grace) = (viewer(&db, "alice").await, viewer(&db, "erin").await, viewer(&db, "grace").await);
+        let id = running(&state, &alice, Tier::PreviewCompliance).await;
+        let before = env_row(&db, &id).await.expires_at.unwrap();
+
+        // Asking twice returns the one open request.
+        let first = extension(environments::extend(&state, &meta(&alice), &id, 24 * HOUR_MS).await.unwrap());
+        let again = extension(environments::extend(&state, &meta(&alice), &id, 24 * HOUR_MS).await.unwrap());
+        assert_eq!(first.id, again.id);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM approval_requests WHERE environment_id = $1", &id).await, 1);
+        assert_eq!(first.requested_by.as_deref(), Some("user-alice"));
+        assert_eq!(first.sla_deadline, first.requested_at + 4 * HOUR_MS, "the compliance warning window");
+        // Both admins were told; alice was not (she asked).
+        let told = "SELECT COUNT(*) FROM notifications WHERE kind = 'approval_requested' AND environment_id = $1";
+        assert_eq!(count(&db, told, &id).await, 2);
+        assert_eq!(env_row(&db, &id).await.expires_at, Some(before), "nothing moves before a decision");
+
+        // A developer cannot decide; an admin approves; the expiry moves.
+        let approve = Decision::Approve { reason: None };
+        assert_eq!(
+            approvals::decide(&state, &meta(&alice), &first.id, approve.clone()).await.unwrap_err(),
+            AppError::Forbidden
+        );
+        let done = approvals::decide(&state, &meta(&erin), &first.id, approve.clone()).await.unwrap();
+        assert_eq!((done.state.as_str(), done.decided_by.as_deref()), ("approved", Some("user-erin")));
+        let seen: serde_json::Value = serde_json::from_str(done.seen.as_deref().unwrap()).unwrap();
+        assert_eq!(seen["new_expires_at"].as_i64(), env_row(&db, &id).await.expires_at);
+        assert!(seen["adds_micros"].as_i64().unwrap() > 0, "{seen}");
+        assert_eq!(env_row(&db, &id).await.expires_at, Some(before + 24 * HOUR_MS));
+        let decided = "SELECT COUNT(*) FROM notifications WHERE kind = 'approval_decided' AND user_id = $1";
+        assert_eq!(count(&db, decided, "user-alice").await, 1);
+        // Decided once: a second decision is a conflict.
+        assert!(matches!(
+            approvals::decide(&state, &meta(&grace), &first.id, approve.clone()).await,
+            Err(AppError::Conflict(_))
+        ));
+
+        // A deny needs a reason and changes nothing.
+        let second = extension(environments::extend(&state, &meta(&alice), &id, 2 * HOUR_MS).await.unwrap());
+        assert!(matches!(
+            approvals::decide(&state, &meta(&erin), &second.id, Decision::Deny { reason: " ".into() }).await,
+            Err(AppError::Invalid { .. })
+        ));
+        let denied =
+            approvals::decide(&state, &meta(&erin), &second.id, Decision::Deny { reason: "demo is over".into() })
+                .await
+                .unwrap();
+        assert_eq!((denied.state.as_str(), denied.decision_reason.as_deref()), ("denied", Some("demo is over")));
+        assert_eq!(env_row(&db, &id).await.expires_at, Some(before + 24 * HOUR_MS));
+
+        // An admin's own request needs the other admin.
+        let own = extension(environments::extend(&state, &meta(&erin), &id, HOUR_MS).await.unwrap());
+        assert!(matches!(
+            approvals::decide(&state, &meta(&erin), &own.id, approve.clone()).await,
+            Err(AppError::Refused(_))
+        ));
+        approvals::decide(&state, &meta(&grace), &own.id, approve).await.unwrap();
+
+        // Every change is audited against the environment.
+        let audited = "SELECT COUNT(*) FROM audit_events WHERE target_id = $1 AND action LIKE 'approval.%'";
+        assert!(count(&db, audited, &id).await >= 8);
+    });
+
+    on_both_engines!(destroys_follow_the_tiers_rule, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(&db, TierOverride::default());
+        let (alice, bob, erin, grace) = (
+            viewer(&db, "alice").await,
+            viewer(&db, "bob").await,
+            viewer(&db, "erin").await,
+            viewer(&db, "grace").await,
+        );
+
+        // Compliance: the owner's destroy waits; she can withdraw it; approved, it snapshots first.
+        let id = running(&state, &alice, Tier::PreviewCompliance).await;
+        let Destroyed::ApprovalRequested(a) = environments::destroy(&state, &meta(&alice), &id).await.unwrap() else {
+            panic!("compliance destroys on approval")
+        };
+        assert_eq!(env_row(&db, &id).await.state, "active", "still running while it waits");
+        assert_eq!(
+            approvals::cancel(&state, &meta(&bob), &a.id).await.unwrap_err(),
+            AppError::Refused("only the person who asked can cancel it".into())
+        );
+        assert_eq!(approvals::cancel(&state, &meta(&alice), &a.id).await.unwrap().state, "cancelled");
+        let Destroyed::ApprovalRequested(a) = environments::destroy(&state, &meta(&alice), &id).await.unwrap() else {
+            panic!()
+        };
+        approvals::decide(&state, &meta(&erin), &a.id, Decision::Approve { reason: None }).await.unwrap();
+        assert_eq!(env_row(&db, &id).await.state, "expiring");
+        let snapshot = "SELECT COUNT(*) FROM jobs WHERE kind = 'snapshot' AND environment_id = $1";
+        assert_eq!(count(&db, snapshot, &id).await, 1);
+        // Nothing to ask about a destroyed environment, for every role alike.
+        environments::system_event(&db, &state.settings.tiers, &id, Event::SnapshotTaken, "environment.snapshot")
+            .await
+            .unwrap();
+        environments::system_event(&db, &state.settings.tiers, &id, Event::TornDown, "environment.destroyed")
+            .await
+            .unwrap();
+        for who in [&alice, &erin] {
+            assert!(matches!(environments::extend(&state, &meta(who), &id, HOUR_MS).await, Err(AppError::Conflict(_))));
+            assert!(matches!(environments::destroy(&state, &meta(who), &id).await, Err(AppError::Conflict(_))));
+        }
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM approval_requests WHERE environment_id = $1 AND state = 'pending'", &id)
+                .await,
+            0
+        );
+
+        // Staging: the team's manager or a platform admin, and the refusal names the rule.
+        let staging = running(&state, &erin, Tier::Staging).await;
+        match environments::destroy(&state, &meta(&alice), &staging).await {
+            Err(AppError::Refused(rule)) => assert!(rule.contains("manager"), "{rule}"),
+            other => panic!("expected the rule, got {other:?}"),
+        }
+        assert_eq!(env_row(&db, &staging).await.state, "active");
+        assert!(matches!(environments::destroy(&state, &meta(&bob), &staging).await, Ok(Destroyed::Started(_))));
+
+        // Production: always a request, whoever asks; another admin approves.
+        let prod = running(&state, &erin, Tier::Production).await;
+        for who in [&alice, &bob, &erin] {
+            assert!(matches!(
+                environments::destroy(&state, &meta(who), &prod).await,
+                Ok(Destroyed::ApprovalRequested(_))
+            ));
+        }
+        assert_eq!(env_row(&db, &prod).await.state, "active");
+        let open = store::approvals::find_open(db.pool(), &prod, "destroy").await.unwrap().unwrap();
+        assert_eq!(open.requested_by.as_deref(), Some("user-alice"), "the first ask is the open one");
+        approvals::decide(&state, &meta(&grace), &open.id, Decision::Approve { reason: Some("change 42".into()) })
+            .await
+            .unwrap();
+        assert_eq!(env_row(&db, &prod).await.state, "expiring");
+    });
+
+    on_both_engines!(the_ttl_asks_and_the_sla_answers, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(&db, TierOverride::default());
+        let (alice, erin) = (viewer(&db, "alice").await, viewer(&db, "erin").await);
+        let id = running(&state, &alice, Tier::PreviewCompliance).await;
+        // Past its TTL: the tick opens the portal's own destroy request.
+        sqlx::query("UPDATE environments SET expires_at = 1, next_check_at = 1 WHERE id = $1")
+            .bind(&id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        environments::system_event(&db, &state.settings.tiers, &id, Event::Tick, "environment.timer").await.unwrap();
+        assert_eq!(env_row(&db, &id).await.state, "expiring");
+        let ttl = store::approvals::find_open(db.pool(), &id, "destroy").await.unwrap().expect("the portal asks");
+        assert_eq!(ttl.requested_by, None);
+        // It cannot be denied (approve, or approve an extension instead) ...
+        let deny = Decision::Deny { reason: "keep".into() };
+        assert!(matches!(approvals::decide(&state, &meta(&erin), &ttl.id, deny).await, Err(AppError::Conflict(_))));
+        // ... and an approved extension calls it off.
+        let ext = extension(environments::extend(&state, &meta(&alice), &id, 24 * HOUR_MS).await.unwrap());
+        approvals::decide(&state, &meta(&erin), &ext.id, Decision::Approve { reason: None }).await.unwrap();
+        assert_eq!(env_row(&db, &id).await.state, "active");
+        assert_eq!(store::approvals::find(db.pool(), &ttl.id).await.unwrap().unwrap().state, "cancelled");
+
+        // The SLA: nobody decides a destroy; at the deadline the tier approves (snapshot, then destroy).
+        let Destroyed::ApprovalRequested(a) = environments::destroy(&state, &meta(&alice), &id).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(approvals::enforce_sla(&db, &state.settings, a.sla_deadline - 1).await.unwrap(), 0);
+        assert_eq!(approvals::enforce_sla(&db, &state.settings, a.sla_deadline).await.unwrap(), 1);
+        let closed = store::approvals::find(db.pool(), &a.id).await.unwrap().unwrap();
+        assert_eq!((closed.state.as_str(), closed.decided_by.as_deref()), ("approved", None));
+        assert_eq!(env_row(&db, &id).await.state, "expiring");
+        assert_eq!(approvals::enforce_sla(&db, &state.settings, i64::MAX / 2).await.unwrap(), 0, "once");
+    });
+
+    on_both_engines!(escalation_re_notifies_once_then_expires, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(
+            &db,
+            TierOverride {
+                approval_sla_minutes: Some(30),
+                on_sla: Some(app::domain::tier::OnSlaOverride { extend: Some(OnSla::Escalate), destroy: None }),
+                ..Default::default()
+            },
+        );
+        let alice = viewer(&db, "alice").await;
+        let id = running(&state, &alice, Tier::PreviewCompliance).await;
+        let a = extension(environments::extend(&state, &meta(&alice), &id, HOUR_MS).await.unwrap());
+        assert_eq!(a.sla_deadline, a.requested_at + 30 * 60_000, "approval_sla_minutes");
+        let escalated = "SELECT COUNT(*) FROM notifications WHERE kind = 'approval_escalated' AND environment_id = $1";
+        approvals::enforce_sla(&db, &state.settings, a.sla_deadline).await.unwrap();
+        assert_eq!(count(&db, escalated, &id).await, 2, "both admins, once");
+        let row = store::approvals::find(db.pool(), &a.id).await.unwrap().unwrap();
+        assert_eq!(row.state, "pending");
+        approvals::enforce_sla(&db, &state.settings, a.sla_deadline + 1).await.unwrap();
+        assert_eq!(count(&db, escalated, &id).await, 2, "not twice");
+        approvals::enforce_sla(&db, &state.settings, row.sla_deadline).await.unwrap();
+        let row = store::approvals::find(db.pool(), &a.id).await.unwrap().unwrap();
+        assert_eq!(row.state, "expired");
+        // Listing never shows an expired request as pending.
+        let pending =
+            approvals::list(&state, &meta(&viewer(&db, "erin").await), &Default::default(), NOW).await.unwrap();
+        assert!(pending.iter().all(|p| p.id != a.id || p.state == "expired"));
+    });
+
+    on_both_engines!(concurrent_asks_open_one_request, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(&db, TierOverride::default());
+        let alice = viewer(&db, "alice").await;
+        let id = running(&state, &alice, Tier::PreviewCompliance).await;
+        let asks = (0..10).map(|_| {
+            let (state, m, id) = (state.clone(), meta(&alice), id.clone());
+            tokio::spawn(async move { environments::extend(&state, &m, &id, HOUR_MS).await })
+        });
+        let mut ids = std::collections::BTreeSet::new();
+        for ask in asks {
+            match ask.await.unwrap() {
+                Ok(v) => drop(ids.insert(extension(v).id)),
+                // A writer that lost a race is told to try again, never a second request.
+                Err(AppError::Conflict(_)) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(ids.len(), 1);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM approval_requests WHERE environment_id = $1", &id).await, 1);
     });
 }

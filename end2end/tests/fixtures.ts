@@ -1,4 +1,4 @@
-import { test as base, expect, Page } from '@playwright/test';
+import { test as base, expect, Browser, Page, TestInfo } from '@playwright/test';
 
 // Every test fails on any uncaught error in the page (hydration bugs show up
 // as `pageerror` events in the release build).
@@ -28,4 +28,20 @@ export async function signInAs(page: Page, displayName: string) {
   await expect(page).toHaveURL(/\/$/);
   await hydrated(page);
   await expect(page.getByTestId('signed-in-user')).toHaveText(displayName);
+}
+
+/** A second signed-in browser (its own cookies) that also fails on page errors. */
+export async function otherUser(browser: Browser, testInfo: TestInfo, displayName: string) {
+  const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL });
+  const page = await context.newPage();
+  const errors: Error[] = [];
+  page.on('pageerror', (err) => errors.push(err));
+  await signInAs(page, displayName);
+  await expect(page.getByTestId('live')).toHaveAttribute('data-live', 'on');
+  return { page, errors, close: () => context.close() };
+}
+
+/** A full-page screenshot kept with the test's results. */
+export async function shot(page: Page, testInfo: TestInfo, name: string) {
+  await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
 }

@@ -1,20 +1,4 @@
-import { Browser, Page, TestInfo } from '@playwright/test';
-import { test, expect, hydrated, signInAs } from './fixtures';
-
-/** A second signed-in browser (its own cookies) that also fails on page errors. */
-async function otherUser(browser: Browser, testInfo: TestInfo, displayName: string) {
-  const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL });
-  const page = await context.newPage();
-  const errors: Error[] = [];
-  page.on('pageerror', (err) => errors.push(err));
-  await signInAs(page, displayName);
-  await expect(page.getByTestId('live')).toHaveAttribute('data-live', 'on');
-  return { page, errors, close: () => context.close() };
-}
-
-async function shot(page: Page, testInfo: TestInfo, name: string) {
-  await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
-}
+import { test, expect, hydrated, otherUser, shot, signInAs } from './fixtures';
 
 test('New preview → ready without reload → open → extend → destroy → rate, seen live by a teammate only', async ({ page, browser }, testInfo) => {
   test.setTimeout(90_000);

@@ -301,6 +301,14 @@ pub struct EnvironmentView {
     pub shared: bool,
     /// The viewer may mark it shared (platform admins).
     pub can_mark_shared: bool,
+    /// Its approval requests (open first), as the viewer may see them.
+    pub approvals: Vec<crate::api::approvals::ApprovalItem>,
+    /// The tier's destroy rule in words, when it is more than "any member".
+    pub destroy_rule: Option<String>,
+    /// Destroy opens an approval request (compliance, production) rather than starting now.
+    pub destroy_by_request: bool,
+    /// The viewer's role passes the tier's destroy rule.
+    pub may_destroy: bool,
 }
 
 #[server(prefix = "/api/fn", endpoint = "environment_detail")]
@@ -374,6 +382,13 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
         Some(rt) => rt.snapshots(&row.name).await,
         None => vec![],
     };
+    let approvals = crate::ssr::approvals::for_environment(&state, &viewer, &id, now).await?;
+    let destroy_by_request =
+        crate::domain::approval::destroy_path(policy, row.state) == crate::domain::approval::DestroyPath::Ask;
+    let destroy_rule = (policy.destroy != crate::domain::approval::DestroyRule::Member)
+        .then(|| policy.destroy.describe(row.tier.label()));
+    let may_destroy = policy.destroy != crate::domain::approval::DestroyRule::Manager
+        || crate::ssr::environments::may_manage(&viewer, &env.team_id);
     let my_rating: Option<i64> =
         sqlx::query_scalar("SELECT score FROM ratings WHERE environment_id = $1 AND user_id = $2")
             .bind(&id)
@@ -390,7 +405,7 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
         from_pool: env.claimed_at.is_some(),
         at_ttl: policy.at_ttl.describe().to_string(),
         extension_step_hours: policy.extension.step_ms / crate::domain::time::HOUR_MS,
-        extension_needs_approval: policy.extension.needs_approval && !viewer.is_platform_admin,
+        extension_needs_approval: policy.extension.needs_approval,
         latest_expiry: policy.ttl_ms.map(|_| env.created_at.saturating_add(policy.extension.max_lifetime_ms)),
         resources,
         cost_so_far,
@@ -401,6 +416,10 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
         my_rating,
         shared,
         can_mark_shared: viewer.is_platform_admin,
+        approvals,
+        destroy_rule,
+        destroy_by_request,
+        may_destroy,
         row,
     })
 }
@@ -427,23 +446,32 @@ async fn extend_inner(id: String, hours: i64) -> Result<ExtendOutcome, AppError>
     let state = app_state()?;
     match extend(&state, &request_meta(), &id, hours * crate::domain::time::HOUR_MS).await? {
         Extended::Moved(env) => Ok(ExtendOutcome::NewExpiry(env.expires_at)),
-        Extended::ApprovalRequested => Ok(ExtendOutcome::ApprovalRequested),
+        Extended::ApprovalRequested(_) => Ok(ExtendOutcome::ApprovalRequested),
     }
 }
 
+/// What a Destroy click did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DestroyOutcome {
+    Started,
+    /// The tier destroys on an approved request: it waits in the queue.
+    ApprovalRequested,
+}
+
 #[server(prefix = "/api/fn", endpoint = "destroy_environment")]
-pub async fn destroy_environment(id: String) -> Result<(), AppError> {
+pub async fn destroy_environment(id: String) -> Result<DestroyOutcome, AppError> {
     crate::ssr::with_status(destroy_inner(id).await)
 }
 
 #[cfg(feature = "ssr")]
-async fn destroy_inner(id: String) -> Result<(), AppError> {
-    use crate::domain::lifecycle::Event;
+async fn destroy_inner(id: String) -> Result<DestroyOutcome, AppError> {
     use crate::ssr::context::{app_state, request_meta};
+    use crate::ssr::environments::{destroy, Destroyed};
     let state = app_state()?;
-    crate::ssr::environments::act(&state, &request_meta(), &id, Event::DestroyRequested, "environment.destroy")
-        .await
-        .map(|_| ())
+    Ok(match destroy(&state, &request_meta(), &id).await? {
+        Destroyed::Started(_) => DestroyOutcome::Started,
+        Destroyed::ApprovalRequested(_) => DestroyOutcome::ApprovalRequested,
+    })
 }
 
 #[server(prefix = "/api/fn", endpoint = "rate_environment")]

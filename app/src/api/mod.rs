@@ -1,6 +1,7 @@
 //! Server functions by area. Each one authorizes on the server, calls the
 //! store or a service, and returns a DTO shared with the browser.
 
+pub mod approvals;
 pub mod apps;
 pub mod audit;
 pub mod costs;

@@ -1,6 +1,6 @@
 //! Environment lifecycle states (seed §9 plus `failed`, which users need).
 
-use super::tier::{AtTtl, TierPolicy, TtlReset};
+use super::tier::{AtTtl, DestroyRule, TierPolicy, TtlReset};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -119,9 +119,11 @@ pub enum Event {
         by_ms: i64,
         approved: bool,
     },
-    /// Someone asked for the environment to go.
+    /// Someone asked for the environment to go (refused on tiers whose
+    /// destroy takes an approved request, while it runs).
     DestroyRequested,
-    /// A platform admin approved a soft destroy.
+    /// An approved destroy request (or the portal's own decision, e.g. a
+    /// pool retiring a member): goes ahead on every tier.
     DestroyApproved,
     /// The snapshot the tier asks for is stored.
     SnapshotTaken,
@@ -161,6 +163,8 @@ pub enum Rejected {
     AtMaximumLifetime,
     #[error("this tier destroys at TTL with no exceptions")]
     NoExceptions,
+    #[error("destroying it takes an approved request")]
+    DestroyNeedsApproval,
 }
 
 impl Event {
@@ -244,8 +248,16 @@ fn set_expiry(lc: &mut Lifecycle, policy: &TierPolicy, at: i64) {
 /// What the tier does once an environment must go.
 fn on_the_way_out(policy: &TierPolicy) -> Effect {
     match policy.at_ttl {
-        AtTtl::SnapshotThenDestroy => Effect::Snapshot,
         AtTtl::SoftDestroy => Effect::RequestApproval,
+        _ => approved_way_out(policy),
+    }
+}
+
+/// What an approved destroy does: a tier that keeps evidence (snapshot or
+/// soft destroy) snapshots first.
+fn approved_way_out(policy: &TierPolicy) -> Effect {
+    match policy.at_ttl {
+        AtTtl::SnapshotThenDestroy | AtTtl::SoftDestroy => Effect::Snapshot,
         AtTtl::HardDestroy | AtTtl::Never => Effect::Teardown,
     }
 }
@@ -272,8 +284,10 @@ pub fn apply(
             Pending => next.state = Ready,
             _ => return Err(not_now()),
         },
+        // On the way out too: a snapshot or teardown that gave up ends in
+        // `failed` with its reason, from where a destroy or retry goes on.
         Event::Failed { reason } => match lc.state {
-            Pending | Ready | Active | Idle => {
+            Pending | Ready | Active | Idle | Expiring => {
                 next.state = Failed;
                 next.failure = Some(reason.clone());
             }
@@ -356,6 +370,9 @@ pub fn apply(
             }
         }
         Event::DestroyRequested => match lc.state {
+            Ready | Active | Idle if policy.destroy == DestroyRule::Approval => {
+                return Err(Rejected::DestroyNeedsApproval);
+            }
             Ready | Active | Idle => {
                 next.state = Expiring;
                 effects.push(on_the_way_out(policy));
@@ -369,7 +386,16 @@ pub fn apply(
             Expiring | Destroyed => {}
         },
         Event::DestroyApproved => match lc.state {
-            Expiring if policy.at_ttl == AtTtl::SoftDestroy => effects.push(Effect::Teardown),
+            Ready | Active | Idle => {
+                next.state = Expiring;
+                effects.push(approved_way_out(policy));
+            }
+            Expiring if policy.at_ttl == AtTtl::SoftDestroy => effects.push(approved_way_out(policy)),
+            Pending | Failed => {
+                next.state = Expiring;
+                next.failure = None;
+                effects.push(Effect::Teardown);
+            }
             _ => return Err(not_now()),
         },
         Event::SnapshotTaken => match lc.state {
@@ -493,7 +519,7 @@ mod tests {
             EnvState::Destroyed
         );
         let (_, effects) = go(&expiring, &policy, Event::DestroyApproved, T0 + 49 * HOUR_MS);
-        assert_eq!(effects, vec![Effect::Teardown]);
+        assert_eq!(effects, vec![Effect::Snapshot], "approved: snapshot, then teardown");
         let refused = apply(&expiring, &Event::Extend { by_ms: HOUR_MS, approved: false }, &policy, T0 + 49 * HOUR_MS);
         assert_eq!(refused, Err(Rejected::NeedsApproval));
         let (back, _) =
@@ -536,9 +562,17 @@ mod tests {
                 apply(&lc, &Event::Extend { by_ms: HOUR_MS, approved: true }, &policy, T0),
                 Err(Rejected::NoTtl)
             );
-            let (gone, effects) = go(&lc, &policy, Event::DestroyRequested, T0);
+            let (gone, effects) = go(&lc, &policy, Event::DestroyApproved, T0);
             assert_eq!((gone.state, effects), (EnvState::Expiring, vec![Effect::Teardown]));
         }
+        // Staging goes when asked (who may ask is the service's rule);
+        // production only through an approved request.
+        let (lc, policy) = at(EnvState::Active, Tier::Staging);
+        assert_eq!(go(&lc, &policy, Event::DestroyRequested, T0).0.state, EnvState::Expiring);
+        let (lc, policy) = at(EnvState::Active, Tier::Production);
+        assert_eq!(apply(&lc, &Event::DestroyRequested, &policy, T0), Err(Rejected::DestroyNeedsApproval));
+        let (lc, policy) = at(EnvState::Failed, Tier::Production);
+        assert_eq!(go(&lc, &policy, Event::DestroyRequested, T0).0.state, EnvState::Expiring, "nothing serves");
     }
 
     #[test]
@@ -580,7 +614,7 @@ mod tests {
                     Some(Pending),
                     None,
                     Some(Expiring),
-                    None,
+                    Some(Expiring),
                     None,
                     None,
                     None,
@@ -596,7 +630,7 @@ mod tests {
                     Some(Ready),
                     Some(Ready),
                     Some(Expiring),
-                    None,
+                    Some(Expiring),
                     None,
                     None,
                     None,
@@ -612,7 +646,7 @@ mod tests {
                     Some(Active),
                     Some(Active),
                     Some(Expiring),
-                    None,
+                    Some(Expiring),
                     None,
                     None,
                     None,
@@ -628,7 +662,7 @@ mod tests {
                     Some(Idle),
                     Some(Idle),
                     Some(Expiring),
-                    None,
+                    Some(Expiring),
                     None,
                     None,
                     None,
@@ -638,7 +672,7 @@ mod tests {
                 Expiring,
                 [
                     None,
-                    None,
+                    Some(Failed),
                     None,
                     Some(Expiring),
                     Some(Expiring),
@@ -661,7 +695,7 @@ mod tests {
                     Some(Failed),
                     None,
                     Some(Expiring),
-                    None,
+                    Some(Expiring),
                     None,
                     Some(Destroyed),
                     Some(Pending),

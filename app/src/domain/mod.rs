@@ -3,6 +3,7 @@
 //! the browser.
 
 pub mod access;
+pub mod approval;
 pub mod authz;
 pub mod blueprint;
 pub mod budget;

@@ -1,6 +1,7 @@
 //! Environment tiers and their lifecycle policies (seed §9, DESIGN §2 table):
 //! the seed's defaults, and the operator's overrides validated on top.
 
+pub use super::approval::{ApprovalPolicy, DestroyRule, OnSla};
 pub use super::budget::BudgetGate;
 use super::time::{HOUR_MS, MINUTE_MS, SECOND_MS};
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,8 @@ impl Tier {
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
                 budget_gate: BudgetGate::Warn,
+                destroy: DestroyRule::Member,
+                approval: ApprovalPolicy { sla_ms: None, on_sla_extend: OnSla::Deny, on_sla_destroy: OnSla::Approve },
             },
             Tier::PreviewFull => TierPolicy {
                 ttl_ms: Some(24 * HOUR_MS),
@@ -71,6 +74,8 @@ impl Tier {
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
                 budget_gate: BudgetGate::Block,
+                destroy: DestroyRule::Member,
+                approval: ApprovalPolicy { sla_ms: None, on_sla_extend: OnSla::Deny, on_sla_destroy: OnSla::Approve },
             },
             Tier::PreviewCompliance => TierPolicy {
                 ttl_ms: Some(48 * HOUR_MS),
@@ -82,6 +87,8 @@ impl Tier {
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
                 budget_gate: BudgetGate::Block,
+                destroy: DestroyRule::Approval,
+                approval: ApprovalPolicy { sla_ms: None, on_sla_extend: OnSla::Deny, on_sla_destroy: OnSla::Approve },
             },
             Tier::Staging => TierPolicy {
                 ttl_ms: None,
@@ -93,6 +100,8 @@ impl Tier {
                 strategy: DeploymentStrategy::Rolling { max_surge_pct: 25, max_unavailable_pct: 25 },
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
                 budget_gate: BudgetGate::Off,
+                destroy: DestroyRule::Manager,
+                approval: ApprovalPolicy { sla_ms: None, on_sla_extend: OnSla::Deny, on_sla_destroy: OnSla::Deny },
             },
             Tier::Production => TierPolicy {
                 ttl_ms: None,
@@ -104,6 +113,12 @@ impl Tier {
                 strategy: DeploymentStrategy::BlueGreen,
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
                 budget_gate: BudgetGate::Off,
+                destroy: DestroyRule::Approval,
+                approval: ApprovalPolicy {
+                    sla_ms: Some(24 * HOUR_MS),
+                    on_sla_extend: OnSla::Deny,
+                    on_sla_destroy: OnSla::Deny,
+                },
             },
         }
     }
@@ -191,6 +206,10 @@ pub struct TierPolicy {
     pub probe: ReadinessProbe,
     /// What creating an environment does when the team is at or over its budget.
     pub budget_gate: BudgetGate,
+    /// Who may destroy one.
+    pub destroy: DestroyRule,
+    /// The SLA of approval requests and what it does.
+    pub approval: ApprovalPolicy,
 }
 
 /// How an environment's expiry may be pushed back by hand.
@@ -251,6 +270,9 @@ impl TierPolicy {
                 return err("max_lifetime_hours", "must be at least the TTL");
             }
         }
+        if self.approval.sla_ms.is_some_and(|sla| !(MINUTE_MS..=30 * 24 * HOUR_MS).contains(&sla)) {
+            return err("approval_sla_minutes", "must be between 1 minute and 30 days");
+        }
         if self.probe.interval_ms < SECOND_MS || self.probe.failure_threshold == 0 {
             return err("probe", "probe every second or slower, failing after at least one miss");
         }
@@ -276,6 +298,17 @@ pub struct TierOverride {
     pub probe_interval_seconds: Option<i64>,
     pub probe_failure_threshold: Option<u32>,
     pub budget_gate: Option<BudgetGate>,
+    pub destroy: Option<DestroyRule>,
+    pub approval_sla_minutes: Option<i64>,
+    pub on_sla: Option<OnSlaOverride>,
+}
+
+/// `on_sla = { extend = "deny", destroy = "approve" }`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnSlaOverride {
+    pub extend: Option<OnSla>,
+    pub destroy: Option<OnSla>,
 }
 
 /// Minutes (or hours, seconds) to ms without overflow: absurd values become
@@ -319,6 +352,16 @@ impl TierOverride {
         }
         if let Some(g) = self.budget_gate {
             p.budget_gate = g;
+        }
+        if let Some(d) = self.destroy {
+            p.destroy = d;
+        }
+        if let Some(m) = self.approval_sla_minutes {
+            p.approval.sla_ms = Some(ms(m, MINUTE_MS));
+        }
+        if let Some(on) = &self.on_sla {
+            p.approval.on_sla_extend = on.extend.unwrap_or(p.approval.on_sla_extend);
+            p.approval.on_sla_destroy = on.destroy.unwrap_or(p.approval.on_sla_destroy);
         }
         p.validate(tier)?;
         Ok(p)

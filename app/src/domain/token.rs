@@ -20,10 +20,11 @@ pub enum Scope {
     AppsRead,
     AppsWrite,
     BudgetsWrite,
+    ApprovalsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::EnvironmentsRead,
         Scope::EnvironmentsWrite,
         Scope::CostsRead,
@@ -31,6 +32,7 @@ impl Scope {
         Scope::AppsRead,
         Scope::AppsWrite,
         Scope::BudgetsWrite,
+        Scope::ApprovalsWrite,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -42,6 +44,7 @@ impl Scope {
             Scope::AppsRead => "apps:read",
             Scope::AppsWrite => "apps:write",
             Scope::BudgetsWrite => "budgets:write",
+            Scope::ApprovalsWrite => "approvals:write",
         }
     }
 
@@ -54,6 +57,7 @@ impl Scope {
             Scope::AppsRead => "list and read apps",
             Scope::AppsWrite => "register, edit and archive apps",
             Scope::BudgetsWrite => "set teams' budgets",
+            Scope::ApprovalsWrite => "approve, deny and withdraw approval requests",
         }
     }
 }

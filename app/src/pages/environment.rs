@@ -3,8 +3,10 @@
 //! output and snapshots — and Extend, Destroy and, once it is gone, a
 //! one-click rating.
 
+use crate::api::approvals::{ApprovalItem, CancelApproval};
 use crate::api::environments::{
-    environment_detail, DestroyEnvironment, EnvironmentView, ExtendEnvironment, ExtendOutcome, RateEnvironment,
+    environment_detail, DestroyEnvironment, DestroyOutcome, EnvironmentView, ExtendEnvironment, ExtendOutcome,
+    RateEnvironment,
 };
 use crate::components::badges::{StateBadge, TierBadge};
 use crate::components::live::use_live;
@@ -27,12 +29,13 @@ pub fn EnvironmentPage() -> impl IntoView {
         destroy: ServerAction::<DestroyEnvironment>::new(),
         rate: ServerAction::<RateEnvironment>::new(),
         share: ServerAction::<crate::api::costs::SetEnvironmentShared>::new(),
+        cancel: ServerAction::<CancelApproval>::new(),
         hours: RwSignal::new(None),
         confirming: RwSignal::new(false),
         score: RwSignal::new(0),
         comment: RwSignal::new(String::new()),
     };
-    let Controls { extend, destroy, rate, share, .. } = ui;
+    let Controls { extend, destroy, rate, share, cancel, .. } = ui;
     // Bumped every second while it is being built and started (see `poll_while_starting`).
     let tick = RwSignal::new(0u32);
     let detail = Resource::new(
@@ -40,7 +43,13 @@ pub fn EnvironmentPage() -> impl IntoView {
             (
                 id.get(),
                 touched.get(),
-                (extend.version().get(), destroy.version().get(), rate.version().get(), share.version().get()),
+                (
+                    extend.version().get(),
+                    destroy.version().get(),
+                    rate.version().get(),
+                    share.version().get(),
+                    cancel.version().get(),
+                ),
                 tick.get(),
             )
         },
@@ -77,6 +86,7 @@ struct Controls {
     score: RwSignal<i64>,
     comment: RwSignal<String>,
     share: ServerAction<crate::api::costs::SetEnvironmentShared>,
+    cancel: ServerAction<CancelApproval>,
 }
 
 /// While the environment is `pending` or `ready` (built, migrated, started),
@@ -227,10 +237,14 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
                     <dt class="text-slate-500">"Snapshots"</dt>
                     <dd>{if d.snapshots.is_empty() { "none".to_string() } else { d.snapshots.join(", ") }}</dd>
                 </dl>
-                {live_env.then(|| view! { <DestroyControl id=row.id.clone() name=row.name.clone() ui /> })}
+                {live_env.then(|| view! {
+                    <DestroyControl id=row.id.clone() name=row.name.clone() rule=d.destroy_rule.clone()
+                        by_request=d.destroy_by_request allowed=d.may_destroy ui />
+                })}
             </section>
     }
     .into_any();
+    let requests = (!d.approvals.is_empty()).then(|| view! { <Requests items=d.approvals.clone() ui /> }.into_any());
     let rating = (row.state == EnvState::Destroyed)
         .then(|| view! { <Rating id=row.id.clone() mine=d.my_rating ui /> }.into_any());
     let timeline = view! {
@@ -264,6 +278,7 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
     }
     .into_any();
     view! {
+        {requests}
         <div class="grid gap-4 lg:grid-cols-3">{expiry}{cost}{facts}</div>
         {rating}
         <div class="mt-4 grid gap-4 lg:grid-cols-2">{timeline}{log}</div>
@@ -299,36 +314,90 @@ fn ExtendForm(id: String, step: i64, needs_approval: bool, ui: Controls) -> impl
         {move || extend.value().get().map(|r| match r {
             Ok(ExtendOutcome::NewExpiry(Some(at))) => view! { <p role="status" class="mt-2 text-sm text-emerald-800" data-testid="extend-outcome">{format!("New expiry: {}", utc_datetime(at))}</p> }.into_any(),
             Ok(ExtendOutcome::NewExpiry(None)) => view! { <p role="status" class="mt-2 text-sm">"No TTL to extend."</p> }.into_any(),
-            Ok(ExtendOutcome::ApprovalRequested) => view! { <p role="status" class="mt-2 text-sm text-emerald-800" data-testid="extend-outcome">"Request sent: a platform admin approves extensions on this tier."</p> }.into_any(),
+            Ok(ExtendOutcome::ApprovalRequested) => view! { <p role="status" class="mt-2 text-sm text-emerald-800" data-testid="extend-outcome">"Request sent: a platform admin (not you) approves extensions on this tier."</p> }.into_any(),
             Err(err) => view! { <p role="alert" class="mt-2 text-sm text-red-800" data-testid="extend-outcome">{err.to_string()}</p> }.into_any(),
         })}
     }
 }
 
 #[component]
-fn DestroyControl(id: String, name: String, ui: Controls) -> impl IntoView {
+fn DestroyControl(
+    id: String,
+    name: String,
+    /// The tier's rule in words, said before the click.
+    rule: Option<String>,
+    by_request: bool,
+    allowed: bool,
+    ui: Controls,
+) -> impl IntoView {
     let (destroy, confirming) = (ui.destroy, ui.confirming);
     let pending = destroy.pending();
+    let (label, confirm) = if by_request {
+        (
+            "Request destroy…",
+            format!(
+                "Ask to destroy {name}? It waits in the approval queue; once approved it is snapshotted and destroyed."
+            ),
+        )
+    } else {
+        ("Destroy…", format!("Destroy {name}? Its process and data go; the tier's snapshot rule applies."))
+    };
     view! {
         <div class="mt-4 border-t border-slate-100 pt-3">
-            <button type="button" data-testid="destroy" hidden=move || confirming.get()
-                class="rounded-md border border-red-300 px-3 py-1.5 text-sm font-medium text-red-700 hover:bg-red-50"
+            {rule.map(|r| view! { <p class="mb-2 text-xs text-slate-600" data-testid="destroy-rule">{r}"."</p> })}
+            <button type="button" data-testid="destroy" hidden=move || confirming.get() disabled=!allowed
+                class="rounded-md border border-red-300 px-3 py-1.5 text-sm font-medium text-red-700 hover:bg-red-50 disabled:cursor-not-allowed disabled:opacity-50"
                 on:click=move |_| confirming.set(true)>
-                "Destroy…"
+                {label}
             </button>
             <div hidden=move || !confirming.get() role="group" aria-label="Confirm destroy" class="text-sm">
-                <p class="mb-2">{format!("Destroy {name}? Its process and data go; the tier's snapshot or approval rules apply.")}</p>
+                <p class="mb-2">{confirm}</p>
                 <div class="flex gap-2">
                     <button type="button" data-testid="confirm-destroy" disabled=move || pending.get()
                         class="rounded-md bg-red-600 px-3 py-1.5 font-semibold text-white hover:bg-red-500 disabled:opacity-60"
-                        on:click=move |_| { destroy.dispatch(DestroyEnvironment { id: id.clone() }); }>
-                        "Destroy"
+                        on:click=move |_| { destroy.dispatch(DestroyEnvironment { id: id.clone() }); confirming.set(false); }>
+                        {if by_request { "Request destroy" } else { "Destroy" }}
                     </button>
                     <button type="button" class="rounded-md border border-slate-300 px-3 py-1.5" on:click=move |_| confirming.set(false)>"Cancel"</button>
                 </div>
             </div>
-            {move || destroy.value().get().and_then(|r| r.err()).map(|err| view! { <p role="alert" class="mt-2 text-sm text-red-800">{err.to_string()}</p> })}
+            {move || destroy.value().get().map(|r| match r {
+                Ok(DestroyOutcome::ApprovalRequested) => view! { <p role="status" class="mt-2 text-sm text-emerald-800" data-testid="destroy-outcome">"Destroy requested: it waits for a platform admin's approval."</p> }.into_any(),
+                Ok(DestroyOutcome::Started) => view! { <p role="status" class="mt-2 text-sm text-slate-700" data-testid="destroy-outcome">"Destroy under way."</p> }.into_any(),
+                Err(err) => view! { <p role="alert" class="mt-2 text-sm text-red-800" data-testid="destroy-outcome">{err.to_string()}</p> }.into_any(),
+            })}
         </div>
+    }
+}
+
+/// The environment's approval requests: what is open (with Cancel for the
+/// requester) and what was decided.
+#[component]
+fn Requests(items: Vec<ApprovalItem>, ui: Controls) -> impl IntoView {
+    let cancel = ui.cancel;
+    view! {
+        <section aria-labelledby="requests-h" class="mb-4 rounded-lg border border-amber-200 bg-amber-50 p-4">
+            <h2 id="requests-h" class="text-sm font-semibold uppercase tracking-wide text-amber-900">"Approval requests"</h2>
+            <ul class="mt-2 space-y-2 text-sm">
+                {items.into_iter().map(|a| {
+                    let id = a.id.clone();
+                    view! {
+                        <li data-testid="approval" data-state=a.state.clone() data-kind=a.kind.clone()>
+                            <span class="font-medium">{crate::pages::approvals::asked(&a)}</span>
+                            {format!(" — {} by {}, {}", a.state, a.requested_by.clone().unwrap_or_else(|| "the portal (TTL reached)".into()), utc_datetime(a.requested_at))}
+                            {(a.state == "pending").then(|| format!("; decided by {} at the latest (SLA)", utc_datetime(a.sla_deadline)))}
+                            {a.decision_reason.clone().map(|r| view! { <span class="block text-slate-700" data-testid="decision-reason">{format!("{}: {r}", a.decided_by.clone().unwrap_or_else(|| "SLA".into()))}</span> })}
+                            {a.may_cancel.then(|| view! {
+                                <button type="button" data-testid="cancel-request" class="ml-2 rounded-md border border-slate-300 bg-white px-2 py-0.5 text-xs hover:bg-slate-50"
+                                    on:click=move |_| { cancel.dispatch(CancelApproval { id: id.clone() }); }>"Cancel request"</button>
+                            })}
+                            {a.may_decide.then(|| view! { <a class="ml-2 text-xs text-indigo-700 underline" href="/approvals">"Decide in the queue"</a> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            {move || cancel.value().get().and_then(|r| r.err()).map(|err| view! { <p role="alert" class="mt-2 text-sm text-red-800">{err.to_string()}</p> })}
+        </section>
     }
 }
 

@@ -1,4 +1,5 @@
 pub mod app_detail;
+pub mod approvals;
 pub mod apps;
 pub mod audit;
 pub mod costs;

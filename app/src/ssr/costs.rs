@@ -401,13 +401,7 @@ pub async fn admit(state: &AppState, viewer: &Viewer, team_id: &str, tier: Tier)
     }
     let now = now_ms();
     let month = Month::containing(now);
-    let Some(b) = budget_for(state.db.pool(), team_id, month).await? else { return Ok(None) };
-    let team = store::teams::find(state.db.pool(), team_id)
-        .await
-        .map_err(internal("finding a team"))?
-        .ok_or(AppError::NotFound)?;
-    let (actual, _) = report(state, month, now).await?;
-    let spent = actual.team(&team.slug).total;
+    let Some((team, b, spent)) = month_to_date(state, team_id, now).await? else { return Ok(None) };
     match budget::gate(setting, tier, &team.slug, &month.label(), Some(&b), spent, false) {
         GateOutcome::Pass => Ok(None),
         GateOutcome::Warn(message) => Ok(Some(message)),
@@ -598,4 +592,68 @@ pub async fn is_shared(db: &Db, env_id: &str) -> Result<bool, AppError> {
             .await
             .map_err(internal("reading an environment"))?;
     Ok(row.is_some())
+}
+
+/// One environment's cost to the team, priced by the price book as the
+/// Costs page prices it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EnvironmentCost {
+    /// Since `from` (or since it started) until `to`.
+    pub so_far: Micros,
+    /// What it costs per hour now (resources not yet deleted).
+    pub hourly: Micros,
+}
+
+/// The cost of `env` over `[from, to)`: the team pays from the claim for a
+/// pool member (the wait was the platform's).
+pub async fn environment_cost(
+    db: &Db,
+    book: &PriceBook,
+    env: &store::environments::Environment,
+    from: i64,
+    to: i64,
+) -> Result<EnvironmentCost, AppError> {
+    let tier: Tier = super::environments::stored(&env.tier, "tier", &env.id)?;
+    let resources =
+        store::resources::for_environment(db.pool(), &env.id).await.map_err(internal("loading resources"))?;
+    let start = from.max(env.claimed_at.unwrap_or(i64::MIN));
+    let mut cost = EnvironmentCost::default();
+    for r in resources {
+        let recorded = Micros(r.hourly_rate_micros);
+        if let Some(started) = r.started_at {
+            let end = r.ended_at.unwrap_or(to).min(to);
+            if end > started.max(start) {
+                cost.so_far += book.cost(tier, &r.kind, recorded, started.max(start), end);
+            }
+        }
+        if r.state != "deleted" {
+            cost.hourly += book.rate_at(tier, &r.kind, recorded, to);
+        }
+    }
+    Ok(cost)
+}
+
+/// What is left of the team's budget this month (negative when over);
+/// `None` without a budget.
+pub async fn budget_headroom(state: &AppState, team_id: &str, now: i64) -> Result<Option<Micros>, AppError> {
+    let spent = month_to_date(state, team_id, now).await?;
+    Ok(spent.map(|(_, b, spent)| Micros(b.amount.0 - spent.0)))
+}
+
+/// A team with a budget this month: the team, the budget and its spend so
+/// far (`None` without a budget, so no report is computed for nothing).
+async fn month_to_date(
+    state: &AppState,
+    team_id: &str,
+    now: i64,
+) -> Result<Option<(store::teams::Team, Budget, Micros)>, AppError> {
+    let month = Month::containing(now);
+    let Some(b) = budget_for(state.db.pool(), team_id, month).await? else { return Ok(None) };
+    let team = store::teams::find(state.db.pool(), team_id)
+        .await
+        .map_err(internal("finding a team"))?
+        .ok_or(AppError::NotFound)?;
+    let (actual, _) = report(state, month, now).await?;
+    let spent = actual.team(&team.slug).total;
+    Ok(Some((team, b, spent)))
 }

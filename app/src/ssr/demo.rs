@@ -206,6 +206,8 @@ impl DemoPlan {
             user("dan", "Dan Kowalski", false),
             user("erin", "Erin Walsh", true),
             user("frank", "Frank Osei", false),
+            // A second platform admin: nobody approves their own request.
+            user("grace", "Grace Lin", true),
         ];
         let m = |t: &str, u: &str, r| (format!("team-{t}"), format!("user-{u}"), r);
         let memberships = vec![
@@ -216,6 +218,7 @@ impl DemoPlan {
             m("platform", "erin", TeamRole::Developer),
             m("payments", "frank", TeamRole::Developer),
             m("search", "frank", TeamRole::Developer),
+            m("platform", "grace", TeamRole::Developer),
         ];
         let app = |team: &str, slug: &str, name: &str| App {
             id: format!("app-{slug}"),

@@ -8,6 +8,7 @@ use super::clock::{new_id, now_ms};
 use super::context::SourceError;
 use super::store::{self, audit::AuditEvent, audit::Outcome, environments::Environment, resources::Resource};
 use super::{authz, internal, AppState, Db, RequestMeta};
+use crate::domain::approval::ApprovalKind;
 use crate::domain::authz::Action;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::lifecycle::{self, Effect, EnvState, Event, Lifecycle};
@@ -27,7 +28,7 @@ pub struct NewEnvironment {
     pub tier: Tier,
 }
 
-fn lifecycle_of(env: &Environment) -> Result<Lifecycle, AppError> {
+pub(crate) fn lifecycle_of(env: &Environment) -> Result<Lifecycle, AppError> {
     let state: EnvState = stored(&env.state, "state", &env.id)?;
     Ok(Lifecycle {
         state,
@@ -69,6 +70,7 @@ fn job_kind(effect: &Effect) -> Option<&'static str> {
 async fn record_effects(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     env: &Environment,
+    policy: &crate::domain::tier::TierPolicy,
     effects: &[Effect],
     now: i64,
 ) -> Result<(), AppError> {
@@ -78,30 +80,18 @@ async fn record_effects(
                 .await
                 .map_err(internal("enqueueing a job"))?;
         }
-        let note = match effect {
-            Effect::Warn { expires_at } => Some((
-                "expiry_warning",
-                format!("{} expires at {}", env.name, crate::domain::time::utc_datetime(*expires_at)),
-            )),
-            Effect::RequestApproval => Some((
-                "approval_requested",
-                format!("{} is waiting for a platform admin to approve its destroy", env.name),
-            )),
-            _ => None,
-        };
-        if let Some((kind, message)) = note {
-            sqlx::query(
-                "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(new_id())
-            .bind(&env.owner_id)
-            .bind(&env.id)
-            .bind(kind)
-            .bind(message)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(internal("recording a notification"))?;
+        match effect {
+            Effect::Warn { expires_at } => {
+                let message = format!("{} expires at {}", env.name, crate::domain::time::utc_datetime(*expires_at));
+                super::notify::to_user(tx, env.owner_id.as_deref(), Some(&env.id), "expiry_warning", &message, now)
+                    .await?;
+            }
+            // The TTL's own destroy: the portal asks the approvers.
+            Effect::RequestApproval => {
+                let ask = super::approvals::Ask { kind: ApprovalKind::Destroy, asked_ms: None, reason: None };
+                super::approvals::open_in(tx, env, policy, &ask, None, now).await?;
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -115,9 +105,28 @@ pub fn blueprint_of(app: &store::apps::App) -> Result<Blueprint, AppError> {
     })
 }
 
-/// The last four alphanumerics of an id: a short, unique-enough name suffix.
-pub(crate) fn suffix_of(id: &str) -> String {
-    id.chars().rev().filter(|c| c.is_ascii_alphanumeric()).take(4).collect()
+/// The last `len` alphanumerics of an id (its random end): a name suffix.
+fn suffix_of(id: &str, len: usize) -> String {
+    id.chars().rev().filter(|c| c.is_ascii_alphanumeric()).take(len).collect()
+}
+
+/// A name no environment has had yet, built by `make` from a suffix of `id`:
+/// four characters read best, but names are unique for ever (they key
+/// resources and hosts) and a year of history makes four collide, so a taken
+/// name gets a longer suffix rather than a refused create.
+pub(crate) async fn free_name(
+    ex: &mut sqlx::AnyConnection,
+    id: &str,
+    make: impl Fn(&str) -> String,
+) -> Result<String, AppError> {
+    for len in [4, 6, 8, 12] {
+        let name = make(&suffix_of(id, len));
+        let taken = store::environments::find_by_name(&mut *ex, &name).await.map_err(internal("choosing a name"))?;
+        if taken.is_none() {
+            return Ok(name);
+        }
+    }
+    Err(AppError::Conflict("an environment with that name exists; try again".into()))
 }
 
 /// The row of an environment just started (`lifecycle::start`), with no
@@ -159,6 +168,7 @@ pub(crate) fn pending_row(
 /// with its audit event and provisioning job.
 pub(crate) async fn insert_pending(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    policy: &crate::domain::tier::TierPolicy,
     env: &Environment,
     resources: &[(String, crate::domain::money::Micros)],
     event: &AuditEvent,
@@ -185,7 +195,7 @@ pub(crate) async fn insert_pending(
         store::resources::insert(&mut **tx, &r).await.map_err(internal("planning a resource"))?;
     }
     store::audit::append(&mut **tx, event).await.map_err(internal("auditing a create"))?;
-    record_effects(tx, env, effects, env.created_at).await
+    record_effects(tx, env, policy, effects, env.created_at).await
 }
 
 /// Creates an environment (see [`create_noting_budget`]).
@@ -260,7 +270,8 @@ pub async fn create_noting_budget(
     let policy = state.settings.tiers.get(new.tier);
     let (lc, effects) = lifecycle::start(policy, now);
     let id = new_id();
-    let name = environment_name(&app.slug, &source, &suffix_of(&id));
+    let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
+    let name = free_name(&mut tx, &id, |suffix| environment_name(&app.slug, &source, suffix)).await?;
     let env = Environment {
         owner_id: Some(requested.owner_id),
         git_ref: requested.git_ref,
@@ -275,8 +286,7 @@ pub async fn create_noting_budget(
                 "commit_sha": env.commit_sha, "budget_warning": budget_warning,
             }));
     event.team_id = Some(app.team_id.clone());
-    let mut tx = pool.begin().await.map_err(internal("starting a transaction"))?;
-    insert_pending(&mut tx, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
+    insert_pending(&mut tx, policy, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
     tx.commit().await.map_err(internal("committing a create"))?;
     state.work.notify_one();
     Ok((env, budget_warning))
@@ -349,7 +359,8 @@ async fn claim_pooled(
         let (lc, effects) =
             if same_commit { (lifecycle::claimed(policy, now), vec![]) } else { lifecycle::start(policy, now) };
         let mut env = member.env.clone();
-        let pool_name = std::mem::replace(&mut env.name, environment_name(&app.slug, source, &suffix_of(&env.id)));
+        let name = free_name(&mut tx, &env.id, |suffix| environment_name(&app.slug, source, suffix)).await?;
+        let pool_name = std::mem::replace(&mut env.name, name);
         env.owner_id = Some(requested.owner_id.clone());
         env.git_ref = requested.git_ref.clone();
         env.pr_number = requested.pr_number;
@@ -384,7 +395,7 @@ async fn claim_pooled(
         }));
         event.team_id = Some(app.team_id.clone());
         store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a claim"))?;
-        record_effects(&mut tx, &env, &effects, now).await?;
+        record_effects(&mut tx, &env, policy, &effects, now).await?;
         tx.commit().await.map_err(internal("committing a claim"))?;
         // The pool is one short now; the scheduler's next pass refills it.
         state.work.notify_one();
@@ -451,68 +462,84 @@ async fn transition(
     tiers: &TierPolicies,
     id: &str,
     event: Event,
-    audit: impl Fn(&Environment) -> AuditEvent,
+    audit: impl Fn(&Environment) -> AuditEvent + Sync,
 ) -> Result<Environment, AppError> {
     for _ in 0..5 {
-        let now = now_ms();
         let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
-        let v = store::environments::find(&mut *tx, id)
-            .await
-            .map_err(internal("loading an environment"))?
-            .ok_or(AppError::NotFound)?;
-        let policy = tiers.get(tier_of(&v.env)?);
-        let before = lifecycle_of(&v.env)?;
-        let (after, effects) = lifecycle::apply(&before, &event, policy, now).map_err(|r| match r {
-            lifecycle::Rejected::BadExtension { .. } => AppError::invalid("hours", r.to_string()),
-            other => AppError::Conflict(other.to_string()),
-        })?;
-        let next_check = lifecycle::next_check(&after, policy);
-        if after == before && effects.is_empty() {
-            // Nothing happened; keep the scheduler's next look right (rows
-            // from before the column, or a changed tier policy).
-            if v.env.next_check_at != next_check {
-                store::environments::set_next_check(&mut *tx, id, next_check)
-                    .await
-                    .map_err(internal("scheduling a check"))?;
-                tx.commit().await.map_err(internal("committing a check"))?;
-            }
-            return Ok(v.env);
-        }
-        let mut env = v.env.clone();
-        env.state = after.state.as_str().to_string();
-        env.last_activity_at = Some(after.last_activity_at);
-        env.expires_at = after.expires_at;
-        env.warned_at = after.warned_at;
-        env.failure_reason = after.failure.clone();
-        env.next_check_at = next_check;
-        if after.state == EnvState::Ready && env.ready_at.is_none() {
-            env.ready_at = Some(now);
-        }
-        if matches!(event, Event::DestroyRequested) {
-            env.desired = "destroyed".into();
-        }
-        if after.state == EnvState::Destroyed {
-            env.destroyed_at = Some(now);
-            store::resources::mark_deleted(&mut *tx, &env.id, now)
-                .await
-                .map_err(internal("stopping resource clocks"))?;
-        }
-        if !store::environments::update_lifecycle(&mut *tx, &env, v.version)
-            .await
-            .map_err(internal("writing an environment"))?
-        {
+        let Some(env) = transition_in(&mut tx, tiers, id, &event, &audit, now_ms()).await? else {
             continue; // someone else moved it; read again and re-decide
-        }
-        let mut event_row = audit(&env);
-        if event_row.detail == "{}" {
-            event_row.detail = serde_json::json!({ "from": before.state.as_str(), "to": after.state.as_str(), "expires_at": env.expires_at }).to_string();
-        }
-        store::audit::append(&mut *tx, &event_row).await.map_err(internal("auditing a transition"))?;
-        record_effects(&mut tx, &env, &effects, now).await?;
+        };
         tx.commit().await.map_err(internal("committing a transition"))?;
         return Ok(env);
     }
     Err(AppError::Conflict("the environment is changing right now; try again".into()))
+}
+
+/// One try of a transition inside `tx`, for services that write more in
+/// the same transaction (an approval's decision): load, apply, write,
+/// audit, record effects. `None` when a concurrent writer moved the row
+/// first (the caller rolls back and tries again).
+pub(crate) async fn transition_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tiers: &TierPolicies,
+    id: &str,
+    event: &Event,
+    audit: &(dyn Fn(&Environment) -> AuditEvent + Sync),
+    now: i64,
+) -> Result<Option<Environment>, AppError> {
+    let v = store::environments::find(&mut **tx, id)
+        .await
+        .map_err(internal("loading an environment"))?
+        .ok_or(AppError::NotFound)?;
+    let policy = tiers.get(tier_of(&v.env)?);
+    let before = lifecycle_of(&v.env)?;
+    let (after, effects) = lifecycle::apply(&before, event, policy, now).map_err(|r| match r {
+        lifecycle::Rejected::BadExtension { .. } => AppError::invalid("hours", r.to_string()),
+        other => AppError::Conflict(other.to_string()),
+    })?;
+    let next_check = lifecycle::next_check(&after, policy);
+    if after == before && effects.is_empty() {
+        // Nothing happened; keep the scheduler's next look right (rows
+        // from before the column, or a changed tier policy).
+        if v.env.next_check_at != next_check {
+            store::environments::set_next_check(&mut **tx, id, next_check)
+                .await
+                .map_err(internal("scheduling a check"))?;
+        }
+        return Ok(Some(v.env));
+    }
+    let mut env = v.env.clone();
+    env.state = after.state.as_str().to_string();
+    env.last_activity_at = Some(after.last_activity_at);
+    env.expires_at = after.expires_at;
+    env.warned_at = after.warned_at;
+    env.failure_reason = after.failure.clone();
+    env.next_check_at = next_check;
+    if after.state == EnvState::Ready && env.ready_at.is_none() {
+        env.ready_at = Some(now);
+    }
+    if matches!(event, Event::DestroyRequested | Event::DestroyApproved) {
+        env.desired = "destroyed".into();
+    }
+    if after.state == EnvState::Destroyed {
+        env.destroyed_at = Some(now);
+        store::resources::mark_deleted(&mut **tx, &env.id, now).await.map_err(internal("stopping resource clocks"))?;
+        // Whatever was still asked about it is moot now.
+        super::approvals::close_all_open(tx, &env, "the environment is destroyed", now).await?;
+    }
+    if !store::environments::update_lifecycle(&mut **tx, &env, v.version)
+        .await
+        .map_err(internal("writing an environment"))?
+    {
+        return Ok(None);
+    }
+    let mut event_row = audit(&env);
+    if event_row.detail == "{}" {
+        event_row.detail = serde_json::json!({ "from": before.state.as_str(), "to": after.state.as_str(), "expires_at": env.expires_at }).to_string();
+    }
+    store::audit::append(&mut **tx, &event_row).await.map_err(internal("auditing a transition"))?;
+    record_effects(tx, &env, policy, &effects, now).await?;
+    Ok(Some(env))
 }
 
 /// What an extension request did.
@@ -520,51 +547,62 @@ async fn transition(
 pub enum Extended {
     /// The expiry moved (the environment as written).
     Moved(Box<Environment>),
-    /// The tier needs a platform admin's approval: the request is queued.
-    ApprovalRequested,
+    /// The tier needs an approval: the open request (new or the one already asked).
+    ApprovalRequested(Box<store::approvals::Approval>),
 }
 
-/// Extends an environment by `by_ms`, or — where the tier needs approval and
-/// the caller is not a platform admin — records an approval request for the
-/// platform team (audit + notification, one transaction) instead.
+/// Extends an environment by `by_ms`, or — where the tier needs approval —
+/// opens an approval request (whoever asks: nobody approves their own).
 pub async fn extend(state: &AppState, meta: &RequestMeta, id: &str, by_ms: i64) -> Result<Extended, AppError> {
-    let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
     let env = load_visible(state, meta, id, Action::OperateEnvironments).await?;
     let policy = state.settings.tiers.get(tier_of(&env)?);
-    if !policy.extension.needs_approval || viewer.is_platform_admin {
-        let event = Event::Extend { by_ms, approved: viewer.is_platform_admin };
+    if !policy.extension.needs_approval {
+        let event = Event::Extend { by_ms, approved: false };
         return act(state, meta, id, event, "environment.extend").await.map(|e| Extended::Moved(Box::new(e)));
     }
-    if by_ms <= 0 || by_ms > policy.extension.step_ms {
-        let max_hours = policy.extension.step_ms / crate::domain::time::HOUR_MS;
-        return Err(AppError::invalid("hours", format!("an extension must be positive and at most {max_hours} h")));
+    let ask = super::approvals::Ask { kind: ApprovalKind::Extend, asked_ms: Some(by_ms), reason: None };
+    let (approval, _) = super::approvals::request(state, meta, id, ask).await?;
+    Ok(Extended::ApprovalRequested(Box::new(approval)))
+}
+
+/// What a destroy did.
+#[derive(Clone, Debug)]
+pub enum Destroyed {
+    /// On its way out (snapshot or teardown queued).
+    Started(Box<Environment>),
+    /// The tier destroys only on an approved request: the open one.
+    ApprovalRequested(Box<store::approvals::Approval>),
+}
+
+/// Destroys an environment under its tier's destroy rule: any member, the
+/// team's manager (or a platform admin), or an approved request.
+pub async fn destroy(state: &AppState, meta: &RequestMeta, id: &str) -> Result<Destroyed, AppError> {
+    use crate::domain::approval::{destroy_path, DestroyPath, DestroyRule};
+    let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
+    let env = load_visible(state, meta, id, Action::OperateEnvironments).await?;
+    let tier = tier_of(&env)?;
+    let policy = state.settings.tiers.get(tier);
+    if policy.destroy == DestroyRule::Manager && !may_manage(&viewer, &env.team_id) {
+        let rule = policy.destroy.describe(tier.label());
+        authz::audit_denial(state, meta, Action::OperateEnvironments, Some(&env.team_id), &rule).await;
+        return Err(AppError::Refused(rule));
     }
-    let now = now_ms();
-    let hours = by_ms as f64 / crate::domain::time::HOUR_MS as f64;
-    let mut tx = state.db.pool().begin().await.map_err(internal("starting a transaction"))?;
-    let mut event = AuditEvent::from_request(
-        meta,
-        "environment.extension_requested",
-        "environment",
-        Some(env.id.clone()),
-        Outcome::Success,
-    )
-    .with_detail(serde_json::json!({ "hours": hours, "expires_at": env.expires_at }));
-    event.team_id = Some(env.team_id.clone());
-    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing an extension request"))?;
-    // No user: it is the platform team's queue.
-    sqlx::query(
-        "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at) VALUES ($1, NULL, $2, 'extension_requested', $3, $4)",
-    )
-    .bind(new_id())
-    .bind(&env.id)
-    .bind(format!("{} asks to extend {} by {hours} h", viewer.login, env.name))
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(internal("queueing an extension request"))?;
-    tx.commit().await.map_err(internal("committing an extension request"))?;
-    Ok(Extended::ApprovalRequested)
+    match destroy_path(policy, stored(&env.state, "state", &env.id)?) {
+        DestroyPath::Now => act(state, meta, id, Event::DestroyRequested, "environment.destroy")
+            .await
+            .map(|e| Destroyed::Started(Box::new(e))),
+        DestroyPath::Ask => {
+            let ask = super::approvals::Ask { kind: ApprovalKind::Destroy, asked_ms: None, reason: None };
+            let (approval, _) = super::approvals::request(state, meta, id, ask).await?;
+            Ok(Destroyed::ApprovalRequested(Box::new(approval)))
+        }
+    }
+}
+
+/// The team's manager or a platform admin.
+pub fn may_manage(viewer: &crate::domain::access::Viewer, team_id: &str) -> bool {
+    viewer.is_platform_admin
+        || viewer.memberships.iter().any(|m| m.team_id == team_id && m.role == crate::domain::access::TeamRole::Manager)
 }
 
 /// Most characters a rating comment keeps.

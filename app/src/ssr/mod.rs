@@ -2,6 +2,7 @@
 //! (the one write path) and request context. Nothing here ships to the browser.
 
 pub mod accounts;
+pub mod approvals;
 pub mod apps;
 pub mod audit_view;
 pub mod authz;
@@ -12,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod environments;
 pub mod live;
+pub mod notify;
 pub mod pools;
 pub mod secrets;
 pub mod store;

@@ -6,7 +6,7 @@
 
 use super::clock::{new_id, now_ms};
 use super::context::Sources;
-use super::environments::{blueprint_of, insert_pending, pending_row, suffix_of, system_event};
+use super::environments::{blueprint_of, free_name, insert_pending, pending_row, system_event};
 use super::store::{self, audit::AuditEvent, environments::Environment};
 use super::{internal, Db, PortalSettings};
 use crate::domain::lifecycle::{self, Event};
@@ -101,17 +101,18 @@ async fn refill_one(
                 let now = now_ms();
                 let (lc, effects) = lifecycle::start(policy, now);
                 let id = new_id();
+                let name = free_name(&mut tx, &id, |suffix| member_name(&app.slug, tier, suffix)).await?;
                 // Pool members wait without a TTL; their clock starts at the claim.
                 let env = Environment {
                     expires_at: None,
                     commit_sha: commit_sha.clone(),
                     git_ref: Some(app.default_branch.clone()),
-                    ..pending_row(&id, &member_name(&app.slug, tier, &suffix_of(&id)), app, tier, &lc, true)
+                    ..pending_row(&id, &name, app, tier, &lc, true)
                 };
                 let event = AuditEvent::system("pool.fill", Some(env.id.clone()), Some(env.team_id.clone())).with_detail(
                     serde_json::json!({ "name": env.name, "app": app.slug, "tier": tier.as_str(), "size": spec.size }),
                 );
-                insert_pending(&mut tx, &env, &blueprint.resources_for(tier), &event, &effects).await?;
+                insert_pending(&mut tx, policy, &env, &blueprint.resources_for(tier), &event, &effects).await?;
                 started += 1;
             }
         }
@@ -121,7 +122,7 @@ async fn refill_one(
     }
     tx.commit().await.map_err(internal("committing a pool refill"))?;
     for id in retire {
-        if let Err(err) = system_event(db, &settings.tiers, &id, Event::DestroyRequested, "pool.retire").await {
+        if let Err(err) = system_event(db, &settings.tiers, &id, Event::DestroyApproved, "pool.retire").await {
             tracing::warn!(env = %id, error = %err, "retiring a pool member");
         }
     }

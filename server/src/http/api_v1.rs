@@ -39,7 +39,8 @@ pub fn router() -> Router<AppState> {
     paths(me, list_environments, create_environment, get_environment, destroy_environment, extend_environment, record_activity,
         list_apps, create_app, get_app, update_app, archive_app, rebuild_template,
         super::costs_api::month_json, super::costs_api::export_csv, super::costs_api::export_focus,
-        super::costs_api::set_budget),
+        super::costs_api::set_budget, super::approvals_api::list_approvals, super::approvals_api::get_approval,
+        super::approvals_api::approve, super::approvals_api::deny, super::approvals_api::cancel),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -216,6 +217,9 @@ struct EnvironmentJson {
     /// On create only: the budget gate's warning (a `warn` tier over budget).
     #[serde(skip_serializing_if = "Option::is_none")]
     budget_warning: Option<String>,
+    /// On a 202 from destroy or extend: the approval request it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<super::approvals_api::ApprovalJson>,
 }
 
 fn environment_json(state: &AppState, e: store::environments::Listed) -> EnvironmentJson {
@@ -235,6 +239,7 @@ fn environment_json(state: &AppState, e: store::environments::Listed) -> Environ
         created_at: e.created_at,
         expires_at: e.expires_at,
         budget_warning: None,
+        approval: None,
     }
 }
 
@@ -321,16 +326,30 @@ async fn get_environment(
 }
 
 #[utoipa::path(delete, path = "/api/v1/environments/{id}", params(("id" = String, Path)), responses(
-    (status = 202, body = EnvironmentJson, description = "Destroy requested (snapshot or approval first where the tier says so)"),
-    (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    (status = 202, body = EnvironmentJson, description = "Destroy under way (snapshot first where the tier keeps one), or — where the tier destroys only on an approved request (compliance, production) — waiting in the approval queue: `approval` names the request"),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "The tier's destroy rule (staging: the team's manager or a platform admin)"),
+    (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn destroy_environment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<EnvironmentJson>), ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
-    app::ssr::environments::act(&state, &caller.meta, &id, Event::DestroyRequested, "environment.destroy").await?;
-    Ok((StatusCode::ACCEPTED, Json(one(&state, &id).await?)))
+    let outcome = app::ssr::environments::destroy(&state, &caller.meta, &id).await?;
+    let mut json = one(&state, &id).await?;
+    if let app::ssr::environments::Destroyed::ApprovalRequested(a) = outcome {
+        json.approval = Some(approval_of(&state, &caller, &a.id).await?);
+    }
+    Ok((StatusCode::ACCEPTED, Json(json)))
+}
+
+async fn approval_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<super::approvals_api::ApprovalJson, ApiError> {
+    let item = app::ssr::approvals::item(state, &caller.meta, id, app::ssr::clock::now_ms()).await?;
+    Ok(super::approvals_api::approval_json(item))
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -341,7 +360,7 @@ struct ExtendBody {
 
 #[utoipa::path(post, path = "/api/v1/environments/{id}/extend", params(("id" = String, Path)), request_body = ExtendBody, responses(
     (status = 200, body = EnvironmentJson, description = "New expiry"),
-    (status = 202, body = EnvironmentJson, description = "The tier needs approval: a request went to the platform team"),
+    (status = 202, body = EnvironmentJson, description = "The tier needs approval: `approval` is the request in the platform team's queue (asking again returns the same open request)"),
     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The tier's policy refuses"), (status = 422, body = ErrorBody)))]
 async fn extend_environment(
     State(state): State<AppState>,
@@ -356,11 +375,15 @@ async fn extend_environment(
     }
     // Where the tier needs approval, this queues a request (202) instead.
     let outcome = app::ssr::environments::extend(&state, &caller.meta, &id, (b.hours * 3_600_000.0) as i64).await?;
+    let mut json = one(&state, &id).await?;
     let status = match outcome {
         app::ssr::environments::Extended::Moved(_) => StatusCode::OK,
-        app::ssr::environments::Extended::ApprovalRequested => StatusCode::ACCEPTED,
+        app::ssr::environments::Extended::ApprovalRequested(a) => {
+            json.approval = Some(approval_of(&state, &caller, &a.id).await?);
+            StatusCode::ACCEPTED
+        }
     };
-    Ok((status, Json(one(&state, &id).await?)))
+    Ok((status, Json(json)))
 }
 
 #[derive(serde::Deserialize, Default, utoipa::ToSchema)]

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router per area, composed here.
 
 pub mod api_v1;
+pub mod approvals_api;
 pub mod assets;
 pub mod audit_csv;
 pub mod auth;
@@ -46,6 +47,7 @@ pub fn router(
         .merge(oidc::router(identity))
         .merge(api_v1::router())
         .merge(costs_api::router())
+        .merge(approvals_api::router())
         .merge(audit_csv::router())
         .merge(events::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

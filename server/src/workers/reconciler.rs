@@ -107,14 +107,18 @@ impl Reconciler {
                 let reason = step.reason();
                 tracing::warn!(job = %job.id, kind = %job.kind, %reason, "giving up");
                 if let Some(env_id) = &job.environment_id {
-                    let _ = environments::system_event(
+                    // A stale job (the environment moved on) has nothing to fail.
+                    if let Err(err) = environments::system_event(
                         &self.db,
                         &self.settings.tiers,
                         env_id,
                         Event::Failed { reason: reason.clone() },
                         "environment.failed",
                     )
-                    .await;
+                    .await
+                    {
+                        tracing::warn!(env = %env_id, error = %err, "recording a failure");
+                    }
                 }
                 store::jobs::finish(pool, &job.id, &self.worker_id, now_ms()).await.map_err(|e| e.to_string())?;
             }

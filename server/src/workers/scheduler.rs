@@ -5,7 +5,7 @@
 use app::domain::lifecycle::Event;
 use app::ssr::clock::now_ms;
 use app::ssr::context::Sources;
-use app::ssr::{costs, environments, pools, store, Db, PortalSettings};
+use app::ssr::{approvals, costs, environments, pools, store, Db, PortalSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -33,6 +33,15 @@ pub async fn run(
                 Ok(n) => tracing::info!(alerts = n, "budget alert levels reached"),
                 Err(err) => tracing::error!(error = %err, "budget check failed"),
             }
+        }
+        // Approval SLAs: a request nobody decided gets its tier's outcome.
+        match approvals::enforce_sla(&db, &settings, now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(requests = n, "approval SLA outcomes applied");
+                work.notify_one();
+            }
+            Err(err) => tracing::error!(error = %err, "approval SLA pass failed"),
         }
         match pools::refill(&db, &settings, sources.as_deref()).await {
             Ok(0) => {}

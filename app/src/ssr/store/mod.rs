@@ -2,6 +2,7 @@
 //! service can compose several of them in one transaction (with the audit
 //! append and the job enqueue).
 
+pub mod approvals;
 pub mod apps;
 pub mod audit;
 pub mod environments;

@@ -1,0 +1,58 @@
+//! In-app notifications, written in the transaction of the event they tell
+//! about (the header's bell reads them).
+
+use super::clock::new_id;
+use super::internal;
+use crate::error::AppError;
+
+/// One notification to one user (`None`: nobody to tell, nothing written).
+pub(crate) async fn to_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: Option<&str>,
+    environment_id: Option<&str>,
+    kind: &str,
+    message: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let Some(user_id) = user_id else { return Ok(()) };
+    sqlx::query(
+        "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(new_id())
+    .bind(user_id)
+    .bind(environment_id)
+    .bind(kind)
+    .bind(message)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal("recording a notification"))?;
+    Ok(())
+}
+
+/// The same notification to every approver (platform admins) but `except`
+/// (the requester, who knows).
+pub(crate) async fn to_approvers(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    except: Option<&str>,
+    environment_id: &str,
+    kind: &str,
+    message: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at)
+         SELECT $1 || u.id, u.id, $2, $3, $4, $5 FROM users u
+         WHERE u.is_platform_admin = 1 AND ($6 IS NULL OR u.id <> $6)",
+    )
+    .bind(new_id())
+    .bind(environment_id)
+    .bind(kind)
+    .bind(message)
+    .bind(now)
+    .bind(except)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal("notifying approvers"))?;
+    Ok(())
+}

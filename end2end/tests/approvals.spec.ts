@@ -1,0 +1,136 @@
+import { Page } from '@playwright/test';
+import { test, expect, hydrated, otherUser, shot, signInAs } from './fixtures';
+
+/** Alice makes a compliance preview and waits on its page until it runs. */
+async function compliancePreview(page: Page): Promise<string> {
+  await page.goto('/');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Options…' }).click();
+  const panel = page.getByRole('form', { name: 'New preview options' });
+  await panel.getByRole('radio', { name: /Compliance preview/ }).check();
+  await expect(panel).toContainText('held for platform approval');
+  await panel.getByRole('button', { name: 'Create preview' }).click();
+  const outcome = page.getByTestId('create-outcome');
+  await expect(outcome).toContainText('is being created');
+  const name = (await outcome.getByRole('link').textContent())!.trim();
+  await outcome.getByRole('link').click();
+  await expect(page.getByTestId('env-title')).toHaveText(name);
+  await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'active', { timeout: 30_000 });
+  await hydrated(page);
+  return name;
+}
+
+/** The pending card of `name` in a queue page, once it has arrived. */
+function card(page: Page, name: string, kind: string) {
+  return page.locator(`[data-testid=pending-request][data-env="${name}"][data-kind="${kind}"]`);
+}
+
+test('the platform journey: extension asked, approved live, denied with a reason, never self-approved; a destroy waits for approval', async ({ page, browser }, testInfo) => {
+  test.setTimeout(120_000);
+  await signInAs(page, 'Alice Nakamura');
+  const name = await compliancePreview(page);
+  const erin = await otherUser(browser, testInfo, 'Erin Walsh');
+  await erin.page.getByRole('link', { name: 'Approvals', exact: true }).click();
+  await expect(erin.page).toHaveURL(/\/approvals$/);
+  await hydrated(erin.page);
+  await expect(erin.page.getByRole('heading', { name: 'Approval queue' })).toBeVisible();
+
+  // Alice asks; the request arrives in Erin's open queue without a reload.
+  await expect(page.getByTestId('extend')).toHaveText('Request extension');
+  const before = (await page.getByTestId('expires-at').textContent())!;
+  await page.getByTestId('extend').click();
+  await expect(page.getByTestId('extend-outcome')).toContainText('Request sent');
+  await expect(page.locator('[data-testid=approval][data-state=pending][data-kind=extend]')).toBeVisible();
+  const extension = card(erin.page, name, 'extend');
+  await expect(extension).toBeVisible();
+  await expect(extension.getByTestId('requester')).toHaveText('alice');
+  await expect(extension.getByTestId('sla-left')).toContainText('left');
+  await expect(extension.getByTestId('cost-waiting')).toContainText('/h');
+  await shot(erin.page, testInfo, '1-queue-live');
+
+  // Erin approves; Alice's page shows the new expiry, live.
+  await extension.getByTestId('approve').click();
+  await expect(erin.page.getByTestId('decision-outcome')).toContainText('approved');
+  await expect(extension).toHaveCount(0);
+  await expect(page.getByTestId('expires-at')).not.toHaveText(before);
+  await expect(page.locator('[data-testid=approval][data-state=approved]')).toBeVisible();
+  await shot(page, testInfo, '2-extended-after-approval');
+
+  // Asked again: a deny needs a reason, and Alice reads it.
+  const approvedExpiry = (await page.getByTestId('expires-at').textContent())!;
+  await page.getByTestId('extend').click();
+  await expect(page.locator('[data-testid=approval][data-state=pending]')).toBeVisible();
+  await expect(extension).toBeVisible();
+  await extension.getByTestId('deny').click();
+  await expect(erin.page.getByTestId('decision-outcome')).toContainText('say why');
+  await extension.getByTestId('deny-reason').fill('the audit window closed');
+  await extension.getByTestId('deny').click();
+  await expect(erin.page.getByTestId('decision-outcome')).toContainText('denied');
+  await expect(page.getByTestId('decision-reason').first()).toContainText('the audit window closed');
+  await expect(page.getByTestId('expires-at')).toHaveText(approvedExpiry);
+
+  // Erin asks herself: her queue offers her no Approve, the API refuses her, Grace decides.
+  await erin.page.goto(`/environments/${page.url().split('/').pop()}`);
+  await hydrated(erin.page);
+  await erin.page.getByTestId('extend').click();
+  await expect(erin.page.getByTestId('extend-outcome')).toContainText('Request sent');
+  await erin.page.goto('/approvals');
+  await hydrated(erin.page);
+  const own = card(erin.page, name, 'extend');
+  await expect(own.getByTestId('own-request')).toBeVisible();
+  await expect(own.getByTestId('approve')).toHaveCount(0);
+  const id = (await own.getAttribute('data-id'))!;
+  const refused = await erin.page.request.post(`/api/v1/approvals/${id}/approve`, {
+    headers: { Origin: new URL(erin.page.url()).origin },
+  });
+  expect(refused.status()).toBe(403);
+  expect((await refused.json()).error.message).toContain('another approver');
+  const grace = await otherUser(browser, testInfo, 'Grace Lin');
+  await grace.page.goto('/approvals');
+  await hydrated(grace.page);
+  await card(grace.page, name, 'extend').getByTestId('approve').click();
+  await expect(grace.page.getByTestId('decision-outcome')).toContainText('approved');
+  await expect(own).toHaveCount(0);
+
+  // The owner's destroy waits in the queue (said before the click), and is gone once approved.
+  await expect(page.getByTestId('destroy-rule')).toContainText('approved request');
+  await page.getByTestId('destroy').click();
+  await page.getByTestId('confirm-destroy').click();
+  await expect(page.getByTestId('destroy-outcome')).toContainText('waits for a platform admin');
+  await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'active');
+  const destroy = card(erin.page, name, 'destroy');
+  await expect(destroy).toBeVisible();
+  await destroy.getByTestId('approve').click();
+  await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'destroyed', { timeout: 30_000 });
+  await expect(page.getByText(`${name}.db`)).toBeVisible(); // snapshot first
+  await shot(page, testInfo, '3-destroyed-after-approval');
+
+  // The history keeps every decision, filtered.
+  await erin.page.goto('/approvals?state=denied');
+  await hydrated(erin.page);
+  await expect(erin.page.locator('[data-testid=history-row][data-state=denied]').filter({ hasText: name })).toBeVisible();
+  await expect(erin.page.locator('[data-testid=history-row][data-state=approved]')).toHaveCount(0);
+
+  expect(erin.errors).toEqual([]);
+  expect(grace.errors).toEqual([]);
+  await erin.close();
+  await grace.close();
+});
+
+test('a developer cannot destroy staging, and the page says who can', async ({ page }) => {
+  // The API as the developer: the refusal names the rule.
+  await signInAs(page, 'Alice Nakamura');
+  const origin = new URL(page.url()).origin;
+  const list = await page.request.get('/api/v1/environments');
+  const staging = (await list.json()).find((e: { tier: string; team: string }) => e.tier === 'staging' && e.team === 'payments');
+  expect(staging, 'the demo runs a payments staging environment').toBeTruthy();
+  const refused = await page.request.delete(`/api/v1/environments/${staging.id}`, { headers: { Origin: origin } });
+  expect(refused.status()).toBe(403);
+  expect((await refused.json()).error.message).toContain("team's manager or a platform admin");
+  await page.goto(`/environments/${staging.id}`);
+  await hydrated(page);
+  await expect(page.getByTestId('destroy-rule')).toContainText("team's manager");
+  await expect(page.getByTestId('destroy')).toBeDisabled();
+  const after = await page.request.get(`/api/v1/environments/${staging.id}`);
+  expect((await after.json()).state).not.toBe('expiring');
+});
