@@ -26,3 +26,21 @@ CREATE TABLE approval_requests (
 CREATE UNIQUE INDEX approval_requests_one_open ON approval_requests (environment_id, kind) WHERE state = 'pending';
 CREATE INDEX approval_requests_state ON approval_requests (state, sla_deadline);
 CREATE INDEX approval_requests_environment ON approval_requests (environment_id, requested_at);
+
+-- The admission policy saved on the Policies page (when the configuration
+-- file has no [admission]): one JSON document.
+CREATE TABLE admission_policy (
+    id          BIGINT PRIMARY KEY CHECK (id = 1),
+    doc         TEXT NOT NULL,
+    updated_by  TEXT REFERENCES users(id),
+    updated_at  BIGINT NOT NULL
+);
+
+-- The latest result of each automated compliance check.
+CREATE TABLE compliance_results (
+    check_id    TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    passed      BIGINT NOT NULL CHECK (passed IN (0, 1)),
+    evidence    TEXT NOT NULL,
+    checked_at  BIGINT NOT NULL
+);

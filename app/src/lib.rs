@@ -17,9 +17,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use leptos_router::SsrMode;
 use pages::{
-    app_detail::AppDetailPage, approvals::ApprovalsPage, apps::AppsPage, audit::AuditPage, costs::CostsPage,
-    environment::EnvironmentPage, environments::EnvironmentsPage, not_found::NotFound, price_book::PriceBookPage,
-    sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
+    app_detail::AppDetailPage, approvals::ApprovalsPage, apps::AppsPage, audit::AuditPage, compliance::CompliancePage,
+    costs::CostsPage, environment::EnvironmentPage, environments::EnvironmentsPage, not_found::NotFound,
+    policies::PoliciesPage, price_book::PriceBookPage, sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -62,6 +62,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/costs") view=|| view! { <AppShell><CostsPage /></AppShell> } ssr=SsrMode::Async />
                 <Route path=path!("/admin/prices") view=|| view! { <AppShell><PriceBookPage /></AppShell> } ssr=SsrMode::Async />
                 <Route path=path!("/approvals") view=|| view! { <AppShell><ApprovalsPage /></AppShell> } />
+                <Route path=path!("/admin/policies") view=|| view! { <AppShell><PoliciesPage /></AppShell> } ssr=SsrMode::Async />
+                <Route path=path!("/admin/compliance") view=|| view! { <AppShell><CompliancePage /></AppShell> } ssr=SsrMode::Async />
                 <Route path=path!("/admin/teams") view=|| view! { <AppShell><TeamsPage /></AppShell> } />
             </Routes>
         </Router>

@@ -252,6 +252,7 @@ mod pools_and_listing {
             secret_key: app::ssr::secrets::SecretKey::generate(),
             app_admins: Default::default(),
             cost_rules: Default::default(),
+            admission: None,
         };
         AppState {
             leptos_options: leptos::prelude::LeptosOptions::builder().output_name("eod").build(),
@@ -1054,5 +1055,155 @@ mod approvals {
         }
         assert_eq!(ids.len(), 1);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM approval_requests WHERE environment_id = $1", &id).await, 1);
+    });
+}
+
+mod admission {
+    use super::*;
+    use app::domain::tier::Tier;
+    use app::error::AppError;
+    use app::ssr::environments::{self, NewEnvironment};
+    use app::ssr::{admission, compliance, AppState};
+
+    fn meta(v: &Viewer) -> RequestMeta {
+        RequestMeta { viewer: Some(v.clone()), ..Default::default() }
+    }
+
+    fn state(db: &Db) -> AppState {
+        let base = super::pools_and_listing::state(db, 0);
+        let mut s = (*base.settings).clone();
+        let off = app::domain::tier::TierOverride {
+            budget_gate: Some(app::domain::budget::BudgetGate::Off),
+            ..Default::default()
+        };
+        for tier in Tier::ALL {
+            s.tiers = s.tiers.with_override(tier, &off).unwrap();
+        }
+        AppState { settings: std::sync::Arc::new(s), ..base }
+    }
+
+    fn preview(app: &str, tier: Tier) -> NewEnvironment {
+        NewEnvironment { app: app.into(), team: None, branch: Some("main".into()), pr_number: None, tier }
+    }
+
+    async fn live(db: &Db, team: &str, tier: Tier) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM environments WHERE team_id = $1 AND tier = $2 AND state <> 'destroyed' AND pooled = 0",
+        )
+        .bind(team)
+        .bind(tier.as_str())
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+    }
+
+    on_both_engines!(twenty_concurrent_creates_against_a_limit_of_five_make_five, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db);
+        let (alice, erin) = (viewer(&db, "alice").await, viewer(&db, "erin").await);
+        let before = live(&db, "team-payments", Tier::PreviewFull).await;
+        let limit = before + 5;
+        let policy = format!("[tier.preview-full]\nmax_live_per_team = {limit}\n");
+        admission::save(&state, &meta(&erin), &policy).await.unwrap();
+        let creates = (0..20).map(|_| {
+            let (state, m) = (state.clone(), meta(&alice));
+            tokio::spawn(
+                async move { environments::create(&state, &m, preview("checkout-web", Tier::PreviewFull)).await },
+            )
+        });
+        let (mut made, mut refused) = (0, 0);
+        for c in creates {
+            match c.await.unwrap() {
+                Ok(_) => made += 1,
+                Err(AppError::Conflict(m)) => {
+                    assert!(m.contains("max") || m.contains("limit is"), "{m}");
+                    assert!(m.contains(&format!("limit is {limit}")), "names the limit: {m}");
+                    refused += 1;
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((made, refused), (5, 15));
+        assert_eq!(live(&db, "team-payments", Tier::PreviewFull).await, limit);
+        let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'admission.refused'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(audited, 15, "every refusal is audited");
+    });
+
+    on_both_engines!(teams_use_only_their_allowed_tiers_and_apps_and_users_their_share, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db);
+        let (alice, bob, erin) = (viewer(&db, "alice").await, viewer(&db, "bob").await, viewer(&db, "erin").await);
+        // Bad input changes nothing.
+        assert_eq!(admission::save(&state, &meta(&bob), "").await.unwrap_err(), AppError::Forbidden);
+        for bad in [
+            "[tier.preview-full]\nmax_live = 1",
+            "[team.nobody]\ntiers = []",
+            "[team.payments]\napps = [\"search-ui\"]",
+            "not toml [",
+        ] {
+            assert!(matches!(admission::save(&state, &meta(&erin), bad).await, Err(AppError::Invalid { .. })), "{bad}");
+        }
+        let policy =
+            "[team.payments]\ntiers = [\"preview-lightweight\"]\n\n[tier.preview-lightweight]\nmax_live_per_user = 0\n";
+        admission::save(&state, &meta(&erin), policy).await.unwrap();
+        match environments::create(&state, &meta(&alice), preview("checkout-web", Tier::PreviewFull)).await {
+            Err(AppError::Conflict(m)) => assert!(m.contains("may not use the preview-full tier"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match environments::create(&state, &meta(&alice), preview("checkout-web", Tier::PreviewLightweight)).await {
+            Err(AppError::Conflict(m)) => assert!(m.contains("limit per user is 0"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // The change is audited with before and after.
+        let detail: String = sqlx::query_scalar(
+            "SELECT detail FROM audit_events WHERE action = 'policy.update' ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+        assert_eq!(detail["after"]["team"]["payments"]["tiers"][0], "preview-lightweight");
+        assert!(detail["before"]["team"].as_object().unwrap().is_empty());
+    });
+
+    on_both_engines!(compliance_checks_pass_on_the_seed_and_name_what_breaks_them, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db);
+        // The demo's clock: its live environments are minutes old then.
+        let now = NOW + 60_000;
+        let results = compliance::run(&db, &state.settings, None, now).await.unwrap();
+        assert!(results.iter().all(|r| r.passed), "{results:?}");
+        // An expiring environment that nothing works on is a dead end: named.
+        let id: String = sqlx::query_scalar("SELECT id FROM environments WHERE state = 'pending' ORDER BY id LIMIT 1")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE jobs SET finished_at = 1 WHERE environment_id = $1")
+            .bind(&id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE environments SET state = 'expiring' WHERE id = $1")
+            .bind(&id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let results = compliance::run(&db, &state.settings, None, now + 1).await.unwrap();
+        let dead = results.iter().find(|r| r.id == "no-dead-ends").unwrap();
+        assert!(!dead.passed);
+        let name = store::environments::find(db.pool(), &id).await.unwrap().unwrap().env.name;
+        assert!(dead.evidence[0].starts_with(&name), "{dead:?}");
+        // Stored with when it ran.
+        let erin = viewer(&db, "erin").await;
+        let stored = compliance::latest(&state, &meta(&erin)).await.unwrap();
+        assert_eq!(stored.len(), results.len());
+        assert!(stored.iter().all(|s| s.checked_at == now + 1));
+        assert_eq!(
+            compliance::latest(&state, &meta(&viewer(&db, "bob").await)).await.unwrap_err(),
+            AppError::Forbidden
+        );
     });
 }

@@ -134,3 +134,41 @@ test('a developer cannot destroy staging, and the page says who can', async ({ p
   const after = await page.request.get(`/api/v1/environments/${staging.id}`);
   expect((await after.json()).state).not.toBe('expiring');
 });
+
+test('a platform admin sets an admission limit on the Policies page; a create past it is refused by name; Compliance shows its checks', async ({ page, browser }, testInfo) => {
+  await signInAs(page, 'Erin Walsh');
+  await page.getByRole('link', { name: 'Policies', exact: true }).click();
+  await expect(page).toHaveURL(/\/admin\/policies$/);
+  await hydrated(page);
+  await expect(page.getByTestId('tier-policies')).toContainText('preview-compliance');
+  // Bad input is refused with the reason, and saves nothing.
+  const editor = page.getByTestId('admission-toml');
+  await editor.fill('[tier.preview-full]\nmax_live = 1');
+  await page.getByTestId('save-policy').click();
+  await expect(page.getByTestId('policy-outcome')).toContainText('unknown field');
+  // No more live lightweight previews per user than Alice has now.
+  await editor.fill('[tier.preview-lightweight]\nmax_live_per_user = 0');
+  await page.getByTestId('save-policy').click();
+  await expect(page.getByTestId('policy-outcome')).toContainText('Saved');
+  await expect(page.getByTestId('policy-source')).toContainText('Saved by erin');
+
+  const alice = await otherUser(browser, testInfo, 'Alice Nakamura');
+  await alice.page.getByTestId('new-preview').click();
+  await expect(alice.page.getByTestId('create-outcome')).toContainText('limit per user is 0');
+  await shot(alice.page, testInfo, 'admission-refused');
+  // Lift it again, so the journeys after this one are not limited.
+  await editor.fill('');
+  await page.getByTestId('save-policy').click();
+  await expect(page.getByTestId('policy-outcome')).toContainText('Saved');
+  await alice.page.getByTestId('new-preview').click();
+  await expect(alice.page.getByTestId('create-outcome')).toContainText(/is ready|is being created/);
+
+  await page.getByRole('link', { name: 'Compliance', exact: true }).click();
+  await hydrated(page);
+  await page.getByTestId('run-checks').click();
+  await expect(page.locator('[data-testid=check][data-id=preview-ttl]')).toHaveAttribute('data-passed', 'true');
+  await expect(page.locator('[data-testid=check][data-id=no-dead-ends]')).toBeVisible();
+  await expect(page.locator('[data-testid=check][data-id=change-control]')).toContainText('production: destroy by approval');
+  expect(alice.errors).toEqual([]);
+  await alice.close();
+});

@@ -119,6 +119,8 @@ pub struct Config {
     pub apps: Vec<app::ssr::apps::AppInput>,
     /// How shared costs are allocated to teams: the file's `[costs]` table.
     pub cost_rules: AllocationRules,
+    /// The file's `[admission]` table (then read-only on the Policies page).
+    pub admission: Option<app::domain::admission::AdmissionPolicy>,
 }
 
 /// The `[costs]` table: one allocation rule per shared-cost pool.
@@ -179,11 +181,11 @@ impl Config {
 
     /// Loads from an optional TOML file and the given environment (testable).
     pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let FileContents { values: file_values, providers: provider_files, tiers, pools, apps, cost_rules } = match file
-        {
-            Some(path) => read_file(path)?,
-            None => FileContents::default(),
-        };
+        let FileContents { values: file_values, providers: provider_files, tiers, pools, apps, cost_rules, admission } =
+            match file {
+                Some(path) => read_file(path)?,
+                None => FileContents::default(),
+            };
         let mut providers = Vec::new();
         for p in provider_files {
             let provider = p.validate(env).map_err(|reason| ConfigError::File {
@@ -322,6 +324,7 @@ impl Config {
             app_admins,
             apps,
             cost_rules,
+            admission,
             listen,
             data_dir,
             database_url,
@@ -362,6 +365,7 @@ struct FileContents {
     pools: Option<Vec<PoolSpec>>,
     apps: Vec<app::ssr::apps::AppInput>,
     cost_rules: AllocationRules,
+    admission: Option<app::domain::admission::AdmissionPolicy>,
 }
 
 fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
@@ -406,13 +410,20 @@ fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
         cost_rules.shared_database = c.shared_database.unwrap_or(cost_rules.shared_database);
         cost_rules.shared_environments = c.shared_environments.unwrap_or(cost_rules.shared_environments);
     }
+    let admission = match table.remove("admission") {
+        None => None,
+        Some(v) => Some(
+            v.try_into::<app::domain::admission::AdmissionPolicy>()
+                .map_err(|e| file_err(format!("[admission]: {}", e.message())))?,
+        ),
+    };
     let mut values = BTreeMap::new();
     for (key, value) in table {
         if !KEYS.iter().any(|k| k.file == key) {
             let known = KEYS
                 .iter()
                 .map(|k| k.file)
-                .chain(["[[provider]]", "[tier.<id>]", "[[pool]]", "[[app]]", "[costs]"])
+                .chain(["[[provider]]", "[tier.<id>]", "[[pool]]", "[[app]]", "[costs]", "[admission]"])
                 .collect::<Vec<_>>();
             let known = known.join(", ");
             return Err(ConfigError::UnknownFileKey { key, path: path.display().to_string(), known });
@@ -431,7 +442,7 @@ fn read_file(path: &Path) -> Result<FileContents, ConfigError> {
         };
         values.insert(key, text);
     }
-    Ok(FileContents { values, providers, tiers, pools, apps, cost_rules })
+    Ok(FileContents { values, providers, tiers, pools, apps, cost_rules, admission })
 }
 
 fn demo_pools() -> Vec<PoolSpec> {
@@ -564,6 +575,37 @@ mod tests {
         assert!(!demo.pools.is_empty());
         std::fs::write(&path, "pool = []\ndemo = true\n").unwrap();
         assert!(Config::from_sources(Some(&path), &env(&[])).unwrap().pools.is_empty());
+    }
+
+    #[test]
+    fn admission_and_approval_settings_are_read_and_checked() {
+        use app::domain::approval::{DestroyRule, OnSla};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eod.toml");
+        std::fs::write(
+            &path,
+            "[admission.tier.preview-full]\nmax_live_per_team = 5\n[admission.team.payments]\napps = [\"checkout-web\"]\n\
+             [tier.staging]\ndestroy = \"approval\"\napproval_sla_minutes = 90\non_sla = { destroy = \"escalate\" }\n",
+        )
+        .unwrap();
+        let c = Config::from_sources(Some(&path), &env(&[])).unwrap();
+        let admission = c.admission.expect("[admission] read");
+        assert_eq!(admission.tier[&Tier::PreviewFull].max_live_per_team, Some(5));
+        let staging = c.tiers.get(Tier::Staging);
+        assert_eq!((staging.destroy, staging.approval_sla_ms()), (DestroyRule::Approval, 90 * 60_000));
+        assert_eq!((staging.approval.on_sla_destroy, staging.approval.on_sla_extend), (OnSla::Escalate, OnSla::Deny));
+        assert!(Config::from_sources(None, &env(&[])).unwrap().admission.is_none());
+        for (text, expect) in [
+            ("[admission.tier.preview-full]\nmax_live = 5\n", "[admission]"),
+            ("[admission.tier.nope]\nmax_live_per_team = 5\n", "[admission]"),
+            ("[tier.staging]\napproval_sla_minutes = 0\n", "approval_sla_minutes"),
+            ("[tier.staging]\non_sla = { extend = \"maybe\" }\n", "`approve`, `deny`, `escalate`"),
+            ("[tier.staging]\ndestroy = \"anyone\"\n", "`member`, `manager`, `approval`"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::from_sources(Some(&path), &env(&[])).unwrap_err().to_string();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
     }
 
     #[test]

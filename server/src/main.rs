@@ -238,6 +238,7 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         secret_key,
         app_admins: config.app_admins,
         cost_rules: config.cost_rules,
+        admission: config.admission.clone(),
     };
     let identity =
         http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;
@@ -268,7 +269,15 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         work: work.clone(),
     };
     tokio::spawn(reconciler.run());
-    tokio::spawn(workers::scheduler::run(db.clone(), settings, Some(sources), work, std::time::Duration::from_secs(5)));
+    let runtime: Arc<dyn app::ssr::context::RuntimeView> = Arc::new(drivers::RuntimeOf(driver.clone()));
+    tokio::spawn(workers::scheduler::run(
+        db.clone(),
+        settings,
+        Some(sources),
+        Some(runtime),
+        work,
+        std::time::Duration::from_secs(5),
+    ));
     let proxy = Arc::new(http::proxy::Proxy::new(driver, config.preview_domain.clone()));
     Ok((http::router(state, sessions, Arc::new(identity), proxy, config), db))
 }

@@ -8,6 +8,7 @@ pub mod costs;
 pub mod environments;
 pub mod live;
 pub mod notifications;
+pub mod policies;
 pub mod session;
 pub mod teams;
 pub mod tokens;

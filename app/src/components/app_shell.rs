@@ -33,6 +33,8 @@ pub fn AppShell(children: Children) -> impl IntoView {
                                     {admin.then(|| view! { <a href="/approvals" class="hover:text-indigo-700">"Approvals"</a> })}
                                     {admin.then(|| view! { <a href="/admin/teams" class="hover:text-indigo-700">"Teams"</a> })}
                                     {admin.then(|| view! { <a href="/admin/prices" class="hover:text-indigo-700">"Price book"</a> })}
+                                    {admin.then(|| view! { <a href="/admin/policies" class="hover:text-indigo-700">"Policies"</a> })}
+                                    {admin.then(|| view! { <a href="/admin/compliance" class="hover:text-indigo-700">"Compliance"</a> })}
                                 }
                             })}
                         </Suspense>

@@ -3,11 +3,13 @@
 //! the browser.
 
 pub mod access;
+pub mod admission;
 pub mod approval;
 pub mod authz;
 pub mod blueprint;
 pub mod budget;
 pub mod chargeback;
+pub mod compliance;
 pub mod cost;
 pub mod expiry;
 pub mod export;

@@ -62,6 +62,8 @@ pub trait RuntimeView: Send + Sync + std::fmt::Debug {
     fn log_tail<'a>(&'a self, env_id: &'a str, max_bytes: u64) -> BoxFuture<'a, Option<String>>;
     /// Snapshots kept of the environment (file names).
     fn snapshots<'a>(&'a self, env_name: &'a str) -> BoxFuture<'a, Vec<String>>;
+    /// Ids of environments the host holds any resource for (empty if it cannot tell).
+    fn owned(&self) -> BoxFuture<'_, Vec<String>>;
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -96,6 +98,9 @@ pub struct PortalSettings {
     pub app_admins: AppAdmins,
     /// How each shared-cost pool is allocated to teams (`[costs]`).
     pub cost_rules: crate::domain::chargeback::AllocationRules,
+    /// `[admission]` from the configuration file; `None`: the policy saved
+    /// on the Policies page (or none).
+    pub admission: Option<crate::domain::admission::AdmissionPolicy>,
 }
 
 /// `EOD_APP_ADMINS`: whether a team's managers may register and edit the

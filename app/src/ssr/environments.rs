@@ -271,6 +271,12 @@ pub async fn create_noting_budget(
     let (lc, effects) = lifecycle::start(policy, now);
     let id = new_id();
     let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
+    let admitting =
+        super::admission::Admitting { team_id: &app.team_id, app_slug: &app.slug, tier: new.tier, viewer: &viewer };
+    if let Err(refused) = super::admission::check_in(&mut tx, state, &admitting).await? {
+        drop(tx); // rolled back, so the audit does not wait on this write lock
+        return Err(super::admission::refuse(state, meta, refused).await);
+    }
     let name = free_name(&mut tx, &id, |suffix| environment_name(&app.slug, &source, suffix)).await?;
     let env = Environment {
         owner_id: Some(requested.owner_id),
@@ -351,6 +357,12 @@ async fn claim_pooled(
         else {
             return Ok(None);
         };
+        let viewer = meta.viewer.as_ref().ok_or(AppError::Unauthorized)?;
+        let admitting = super::admission::Admitting { team_id: &app.team_id, app_slug: &app.slug, tier, viewer };
+        if let Err(refused) = super::admission::check_in(&mut tx, state, &admitting).await? {
+            drop(tx); // rolled back, so the audit does not wait on this write lock
+            return Err(super::admission::refuse(state, meta, refused).await);
+        }
         let now = now_ms();
         // The same commit runs already: hand it over as it is. Another
         // commit: the driver moves the member's checkout and rebuilds

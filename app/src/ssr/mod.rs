@@ -2,11 +2,13 @@
 //! (the one write path) and request context. Nothing here ships to the browser.
 
 pub mod accounts;
+pub mod admission;
 pub mod approvals;
 pub mod apps;
 pub mod audit_view;
 pub mod authz;
 pub mod clock;
+pub mod compliance;
 pub mod context;
 pub mod costs;
 pub mod db;

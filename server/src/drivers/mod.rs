@@ -118,4 +118,13 @@ impl app::ssr::context::RuntimeView for RuntimeOf {
     fn snapshots<'a>(&'a self, env_name: &'a str) -> app::ssr::context::BoxFuture<'a, Vec<String>> {
         Box::pin(self.0.snapshots(env_name))
     }
+
+    fn owned(&self) -> app::ssr::context::BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            self.0.owned().await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "listing the host's environments");
+                vec![]
+            })
+        })
+    }
 }

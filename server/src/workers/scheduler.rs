@@ -4,23 +4,28 @@
 
 use app::domain::lifecycle::Event;
 use app::ssr::clock::now_ms;
+use app::ssr::context::RuntimeView;
 use app::ssr::context::Sources;
-use app::ssr::{approvals, costs, environments, pools, store, Db, PortalSettings};
+use app::ssr::{approvals, compliance, costs, environments, pools, store, Db, PortalSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// How often teams' spend is checked against their budgets' alert levels.
 const BUDGET_CHECK_EVERY: Duration = Duration::from_secs(60);
+/// How often the compliance checks run.
+const COMPLIANCE_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn run(
     db: Db,
     settings: Arc<PortalSettings>,
     sources: Option<Arc<dyn Sources>>,
+    runtime: Option<Arc<dyn RuntimeView>>,
     work: Arc<Notify>,
     every: Duration,
 ) {
     let mut budgets_checked: Option<tokio::time::Instant> = None;
+    let mut compliance_checked: Option<tokio::time::Instant> = None;
     loop {
         if let Err(err) = pass(&db, &settings).await {
             tracing::error!(error = %err, "scheduler pass failed");
@@ -32,6 +37,18 @@ pub async fn run(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(alerts = n, "budget alert levels reached"),
                 Err(err) => tracing::error!(error = %err, "budget check failed"),
+            }
+        }
+        if compliance_checked.is_none_or(|at| at.elapsed() >= COMPLIANCE_EVERY) {
+            compliance_checked = Some(tokio::time::Instant::now());
+            match compliance::run(&db, &settings, runtime.as_deref(), now_ms()).await {
+                Ok(results) => {
+                    let failed: Vec<&str> = results.iter().filter(|r| !r.passed).map(|r| r.id.as_str()).collect();
+                    if !failed.is_empty() {
+                        tracing::warn!(?failed, "compliance checks failing");
+                    }
+                }
+                Err(err) => tracing::error!(error = %err, "compliance checks failed to run"),
             }
         }
         // Approval SLAs: a request nobody decided gets its tier's outcome.
