@@ -18,8 +18,9 @@ use leptos_router::path;
 use leptos_router::SsrMode;
 use pages::{
     app_detail::AppDetailPage, approvals::ApprovalsPage, apps::AppsPage, audit::AuditPage, compliance::CompliancePage,
-    costs::CostsPage, environment::EnvironmentPage, environments::EnvironmentsPage, not_found::NotFound,
-    policies::PoliciesPage, price_book::PriceBookPage, sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
+    costs::CostsPage, environment::EnvironmentPage, environments::EnvironmentsPage, extend_confirm::ExtendConfirmPage,
+    not_found::NotFound, policies::PoliciesPage, price_book::PriceBookPage, sign_in::SignInPage, teams::TeamsPage,
+    tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -54,6 +55,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=SignInPage />
                 <Route path=path!("/") view=|| view! { <AppShell><EnvironmentsPage /></AppShell> } />
                 <Route path=path!("/environments/:id") view=|| view! { <AppShell><EnvironmentPage /></AppShell> } />
+                <Route path=path!("/environments/:id/extend") view=|| view! { <AppShell><ExtendConfirmPage /></AppShell> } />
                 <Route path=path!("/apps") view=|| view! { <AppShell><AppsPage /></AppShell> } />
                 <Route path=path!("/apps/:team/:slug") view=|| view! { <AppShell><AppDetailPage /></AppShell> } />
                 <Route path=path!("/settings/tokens") view=|| view! { <AppShell><TokensPage /></AppShell> } />

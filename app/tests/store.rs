@@ -1035,6 +1035,37 @@ mod approvals {
         assert!(pending.iter().all(|p| p.id != a.id || p.state == "expired"));
     });
 
+    on_both_engines!(owners_hear_ready_failed_and_destroyed_with_why, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(&db, TierOverride::default());
+        let alice = viewer(&db, "alice").await;
+        let inbox = |db: Db, kind: &'static str, id: String| async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT message FROM notifications WHERE user_id = 'user-alice' AND kind = $1 AND environment_id = $2",
+            )
+            .bind(kind)
+            .bind(id)
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+        };
+        let id = running(&state, &alice, Tier::PreviewLightweight).await;
+        assert_eq!(inbox(db.clone(), "environment_ready", id.clone()).await.len(), 1);
+        assert!(matches!(environments::destroy(&state, &meta(&alice), &id).await, Ok(Destroyed::Started(_))));
+        environments::system_event(&db, &state.settings.tiers, &id, Event::TornDown, "environment.destroyed")
+            .await
+            .unwrap();
+        let gone = inbox(db.clone(), "environment_destroyed", id.clone()).await;
+        assert_eq!(gone.len(), 1);
+        assert!(gone[0].ends_with("destroyed by alice"), "{gone:?}");
+
+        let broken = running(&state, &alice, Tier::PreviewLightweight).await;
+        let failed = Event::Failed { reason: "probe failed 3 times".into() };
+        environments::system_event(&db, &state.settings.tiers, &broken, failed, "environment.failed").await.unwrap();
+        let told = inbox(db.clone(), "environment_failed", broken).await;
+        assert!(told.len() == 1 && told[0].contains("probe failed 3 times"), "{told:?}");
+    });
+
     on_both_engines!(concurrent_asks_open_one_request, |db: Db| async move {
         demo::seed(&db, NOW).await.unwrap();
         let state = state_with(&db, TierOverride::default());

@@ -172,3 +172,34 @@ test('a platform admin sets an admission limit on the Policies page; a create pa
   expect(alice.errors).toEqual([]);
   await alice.close();
 });
+
+test("an expiry warning's Extend link asks before it extends; the inbox reads one by one", async ({ page }) => {
+  await signInAs(page, 'Alice Nakamura');
+  await page.getByRole('button', { name: 'Options…' }).click();
+  const panel = page.getByRole('form', { name: 'New preview options' });
+  await panel.getByRole('radio', { name: /Full preview/ }).check();
+  await panel.getByRole('button', { name: 'Create preview' }).click();
+  const outcome = page.getByTestId('create-outcome');
+  await expect(outcome).toContainText('is being created');
+  const envPath = (await outcome.getByRole('link').getAttribute('href'))!;
+  await page.goto(envPath);
+  await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'active', { timeout: 30_000 });
+  // The owner's inbox heard it is ready; reading that one leaves the rest unread.
+  await page.getByTestId('inbox').click();
+  const ready = page.getByTestId('notification').filter({ hasText: 'is ready' }).first();
+  await expect(ready).toBeVisible();
+  const unread = Number(await page.getByTestId('inbox').getAttribute('data-unread'));
+  await ready.getByTestId('mark-read').click();
+  await expect(page.getByTestId('inbox')).toHaveAttribute('data-unread', String(unread - 1));
+
+  // The link lands on a page that asks first: nothing moves until the click.
+  await page.goto(`${envPath}/extend`);
+  await hydrated(page);
+  const before = (await page.getByTestId('current-expiry').textContent())!;
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('current-expiry')).toHaveText(before);
+  await page.getByTestId('confirm-extend').click();
+  await expect(page.getByTestId('extend-outcome')).toContainText('Extended: it now expires at');
+  await expect(page.getByTestId('current-expiry')).not.toHaveText(before);
+});

@@ -289,6 +289,7 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("POST", "/api/fn/run_compliance_checks", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/my_notifications", form, "", [401, 200, 200, 200]),
         ("POST", "/api/fn/mark_notifications_read", form, "", [401, 200, 200, 200]),
+        ("POST", "/api/fn/mark_notification_read", form, "id=someone-elses", [401, 404, 404, 404]),
         ("POST", "/api/fn/list_teams_admin", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/create_team", form, "slug=matrix&name=Matrix", [401, 403, 403, 200]),
         (

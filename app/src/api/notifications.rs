@@ -1,5 +1,6 @@
-//! The signed-in user's notifications (budget alerts, expiry warnings,
-//! approval requests): an in-app inbox with an unread count.
+//! The signed-in user's notifications (environment ready, failed, expiring
+//! or destroyed; approval requests and decisions; budget alerts): an in-app
+//! inbox with an unread count, read one by one or all at once.
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -83,6 +84,30 @@ pub async fn mark_notifications_read() -> Result<(), AppError> {
                 .execute(state.db.pool())
                 .await
                 .map_err(internal("marking notifications read"))?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Marks one of the signed-in user's notifications read (another user's is 404).
+#[server(prefix = "/api/fn", endpoint = "mark_notification_read")]
+pub async fn mark_notification_read(id: String) -> Result<(), AppError> {
+    crate::ssr::with_status(
+        async {
+            use crate::ssr::{clock::now_ms, context::*, internal};
+            let (state, viewer) = (app_state()?, require_viewer()?);
+            let done =
+                sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3")
+                    .bind(now_ms())
+                    .bind(&id)
+                    .bind(&viewer.user_id)
+                    .execute(state.db.pool())
+                    .await
+                    .map_err(internal("marking a notification read"))?;
+            if done.rows_affected() == 0 {
+                return Err(AppError::NotFound);
+            }
             Ok(())
         }
         .await,

@@ -1,7 +1,7 @@
 //! The header's notification bell: unread count, the latest notifications,
 //! and Mark all read.
 
-use crate::api::notifications::{my_notifications, MarkNotificationsRead};
+use crate::api::notifications::{my_notifications, MarkNotificationRead, MarkNotificationsRead};
 use crate::components::live::use_live;
 use crate::domain::time::utc_datetime;
 use leptos::prelude::*;
@@ -10,9 +10,13 @@ use leptos::prelude::*;
 pub fn NotificationBell() -> impl IntoView {
     let live = use_live();
     let mark = ServerAction::<MarkNotificationsRead>::new();
+    let mark_one = ServerAction::<MarkNotificationRead>::new();
     let open = RwSignal::new(false);
     // Refreshed when something changes or the panel opens.
-    let inbox = Resource::new(move || (live.version.get(), mark.version().get(), open.get()), |_| my_notifications());
+    let inbox = Resource::new(
+        move || (live.version.get(), mark.version().get(), mark_one.version().get(), open.get()),
+        |_| my_notifications(),
+    );
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -53,6 +57,19 @@ pub fn NotificationBell() -> impl IntoView {
                                                     })}
                                                     {(n.kind == "budget_alert").then(|| view! {
                                                         " · " <a class="text-indigo-700 underline" href="/costs">"costs"</a>
+                                                    })}
+                                                    {(n.kind == "expiry_warning").then(|| n.environment_id.clone().map(|id| view! {
+                                                        " · " <a class="text-indigo-700 underline" data-testid="inbox-extend" href=format!("/environments/{id}/extend")>"Extend…"</a>
+                                                    }))}
+                                                    {(n.kind == "approval_requested" || n.kind == "approval_escalated").then(|| view! {
+                                                        " · " <a class="text-indigo-700 underline" href="/approvals">"approvals"</a>
+                                                    })}
+                                                    {(!n.read).then(|| {
+                                                        let id = n.id.clone();
+                                                        view! {
+                                                            " · " <button type="button" data-testid="mark-read" class="text-indigo-700 underline"
+                                                                on:click=move |_| { mark_one.dispatch(MarkNotificationRead { id: id.clone() }); }>"mark read"</button>
+                                                        }
                                                     })}
                                                 </span>
                                             </li>

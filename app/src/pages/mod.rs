@@ -6,6 +6,7 @@ pub mod compliance;
 pub mod costs;
 pub mod environment;
 pub mod environments;
+pub mod extend_confirm;
 pub mod not_found;
 pub mod policies;
 pub mod price_book;

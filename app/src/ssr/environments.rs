@@ -551,7 +551,57 @@ pub(crate) async fn transition_in(
     }
     store::audit::append(&mut **tx, &event_row).await.map_err(internal("auditing a transition"))?;
     record_effects(tx, &env, policy, &effects, now).await?;
+    tell_owner(tx, &env, before.state, after.state, now).await?;
     Ok(Some(env))
+}
+
+/// The owner's inbox hears when their environment is ready, failed or
+/// destroyed (and why), in the transaction of the change.
+async fn tell_owner(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    env: &Environment,
+    before: EnvState,
+    after: EnvState,
+    now: i64,
+) -> Result<(), AppError> {
+    if env.owner_id.is_none() || before == after {
+        return Ok(());
+    }
+    let (kind, message) = match after {
+        EnvState::Active if before == EnvState::Ready => ("environment_ready", format!("{} is ready", env.name)),
+        EnvState::Failed => (
+            "environment_failed",
+            format!("{} failed: {}", env.name, env.failure_reason.as_deref().unwrap_or("no reason given")),
+        ),
+        EnvState::Destroyed => {
+            ("environment_destroyed", format!("{} was destroyed: {}", env.name, why_destroyed(tx, &env.id).await?))
+        }
+        _ => return Ok(()),
+    };
+    super::notify::to_user(tx, env.owner_id.as_deref(), Some(&env.id), kind, &message, now).await
+}
+
+/// Why an environment went, from what started its way out.
+async fn why_destroyed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, env_id: &str) -> Result<String, AppError> {
+    let last: Option<(String, String)> = sqlx::query_as(
+        "SELECT action, actor_label FROM audit_events WHERE target_id = $1
+           AND action IN ('environment.timer', 'environment.destroy', 'approval.applied.destroy', 'pool.retire')
+         ORDER BY at DESC, id DESC LIMIT 1",
+    )
+    .bind(env_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(internal("reading why an environment went"))?;
+    Ok(match last {
+        Some((action, _)) if action == "environment.timer" => "its TTL ran out".into(),
+        Some((action, who)) if action == "environment.destroy" => format!("destroyed by {who}"),
+        Some((action, who)) if action == "approval.applied.destroy" && who == "system" => {
+            "destroy approved by the SLA (no decision in time)".into()
+        }
+        Some((action, who)) if action == "approval.applied.destroy" => format!("destroy approved by {who}"),
+        Some((action, _)) if action == "pool.retire" => "retired from the warm pool".into(),
+        _ => "torn down".into(),
+    })
 }
 
 /// What an extension request did.
