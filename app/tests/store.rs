@@ -1066,6 +1066,88 @@ mod approvals {
         assert!(told.len() == 1 && told[0].contains("probe failed 3 times"), "{told:?}");
     });
 
+    on_both_engines!(team_channels_get_an_outbox_row_per_event_recorded_once, |db: Db| async move {
+        use app::ssr::channels::{self, Sent};
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(&db, TierOverride::default());
+        let (alice, bob) = (viewer(&db, "alice").await, viewer(&db, "bob").await);
+        // Managers only; a bad URL changes nothing.
+        let url = "http://127.0.0.1:9/hook";
+        assert_eq!(
+            channels::add(&state, &meta(&alice), "payments", "webhook", url).await.unwrap_err(),
+            AppError::Forbidden
+        );
+        for bad in ["ftp://x", "http://", "javascript:alert(1)", "http://a b"] {
+            assert!(matches!(
+                channels::add(&state, &meta(&bob), "payments", "webhook", bad).await,
+                Err(AppError::Invalid { .. })
+            ));
+        }
+        let secret = channels::add(&state, &meta(&bob), "payments", "webhook", url).await.unwrap().expect("shown once");
+        assert!(secret.starts_with("whsec_"));
+        assert_eq!(
+            channels::add(&state, &meta(&bob), "payments", "slack", "https://hooks.example/T/B/x").await.unwrap(),
+            None
+        );
+        // Sealed at rest: neither the URL nor the secret is in the table in clear.
+        let raw: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT url_sealed, secret_sealed FROM channels").fetch_all(db.pool()).await.unwrap();
+        assert!(raw
+            .iter()
+            .all(|(u, s)| !u.contains("127.0.0.1") && !s.as_deref().unwrap_or("").contains(&secret[6..])));
+
+        // An event writes one delivery per channel, in its transaction.
+        let id = running(&state, &alice, Tier::PreviewLightweight).await;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, event FROM deliveries ORDER BY id").fetch_all(db.pool()).await.unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(rows.iter().all(|(_, e)| e == "environment.ready"));
+
+        // Claimed under a lease; recorded delivered once, by the lease holder only.
+        let now = app::ssr::clock::now_ms();
+        let key = &state.settings.secret_key;
+        let due = channels::claim_due(&db, key, "w1", now, now + 30_000).await.unwrap().unwrap();
+        assert!(channels::claim_due(&db, key, "w2", now, now + 30_000).await.unwrap().is_some(), "the other one");
+        assert!(channels::claim_due(&db, key, "w3", now, now + 30_000).await.unwrap().is_none(), "both leased");
+        assert_eq!(due.message.environment_id.as_deref(), Some(id.as_str()));
+        assert_eq!(due.message.team, "payments");
+        assert!(
+            !channels::record(&db, &due, "w9", &Sent::Delivered { status: 200 }, now).await.unwrap(),
+            "not its lease"
+        );
+        assert!(channels::record(&db, &due, "w1", &Sent::Delivered { status: 200 }, now).await.unwrap());
+        assert!(!channels::record(&db, &due, "w1", &Sent::Delivered { status: 200 }, now).await.unwrap(), "once");
+        // A lapsed lease goes to another worker (the first one was killed mid-send).
+        let later = now + 31_000;
+        let again = channels::claim_due(&db, key, "w4", later, later + 30_000).await.unwrap().unwrap();
+        assert_ne!(again.id, due.id);
+        assert!(channels::record(&db, &again, "w4", &Sent::Gone, later).await.unwrap());
+        let disabled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM channels WHERE disabled_at IS NOT NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(disabled, 1, "410 turns the channel off");
+        // Rotation: the new secret and the previous one both sign for a day.
+        let webhook: String =
+            sqlx::query_scalar("SELECT id FROM channels WHERE kind = 'webhook'").fetch_one(db.pool()).await.unwrap();
+        let rotated = channels::rotate(&state, &meta(&bob), "payments", &webhook).await.unwrap();
+        assert_ne!(rotated, secret);
+        let to_webhook: String = sqlx::query_scalar("SELECT id FROM deliveries WHERE channel_id = $1")
+            .bind(&webhook)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        channels::enable(&state, &meta(&bob), "payments", &webhook).await.unwrap();
+        channels::resend(&state, &meta(&bob), "payments", &to_webhook).await.unwrap();
+        assert!(matches!(
+            channels::resend(&state, &meta(&bob), "payments", &to_webhook).await,
+            Err(AppError::Conflict(_))
+        ));
+        let resent = channels::claim_due(&db, key, "w5", later, later + 30_000).await.unwrap().unwrap();
+        assert_eq!(resent.id, to_webhook, "same webhook-id");
+        assert_eq!(resent.secrets, vec![rotated, secret]);
+    });
+
     on_both_engines!(concurrent_asks_open_one_request, |db: Db| async move {
         demo::seed(&db, NOW).await.unwrap();
         let state = state_with(&db, TierOverride::default());

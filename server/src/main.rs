@@ -9,6 +9,7 @@ mod http;
 mod identity;
 mod sample_app;
 mod sessions;
+mod standard_webhooks;
 #[cfg(test)]
 mod tests;
 mod workers;
@@ -259,7 +260,8 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         changes,
         sources: Some(sources.clone()),
     };
-    let worker_id = format!("{}-{}", std::process::id(), &app::ssr::clock::new_id()[24..]);
+    let worker_suffix = format!("{}-{}", std::process::id(), &app::ssr::clock::new_id()[24..]);
+    let worker_id = worker_suffix.clone();
     let reconciler = workers::reconciler::Reconciler {
         db: db.clone(),
         settings: settings.clone(),
@@ -269,6 +271,8 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         work: work.clone(),
     };
     tokio::spawn(reconciler.run());
+    let outbox = workers::outbox::Outbox::new(db.clone(), settings.clone(), format!("outbox-{worker_suffix}"));
+    tokio::spawn(outbox.run(std::time::Duration::from_millis(500)));
     let runtime: Arc<dyn app::ssr::context::RuntimeView> = Arc::new(drivers::RuntimeOf(driver.clone()));
     tokio::spawn(workers::scheduler::run(
         db.clone(),

@@ -283,6 +283,13 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("POST", "/api/v1/approvals/no-such/deny", json, r#"{"reason":"no"}"#, [401, 403, 403, 404]),
         ("POST", "/api/v1/approvals/no-such/deny", json, r#"{"why":"no"}"#, [401, 422, 422, 422]),
         ("POST", "/api/v1/approvals/no-such/cancel", "", "", [401, 404, 404, 404]),
+        ("POST", "/api/fn/team_channels", form, "team=payments", [401, 403, 200, 200]),
+        ("POST", "/api/fn/team_channels", form, "team=search", [401, 404, 404, 200]),
+        ("POST", "/api/fn/add_channel", form, "team=payments&kind=webhook&url=ftp%3A%2F%2Fx", [401, 403, 422, 422]),
+        ("POST", "/api/fn/remove_channel", form, "team=payments&id=no-such", [401, 403, 404, 404]),
+        ("POST", "/api/fn/rotate_channel_secret", form, "team=payments&id=no-such", [401, 403, 404, 404]),
+        ("POST", "/api/fn/enable_channel", form, "team=payments&id=no-such", [401, 403, 404, 404]),
+        ("POST", "/api/fn/resend_delivery", form, "team=payments&id=no-such", [401, 403, 409, 409]),
         ("POST", "/api/fn/policies_page", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/save_admission_policy", form, "text=%5Btier.nope%5D", [401, 403, 403, 422]),
         ("POST", "/api/fn/compliance_results", form, "", [401, 403, 403, 200]),
@@ -837,4 +844,159 @@ async fn bench_costs_postgres() {
     let (url, drop_db) = postgres_database("costbench");
     bench_costs(Some(url), "PostgreSQL").await;
     drop_db();
+}
+
+/// What the test receiver saw: path, headers, body.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, axum::http::HeaderMap, Vec<u8>)>>>;
+
+/// A local HTTP receiver: `/ok` and `/slack` answer 200, `/flaky` 503 with
+/// `Retry-After: 1` the first time then 200, `/gone` 410.
+async fn receiver() -> (String, Received) {
+    use axum::extract::{Path, State};
+    use axum::response::IntoResponse;
+    let seen: Received = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/{path}",
+            axum::routing::post(
+                |State(seen): State<Received>,
+                 Path(path): Path<String>,
+                 headers: axum::http::HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let earlier = {
+                        let mut seen = seen.lock().unwrap();
+                        let n = seen.iter().filter(|(p, _, _)| *p == path).count();
+                        seen.push((path.clone(), headers, body.to_vec()));
+                        n
+                    };
+                    match (path.as_str(), earlier) {
+                        ("gone", _) => StatusCode::GONE.into_response(),
+                        ("flaky", 0) => (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")]).into_response(),
+                        _ => StatusCode::OK.into_response(),
+                    }
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+/// The outbox end to end: a team's channels get each event, the webhook
+/// signed (checked against the secret shown once), Slack as Block Kit; a
+/// 503 with Retry-After is retried, a 410 turns the channel off; each
+/// delivery is recorded delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_channels_receive_signed_webhooks_and_slack_messages() {
+    let (base, seen) = receiver().await;
+    let p = portal(|_| {}).await;
+    let bob = p.sign_in("bob").await;
+    let add = |kind: &str, path: &str| {
+        Request::post("/api/fn/add_channel")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, &bob)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("team=payments&kind={kind}&url={base}/{path}")))
+            .unwrap()
+    };
+    let res = p.send(add("webhook", "ok")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let secret: Option<String> = serde_json::from_str(&body_text(res).await).unwrap();
+    let secret = secret.expect("the secret, once");
+    for (kind, path) in [("slack", "slack"), ("webhook", "flaky"), ("webhook", "gone")] {
+        assert_eq!(p.send(add(kind, path)).await.status(), StatusCode::OK);
+    }
+    // An event: a budget the team is already over alerts at every level.
+    let res = p
+        .send(
+            Request::put("/api/v1/teams/payments/budget")
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::COOKIE, &bob)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"amount_micros": 1, "thresholds": [100]}"#))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let budget: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE event = 'budget.threshold'")
+        .fetch_one(p.db.pool())
+        .await
+        .unwrap();
+    assert!(budget >= 4, "one delivery per channel per alert level: {budget}");
+
+    // Wait for the outcomes (the worker runs every half second).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'")
+            .fetch_one(p.db.pool())
+            .await
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{open} deliveries still pending");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Per receiving path: (deliveries, delivered, attempts in all); the demo's
+    // own events (environments getting ready) count too.
+    let rows: Vec<(String, String, i64)> = sqlx::query_as("SELECT d.channel_id, d.state, d.attempts FROM deliveries d")
+        .fetch_all(p.db.pool())
+        .await
+        .unwrap();
+    let channel_of = |path: &str| {
+        let key = p.db.clone();
+        let path = path.to_string();
+        async move {
+            let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM channels ORDER BY created_at, id")
+                .fetch_all(key.pool())
+                .await
+                .unwrap();
+            let order = ["ok", "slack", "flaky", "gone"];
+            ids[order.iter().position(|p| *p == path).unwrap()].clone()
+        }
+    };
+    let seen = seen.lock().unwrap().clone();
+    let sent_to = |path: &str| seen.iter().filter(|(p, _, _)| p == path).count();
+    let ok_channel = channel_of("ok").await;
+    let ok_rows: Vec<_> = rows.iter().filter(|r| r.0 == ok_channel).collect();
+    assert!(ok_rows.iter().all(|r| r.1 == "delivered" && r.2 == 1), "{ok_rows:?}");
+    assert_eq!(sent_to("ok"), ok_rows.len(), "each delivered once, recorded once");
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, headers, body) in &seen {
+        if path != "ok" {
+            continue;
+        }
+        let h = |name: &str| headers.get(name).unwrap().to_str().unwrap().to_string();
+        let ts: i64 = h("webhook-timestamp").parse().unwrap();
+        assert!(crate::standard_webhooks::verify(&secret, &h("webhook-id"), ts, body, &h("webhook-signature")));
+        assert!(ids.insert(h("webhook-id")), "a distinct webhook-id per delivery");
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert!(json["type"].as_str().unwrap().parse::<app::domain::notification::EventKind>().is_ok(), "{json}");
+        assert_eq!(json["data"]["team"], "payments");
+    }
+    assert!(seen.iter().any(|(p, _, b)| p == "ok" && String::from_utf8_lossy(b).contains("budget.threshold")));
+    let slack: serde_json::Value =
+        serde_json::from_slice(&seen.iter().find(|(p, _, _)| p == "slack").unwrap().2).unwrap();
+    assert!(slack["text"].is_string());
+    assert_eq!(slack["blocks"][0]["type"], "header");
+    assert!(seen.iter().filter(|(p, _, _)| p == "slack").all(|(_, h, _)| h.get("webhook-signature").is_none()));
+    // The flaky one: the first answer was 503 with Retry-After, retried, then delivered.
+    let flaky_channel = channel_of("flaky").await;
+    let flaky: Vec<_> = rows.iter().filter(|r| r.0 == flaky_channel).collect();
+    assert!(flaky.iter().all(|r| r.1 == "delivered"), "{flaky:?}");
+    assert_eq!(flaky.iter().filter(|r| r.2 == 2).count(), 1, "one retry");
+    assert_eq!(sent_to("flaky"), flaky.len() + 1);
+    // 410: the channel is off, nothing more is sent to it.
+    let gone_channel = channel_of("gone").await;
+    assert_eq!(sent_to("gone"), 1);
+    assert!(rows.iter().filter(|r| r.0 == gone_channel).all(|r| r.1 == "failed"));
+    let reason: Option<String> = sqlx::query_scalar("SELECT disabled_reason FROM channels WHERE id = $1")
+        .bind(&gone_channel)
+        .fetch_one(p.db.pool())
+        .await
+        .unwrap();
+    assert!(reason.unwrap().contains("410"));
+    p.db.close().await;
 }

@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod apps;
 pub mod audit;
+pub mod channels;
 pub mod costs;
 pub mod environments;
 pub mod live;

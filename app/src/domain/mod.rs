@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod listing;
 pub mod money;
 pub mod naming;
+pub mod notification;
 pub mod pool;
 pub mod preview_url;
 pub mod price;

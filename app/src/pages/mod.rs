@@ -2,6 +2,7 @@ pub mod app_detail;
 pub mod approvals;
 pub mod apps;
 pub mod audit;
+pub mod channels;
 pub mod compliance;
 pub mod costs;
 pub mod environment;

@@ -14,6 +14,7 @@ use crate::domain::approval::{self, ApprovalError, ApprovalKind, ApprovalState, 
 use crate::domain::authz::Action;
 use crate::domain::lifecycle::{self, EnvState};
 use crate::domain::money::Micros;
+use crate::domain::notification::EventKind;
 use crate::domain::tier::{Tier, TierPolicy};
 use crate::domain::time::{utc_datetime, HOUR_MS, MINUTE_MS};
 use crate::error::AppError;
@@ -133,6 +134,8 @@ pub(crate) async fn open_in(
         utc_datetime(row.sla_deadline)
     );
     notify::to_approvers(tx, requested_by.as_deref(), &env.id, "approval_requested", &message, now).await?;
+    let title = format!("Approval requested: {}", what(ask.kind, ask.asked_ms, &env.name));
+    notify::to_team(tx, &env.team_id, EventKind::ApprovalRequested, Some(env), &title, &message, now).await?;
     Ok((row, true))
 }
 
@@ -287,6 +290,9 @@ pub async fn decide(state: &AppState, meta: &RequestMeta, id: &str, decision: De
             now,
         )
         .await?;
+        let title = format!("Request to {} {next}", what(kind, current.asked_ms, &env.name));
+        notify::to_team(&mut tx, &current.team_id, EventKind::ApprovalDecided, Some(&env), &title, &message, now)
+            .await?;
         tx.commit().await.map_err(internal("committing a decision"))?;
         state.work.notify_one();
         let done = store::approvals::find(state.db.pool(), id).await.map_err(internal("loading a request"))?;
@@ -332,6 +338,8 @@ async fn close_with_event(
     store::audit::append(&mut **tx, &event).await.map_err(internal("auditing a request"))?;
     let message = format!("Your {} request was {to}: {reason}", a.kind);
     notify::to_user(tx, a.requested_by.as_deref(), Some(&a.environment_id), "approval_decided", &message, now).await?;
+    let title = format!("A {} request was {to}", a.kind);
+    notify::to_team(tx, &a.team_id, EventKind::ApprovalDecided, None, &title, reason, now).await?;
     Ok(true)
 }
 

@@ -298,6 +298,9 @@ async fn record_alerts(
             .execute(&mut **tx)
             .await
             .map_err(internal("notifying managers"))?;
+            let kind = crate::domain::notification::EventKind::BudgetThreshold;
+            let title = format!("Team {} reached {pct}% of its {} budget ({basis})", team.slug, month.label());
+            super::notify::to_team(tx, &team.id, kind, None, &title, &message, now).await?;
         }
     }
     Ok(new)

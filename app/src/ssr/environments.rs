@@ -85,6 +85,9 @@ async fn record_effects(
                 let message = format!("{} expires at {}", env.name, crate::domain::time::utc_datetime(*expires_at));
                 super::notify::to_user(tx, env.owner_id.as_deref(), Some(&env.id), "expiry_warning", &message, now)
                     .await?;
+                let text = format!("{message}. Extend it from its page (Extend…) if it is still needed.");
+                let kind = crate::domain::notification::EventKind::ExpiryWarning;
+                super::notify::to_team(tx, &env.team_id, kind, Some(env), &message, &text, now).await?;
             }
             // The TTL's own destroy: the portal asks the approvers.
             Effect::RequestApproval => {
@@ -567,6 +570,7 @@ async fn tell_owner(
     if env.owner_id.is_none() || before == after {
         return Ok(());
     }
+    use crate::domain::notification::EventKind;
     let (kind, message) = match after {
         EnvState::Active if before == EnvState::Ready => ("environment_ready", format!("{} is ready", env.name)),
         EnvState::Failed => (
@@ -578,7 +582,13 @@ async fn tell_owner(
         }
         _ => return Ok(()),
     };
-    super::notify::to_user(tx, env.owner_id.as_deref(), Some(&env.id), kind, &message, now).await
+    super::notify::to_user(tx, env.owner_id.as_deref(), Some(&env.id), kind, &message, now).await?;
+    let event = match after {
+        EnvState::Active => EventKind::Ready,
+        EnvState::Failed => EventKind::Failed,
+        _ => EventKind::Destroyed,
+    };
+    super::notify::to_team(tx, &env.team_id, event, Some(env), &message, &message, now).await
 }
 
 /// Why an environment went, from what started its way out.

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod apps;
 pub mod audit_view;
 pub mod authz;
+pub mod channels;
 pub mod clock;
 pub mod compliance;
 pub mod context;

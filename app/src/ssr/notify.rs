@@ -56,3 +56,40 @@ pub(crate) async fn to_approvers(
     .map_err(internal("notifying approvers"))?;
     Ok(())
 }
+
+/// The same event to the team's outgoing channels (Slack, webhooks), as
+/// outbox rows in the caller's transaction. `env` adds its facts and link.
+pub(crate) async fn to_team(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    team_id: &str,
+    kind: crate::domain::notification::EventKind,
+    env: Option<&super::store::environments::Environment>,
+    title: &str,
+    text: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let mut fields = Vec::new();
+    if let Some(e) = env {
+        fields.push(("Tier".to_string(), e.tier.clone()));
+        match (e.pr_number, &e.git_ref) {
+            (Some(pr), _) => fields.push(("Pull request".into(), format!("#{pr}"))),
+            (None, Some(r)) => fields.push(("Branch".into(), r.clone())),
+            _ => {}
+        }
+        if let Some(at) = e.expires_at {
+            fields.push(("Expires".into(), crate::domain::time::utc_datetime(at)));
+        }
+    }
+    let message = crate::domain::notification::Message {
+        kind,
+        title: title.to_string(),
+        text: text.to_string(),
+        // Relative: the sender prefixes the portal's public URL.
+        url: env.map(|e| format!("/environments/{}", e.id)),
+        fields,
+        environment_id: env.map(|e| e.id.clone()),
+        team: String::new(),
+        at: now,
+    };
+    super::channels::announce(tx, team_id, message, now).await
+}

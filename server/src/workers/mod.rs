@@ -1,5 +1,7 @@
 //! Background loops, each readable top to bottom: the reconciler (jobs →
-//! drivers), the scheduler (lifecycle timers) and the orphan sweep.
+//! drivers), the scheduler (lifecycle timers) and the orphan sweep, and the
+//! outbox (notifications to teams' channels).
 
+pub mod outbox;
 pub mod reconciler;
 pub mod scheduler;
