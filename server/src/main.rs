@@ -60,7 +60,7 @@ enum TokenCommand {
         #[arg(long)]
         user: String,
         /// A scope to grant; repeat for several (environments:read, environments:write, costs:read,
-        /// budgets:write, audit:read, apps:read, apps:write).
+        /// budgets:write, approvals:write, audit:read, apps:read, apps:write).
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Days until the token expires (1–365).

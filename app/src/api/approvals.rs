@@ -42,7 +42,10 @@ pub struct ApprovalItem {
     pub decision_reason: Option<String>,
     pub decided_at: Option<i64>,
     pub seen: Option<Seen>,
-    /// What the environment has cost since the request (pending ones).
+    /// What an approver sees before deciding (pending requests, approvers
+    /// only): the same facts the decision records.
+    pub preview: Option<Seen>,
+    /// What the environment cost from the request to its decision (or now).
     pub cost_while_waiting: Micros,
     /// What the environment costs per hour now.
     pub hourly: Micros,

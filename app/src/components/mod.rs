@@ -1,4 +1,5 @@
 pub mod app_shell;
 pub mod badges;
+pub mod clock;
 pub mod inbox;
 pub mod live;

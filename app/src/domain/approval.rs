@@ -194,6 +194,8 @@ pub enum ApprovalError {
     ReasonNeeded,
     #[error("a reason is at most {MAX_REASON} characters")]
     ReasonTooLong,
+    #[error("a reason is plain text: no control or direction-override characters")]
+    ReasonUnprintable,
     #[error("the environment is past its TTL and must go: approve the destroy, or approve an extension to keep it")]
     TtlDestroyCannotBeDenied,
     #[error("only the person who asked can cancel it")]
@@ -272,6 +274,14 @@ pub enum Decision {
 fn check_reason(reason: &str) -> Result<(), ApprovalError> {
     if reason.chars().count() > MAX_REASON {
         return Err(ApprovalError::ReasonTooLong);
+    }
+    // Control and bidirectional-override characters would mislead whoever reads it.
+    if reason.chars().any(|c| {
+        (c.is_control() && c != '\n')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    }) {
+        return Err(ApprovalError::ReasonUnprintable);
     }
     Ok(())
 }
@@ -369,6 +379,8 @@ mod tests {
         assert_eq!(decide(&r, "erin", &Decision::Approve { reason: None }), Ok(ApprovalState::Approved));
         assert_eq!(decide(&r, "erin", &Decision::Deny { reason: "  ".into() }), Err(ApprovalError::ReasonNeeded));
         assert_eq!(decide(&r, "erin", &Decision::Deny { reason: "no".into() }), Ok(ApprovalState::Denied));
+        let sneaky = Decision::Deny { reason: "ok\u{202e}evil".into() };
+        assert_eq!(decide(&r, "erin", &sneaky), Err(ApprovalError::ReasonUnprintable));
         let long = "x".repeat(MAX_REASON + 1);
         assert_eq!(decide(&r, "erin", &Decision::Deny { reason: long }), Err(ApprovalError::ReasonTooLong));
     }

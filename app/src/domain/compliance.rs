@@ -5,7 +5,6 @@
 
 use super::approval::DestroyRule;
 use super::tier::{AtTtl, Tier, TierPolicies};
-use super::time::HOUR_MS;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +23,7 @@ fn result(id: &str, title: &str, failures: Vec<String>, holds: Vec<String>) -> C
 }
 
 fn hours(ms: i64) -> String {
-    format!("{} h", ms / HOUR_MS)
+    super::time::short_duration(ms)
 }
 
 /// The checks that read the configuration alone.
@@ -49,6 +48,14 @@ pub fn config_checks(tiers: &TierPolicies) -> Vec<CheckResult> {
     let snapshots = matches!(c.at_ttl, AtTtl::SnapshotThenDestroy | AtTtl::SoftDestroy);
     let facts = vec![
         format!("preview-compliance: at TTL {}", c.at_ttl.describe()),
+        format!(
+            "preview-compliance: {}",
+            if snapshots {
+                "a snapshot is taken before every destroy it approves"
+            } else {
+                "no snapshot before destroy"
+            }
+        ),
         format!(
             "preview-compliance: extensions {}",
             if c.extension.needs_approval { "need approval" } else { "need no approval" }
@@ -93,6 +100,7 @@ pub fn data_checks(
     live: &[LiveEnv],
     orphans: &[String],
     overdue_approvals: &[String],
+    pending_approvals: usize,
     now: i64,
 ) -> Vec<CheckResult> {
     let too_old: Vec<String> = live
@@ -137,7 +145,7 @@ pub fn data_checks(
             "approval-sla",
             "No approval request is left past its SLA",
             overdue_approvals.iter().map(|a| format!("{a} is past its SLA deadline")).collect(),
-            vec!["every pending request is within its SLA".into()],
+            vec![format!("{pending_approvals} pending, each within its SLA")],
         ),
     ]
 }
@@ -146,6 +154,7 @@ pub fn data_checks(
 mod tests {
     use super::*;
     use crate::domain::tier::TierOverride;
+    use crate::domain::time::HOUR_MS;
 
     #[test]
     fn the_seed_defaults_pass_the_config_checks() {
@@ -187,13 +196,14 @@ mod tests {
             env("ancient", "active", 0, false),
             env("stuck", "expiring", now, false),
         ];
-        let all = data_checks(&tiers, &live, &["env-x".into()], &[], now);
+        let all = data_checks(&tiers, &live, &["env-x".into()], &[], 0, now);
         let by = |id: &str| all.iter().find(|c| c.id == id).unwrap().clone();
         assert!(!by("lifetime").passed && by("lifetime").evidence[0].starts_with("ancient"));
         assert!(!by("no-dead-ends").passed && by("no-dead-ends").evidence[0].starts_with("stuck"));
         assert!(!by("no-orphans").passed);
         assert!(by("approval-sla").passed);
-        let fine = data_checks(&tiers, &live[..1], &[], &[], now);
+        let fine = data_checks(&tiers, &live[..1], &[], &[], 2, now);
+        assert_eq!(fine.last().unwrap().evidence, ["2 pending, each within its SLA"]);
         assert!(fine.iter().all(|c| c.passed), "{fine:?}");
     }
 }

@@ -5,6 +5,7 @@
 //! requests they made.
 
 use crate::api::approvals::{approval_queue, ApprovalItem, CancelApproval, DecideApproval, HistoryFilter};
+use crate::components::clock::client_now;
 use crate::components::live::use_live;
 use crate::domain::time::{short_duration, utc_datetime, HOUR_MS};
 use leptos::prelude::*;
@@ -15,14 +16,8 @@ use std::collections::HashMap;
 /// What a request asks, in words.
 pub fn asked(a: &ApprovalItem) -> String {
     match (a.kind.as_str(), a.asked_ms) {
-        ("extend", Some(ms)) => {
-            let h = ms as f64 / HOUR_MS as f64;
-            if h.fract() == 0.0 {
-                format!("Extend {} by {h:.0} h", a.environment_name)
-            } else {
-                format!("Extend {} by {h:.2} h", a.environment_name)
-            }
-        }
+        ("extend", Some(ms)) if ms % HOUR_MS == 0 => format!("Extend {} by {} h", a.environment_name, ms / HOUR_MS),
+        ("extend", Some(ms)) => format!("Extend {} by {}", a.environment_name, short_duration(ms)),
         ("destroy", _) => format!("Destroy {}", a.environment_name),
         (kind, _) => format!("{kind} {}", a.environment_name),
     }
@@ -58,7 +53,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                 match view_data.await {
                     Ok(v) => {
                         let heading = if v.approver { "Approval queue" } else { "Your approval requests" };
-                        let now = v.now;
+                        let now = client_now(v.now);
                         view! {
                             <h1 class="text-2xl font-semibold tracking-tight">{heading}</h1>
                             <p class="mb-4 text-sm text-slate-600">
@@ -88,7 +83,10 @@ pub fn ApprovalsPage() -> impl IntoView {
                             <History items=v.history filter=filter.get_untracked() />
                         }.into_any()
                     }
-                    Err(err) => view! { <p role="alert" class="rounded-md border border-red-200 bg-red-50 p-3 text-red-800">{err.to_string()}</p> }.into_any(),
+                    Err(err) => view! {
+                        <p role="alert" class="rounded-md border border-red-200 bg-red-50 p-3 text-red-800">{err.to_string()}</p>
+                        <p class="mt-2 text-sm"><a class="text-indigo-700 underline" href="/approvals">"Clear the filters"</a></p>
+                    }.into_any(),
                 }
             })}
         </Transition>
@@ -98,14 +96,24 @@ pub fn ApprovalsPage() -> impl IntoView {
 #[component]
 fn PendingCard(
     a: ApprovalItem,
-    now: i64,
+    now: RwSignal<i64>,
     decide: ServerAction<DecideApproval>,
     cancel: ServerAction<CancelApproval>,
     reasons: RwSignal<HashMap<String, String>>,
 ) -> impl IntoView {
-    let left = a.sla_deadline - now;
-    let sla = if left > 0 { format!("{} left", short_duration(left)) } else { "due now".into() };
+    let deadline = a.sla_deadline;
+    let sla = move || {
+        let left = deadline - now.get();
+        if left > 0 {
+            format!("{} left", short_duration(left))
+        } else {
+            "due now: the SLA outcome applies".into()
+        }
+    };
     let (id, id2, id3, id4) = (a.id.clone(), a.id.clone(), a.id.clone(), a.id.clone());
+    // The TTL's own destroy cannot be denied: it must go (or be extended).
+    let deniable = !(a.kind == "destroy" && a.requested_by.is_none());
+    let requested_at = a.requested_at;
     let pending = decide.pending();
     view! {
         <li class="rounded-lg border border-slate-200 bg-white p-4 text-sm shadow-sm" data-testid="pending-request"
@@ -115,17 +123,18 @@ fn PendingCard(
                     <a class="text-indigo-700 hover:underline" href=format!("/environments/{}", a.environment_id)>{asked(&a)}</a>
                     <span class="ml-2 text-xs text-slate-500">{format!("{} · {} · {}", a.team, a.tier, a.environment_state)}</span>
                 </p>
-                <p class="text-xs" class:text-red-700=left <= 0 data-testid="sla-left">
+                <p class="text-xs" class:text-red-700=move || deadline <= now.get() data-testid="sla-left">
                     {sla}{a.escalated_at.map(|_| " · escalated")}
                 </p>
             </div>
             <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-3 gap-y-0.5 text-slate-700">
                 <dt class="text-slate-500">"Asked by"</dt><dd data-testid="requester">{requester(&a)}</dd>
-                <dt class="text-slate-500">"Waiting"</dt><dd>{format!("{} (since {})", short_duration((now - a.requested_at).max(0)), utc_datetime(a.requested_at))}</dd>
+                <dt class="text-slate-500">"Waiting"</dt><dd>{move || format!("{} (since {})", short_duration((now.get() - requested_at).max(0)), utc_datetime(requested_at))}</dd>
                 <dt class="text-slate-500">"Decide by"</dt><dd>{utc_datetime(a.sla_deadline)}</dd>
                 <dt class="text-slate-500">"Cost while waiting"</dt>
                 <dd data-testid="cost-waiting">{format!("{} (runs at {}/h)", a.cost_while_waiting, a.hourly)}</dd>
                 {a.reason.clone().map(|r| view! { <dt class="text-slate-500">"Reason"</dt><dd>{r}</dd> })}
+                {a.preview.as_ref().map(|p| view! { <dt class="text-slate-500">"Deciding on"</dt><dd data-testid="approver-sees">{seen_text(p)}</dd> })}
             </dl>
             {if a.may_decide {
                 view! {
@@ -136,19 +145,25 @@ fn PendingCard(
                                 let reason = reasons.with_untracked(|r| r.get(&id).cloned()).unwrap_or_default();
                                 decide.dispatch(DecideApproval { id: id.clone(), approve: true, reason });
                             }>"Approve"</button>
-                        <label class="block">
-                            <span class="sr-only">"Reason"</span>
-                            <input data-testid="deny-reason" maxlength="1000" placeholder="Reason (required to deny)"
-                                class="w-72 rounded-md border border-slate-300 px-2 py-1.5"
-                                prop:value=move || reasons.with(|r| r.get(&id2).cloned().unwrap_or_default())
-                                on:input=move |ev| { let v = event_target_value(&ev); reasons.update(|r| { r.insert(id3.clone(), v); }); } />
-                        </label>
-                        <button type="button" data-testid="deny" disabled=move || pending.get()
-                            class="rounded-md border border-red-300 px-3 py-1.5 font-medium text-red-700 hover:bg-red-50 disabled:opacity-60"
-                            on:click=move |_| {
-                                let reason = reasons.with_untracked(|r| r.get(&id4).cloned()).unwrap_or_default();
-                                decide.dispatch(DecideApproval { id: id4.clone(), approve: false, reason });
-                            }>"Deny"</button>
+                        {if deniable {
+                            view! {
+                                <label class="block">
+                                    <span class="sr-only">"Reason"</span>
+                                    <input data-testid="deny-reason" maxlength="1000" placeholder="Reason (required to deny)"
+                                        class="w-72 rounded-md border border-slate-300 px-2 py-1.5"
+                                        prop:value=move || reasons.with(|r| r.get(&id2).cloned().unwrap_or_default())
+                                        on:input=move |ev| { let v = event_target_value(&ev); reasons.update(|r| { r.insert(id3.clone(), v); }); } />
+                                </label>
+                                <button type="button" data-testid="deny" disabled=move || pending.get()
+                                    class="rounded-md border border-red-300 px-3 py-1.5 font-medium text-red-700 hover:bg-red-50 disabled:opacity-60"
+                                    on:click=move |_| {
+                                        let reason = reasons.with_untracked(|r| r.get(&id4).cloned()).unwrap_or_default();
+                                        decide.dispatch(DecideApproval { id: id4.clone(), approve: false, reason });
+                                    }>"Deny"</button>
+                            }.into_any()
+                        } else {
+                            view! { <p class="text-xs text-slate-600" data-testid="ttl-destroy-note">"Past its TTL: it cannot be denied. Approve it, or approve an extension to keep the environment."</p> }.into_any()
+                        }}
                     </div>
                 }.into_any()
             } else if a.may_cancel {
@@ -205,7 +220,7 @@ fn History(items: Vec<ApprovalItem>, filter: HistoryFilter) -> impl IntoView {
                     <table class="w-full rounded-lg border border-slate-200 bg-white text-sm shadow-sm" data-testid="history">
                         <thead><tr class="text-left text-slate-600">
                             <th class="px-3 py-2">"Request"</th><th>"Team"</th><th>"Asked by"</th><th>"Asked"</th>
-                            <th>"Outcome"</th><th>"By"</th><th>"Reason"</th><th>"Approver saw"</th>
+                            <th>"Outcome"</th><th>"By"</th><th>"Reason"</th><th>"Cost while waiting"</th><th>"Approver saw"</th>
                         </tr></thead>
                         <tbody>
                             {items.into_iter().map(|a| view! {
@@ -217,6 +232,7 @@ fn History(items: Vec<ApprovalItem>, filter: HistoryFilter) -> impl IntoView {
                                     <td>{a.state.clone()}{a.decided_at.map(|t| format!(" {}", utc_datetime(t)))}</td>
                                     <td>{a.decided_by.clone().unwrap_or_else(|| "SLA / portal".into())}</td>
                                     <td>{a.decision_reason.clone().unwrap_or_default()}</td>
+                                    <td class="tabular-nums">{a.cost_while_waiting.to_string()}</td>
                                     <td class="text-xs text-slate-600">{a.seen.as_ref().map(seen_text)}</td>
                                 </tr>
                             }).collect_view()}

@@ -9,6 +9,7 @@ use crate::api::environments::{
     RateEnvironment,
 };
 use crate::components::badges::{StateBadge, TierBadge};
+use crate::components::clock::client_now;
 use crate::components::live::use_live;
 use crate::domain::expiry::ttl_left;
 use crate::domain::lifecycle::EnvState;
@@ -107,21 +108,6 @@ fn poll_while_starting(detail: Resource<Result<EnvironmentView, crate::error::Ap
             }
         }
     });
-}
-
-/// The browser's clock (UTC ms) once hydrated; the server's `now` before.
-fn client_now(server_now: i64) -> RwSignal<i64> {
-    let now = RwSignal::new(server_now);
-    #[cfg(feature = "hydrate")]
-    {
-        now.set(js_sys::Date::now() as i64);
-        if let Ok(handle) =
-            set_interval_with_handle(move || now.set(js_sys::Date::now() as i64), std::time::Duration::from_secs(1))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    }
-    now
 }
 
 #[component]
@@ -384,9 +370,13 @@ fn Requests(items: Vec<ApprovalItem>, ui: Controls) -> impl IntoView {
                     view! {
                         <li data-testid="approval" data-state=a.state.clone() data-kind=a.kind.clone()>
                             <span class="font-medium">{crate::pages::approvals::asked(&a)}</span>
-                            {format!(" — {} by {}, {}", a.state, a.requested_by.clone().unwrap_or_else(|| "the portal (TTL reached)".into()), utc_datetime(a.requested_at))}
-                            {(a.state == "pending").then(|| format!("; decided by {} at the latest (SLA)", utc_datetime(a.sla_deadline)))}
-                            {a.decision_reason.clone().map(|r| view! { <span class="block text-slate-700" data-testid="decision-reason">{format!("{}: {r}", a.decided_by.clone().unwrap_or_else(|| "SLA".into()))}</span> })}
+                            {format!(" — asked by {} at {}: ", a.requested_by.clone().unwrap_or_else(|| "the portal (TTL reached)".into()), utc_datetime(a.requested_at))}
+                            <span class="font-medium">{a.state.clone()}</span>
+                            {(a.state == "pending").then(|| format!(" (decided by {} at the latest: SLA)", utc_datetime(a.sla_deadline)))}
+                            {(a.state != "pending").then(|| {
+                                let by = a.decided_by.clone().unwrap_or_else(|| "the SLA / the portal".into());
+                                view! { <span class="block text-slate-700" data-testid="decision-reason">{match &a.decision_reason { Some(r) => format!("by {by}: {r}"), None => format!("by {by}") }}</span> }
+                            })}
                             {a.may_cancel.then(|| view! {
                                 <button type="button" data-testid="cancel-request" class="ml-2 rounded-md border border-slate-300 bg-white px-2 py-0.5 text-xs hover:bg-slate-50"
                                     on:click=move |_| { cancel.dispatch(CancelApproval { id: id.clone() }); }>"Cancel request"</button>

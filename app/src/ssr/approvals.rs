@@ -31,7 +31,9 @@ pub struct Ask {
 fn refusal(e: ApprovalError) -> AppError {
     match e {
         ApprovalError::OwnRequest | ApprovalError::NotTheRequester => AppError::Refused(e.to_string()),
-        ApprovalError::ReasonNeeded | ApprovalError::ReasonTooLong => AppError::invalid("reason", e.to_string()),
+        ApprovalError::ReasonNeeded | ApprovalError::ReasonTooLong | ApprovalError::ReasonUnprintable => {
+            AppError::invalid("reason", e.to_string())
+        }
         ApprovalError::NotNow { .. } | ApprovalError::Closed(_) | ApprovalError::TtlDestroyCannotBeDenied => {
             AppError::Conflict(e.to_string())
         }
@@ -175,12 +177,24 @@ pub async fn request(
     Ok(opened)
 }
 
-/// What the approver saw, recorded with the decision.
+/// What the approver sees on the card, recorded with the decision.
 async fn seen(state: &AppState, env: &Environment, a: &Approval, now: i64) -> Result<serde_json::Value, AppError> {
+    let book = super::costs::price_book(&state.db).await?;
+    let headroom = super::costs::budget_headroom(state, &env.team_id, now).await?;
+    seen_with(state, &book, headroom, env, a, now).await
+}
+
+async fn seen_with(
+    state: &AppState,
+    book: &crate::domain::price::PriceBook,
+    headroom: Option<Micros>,
+    env: &Environment,
+    a: &Approval,
+    now: i64,
+) -> Result<serde_json::Value, AppError> {
     let tier: Tier = stored(&env.tier, "tier", &env.id)?;
     let policy = state.settings.tiers.get(tier);
-    let book = super::costs::price_book(&state.db).await?;
-    let cost = super::costs::environment_cost(&state.db, &book, env, i64::MIN, now).await?;
+    let cost = super::costs::environment_cost(&state.db, book, env, i64::MIN, now).await?;
     let new_expiry = match (a.kind.as_str(), env.expires_at) {
         ("extend", Some(exp)) => Some(
             (exp.max(now) + a.asked_ms.unwrap_or(0))
@@ -192,7 +206,6 @@ async fn seen(state: &AppState, env: &Environment, a: &Approval, now: i64) -> Re
         Some(to) => Micros(cost.hourly.0.saturating_mul((to - env.expires_at.unwrap_or(to)).max(0)) / HOUR_MS),
         None => Micros::ZERO,
     };
-    let headroom = super::costs::budget_headroom(state, &env.team_id, now).await?;
     Ok(serde_json::json!({
         "cost_so_far_micros": cost.so_far.0,
         "hourly_micros": cost.hourly.0,
@@ -549,27 +562,44 @@ async fn items(
 ) -> Result<Vec<ApprovalItem>, AppError> {
     let rows = store::approvals::list(state.db.pool(), f, limit).await.map_err(internal("listing requests"))?;
     let book = super::costs::price_book(&state.db).await?;
+    // One month report per team, however many of its requests are listed.
+    let mut headrooms: std::collections::HashMap<String, Option<Micros>> = Default::default();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let a = row.approval;
         let open = a.state == ApprovalState::Pending.as_str();
-        // Cost while waiting: pending requests only (history shows what the approver saw).
-        let cost = if open {
-            match store::environments::find(state.db.pool(), &a.environment_id)
-                .await
-                .map_err(internal("loading an environment"))?
-            {
-                Some(v) => super::costs::environment_cost(&state.db, &book, &v.env, a.requested_at, now).await?,
-                None => Default::default(),
+        let found = store::environments::find(state.db.pool(), &a.environment_id)
+            .await
+            .map_err(internal("loading an environment"))?;
+        // Cost while waiting: from the request to its decision (or now).
+        let (cost, preview) = match found {
+            Some(v) => {
+                let until = a.decided_at.unwrap_or(now);
+                let cost = super::costs::environment_cost(&state.db, &book, &v.env, a.requested_at, until).await?;
+                let preview = if open && viewer.is_platform_admin {
+                    let headroom = match headrooms.get(&a.team_id) {
+                        Some(h) => *h,
+                        None => {
+                            let h = super::costs::budget_headroom(state, &a.team_id, now).await?;
+                            headrooms.insert(a.team_id.clone(), h);
+                            h
+                        }
+                    };
+                    let json = seen_with(state, &book, headroom, &v.env, &a, now).await?;
+                    serde_json::from_value(json).ok()
+                } else {
+                    None
+                };
+                (cost, preview)
             }
-        } else {
-            Default::default()
+            None => (Default::default(), None),
         };
         let mine = a.requested_by.as_deref() == Some(viewer.user_id.as_str());
         out.push(ApprovalItem {
             may_decide: open && viewer.is_platform_admin && !mine,
             may_cancel: open && mine,
             seen: a.seen.as_deref().and_then(|s| serde_json::from_str(s).ok()),
+            preview,
             cost_while_waiting: cost.so_far,
             hourly: cost.hourly,
             id: a.id,

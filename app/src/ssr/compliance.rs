@@ -57,8 +57,13 @@ pub async fn run(
     .into_iter()
     .map(|(kind, name)| format!("the {kind} request on {name}"))
     .collect();
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM approval_requests WHERE state = 'pending'")
+        .fetch_one(db.pool())
+        .await
+        .map_err(internal("counting pending approvals"))?;
     let mut results = config_checks(&settings.tiers);
-    results.extend(data_checks(&settings.tiers, &live, &orphans, &overdue, now));
+    let pending = usize::try_from(pending).unwrap_or(0);
+    results.extend(data_checks(&settings.tiers, &live, &orphans, &overdue, pending, now));
     let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
     for r in &results {
         let evidence = serde_json::to_string(&r.evidence).map_err(|_| AppError::Internal)?;

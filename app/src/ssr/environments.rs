@@ -411,6 +411,10 @@ async fn claim_pooled(
         event.team_id = Some(app.team_id.clone());
         store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a claim"))?;
         record_effects(&mut tx, &env, policy, &effects, now).await?;
+        if lc.state == EnvState::Active {
+            // Handed over running: it is ready now.
+            tell_owner(&mut tx, &env, EnvState::Ready, EnvState::Active, now).await?;
+        }
         tx.commit().await.map_err(internal("committing a claim"))?;
         // The pool is one short now; the scheduler's next pass refills it.
         state.work.notify_one();

@@ -122,7 +122,7 @@ impl Caller {
                 if let Err(err) = store::audit::append(state.db.pool(), &event).await {
                     tracing::error!(error = %err, "auditing a scope denial");
                 }
-                Err(ApiError(AppError::Forbidden))
+                Err(ApiError(AppError::Refused(format!("this token lacks the {} scope", scope.as_str()))))
             }
             _ => Ok(()),
         }

@@ -1,6 +1,7 @@
 //! `/api/v1/approvals`: the approval queue for CI and agents. Listing needs
-//! `environments:read`; approve, deny and cancel need `approvals:write`
-//! (and, as in the browser, an approver's role, or being the requester).
+//! `environments:read`; approve and deny need `approvals:write` and an
+//! approver's role; cancel needs `environments:write` (as asking does) and
+//! being the requester.
 
 use super::api_v1::{ApiError, Caller};
 use app::api::approvals::{ApprovalItem, HistoryFilter};
@@ -49,7 +50,7 @@ pub struct ApprovalJson {
     /// What the approver saw: cost so far, what it adds, budget headroom, new expiry (micro-dollars).
     #[schema(value_type = Option<Object>)]
     seen: Option<app::api::approvals::Seen>,
-    /// Cost accrued since the request (pending requests; 0 otherwise), micro-dollars.
+    /// Cost accrued from the request to its decision (or now), micro-dollars.
     cost_while_waiting_micros: i64,
 }
 
@@ -167,13 +168,13 @@ pub async fn deny(
 
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/cancel", params(("id" = String, Path)), responses(
     (status = 200, body = ApprovalJson, description = "Withdrawn"), (status = 401),
-    (status = 403, description = "Only the requester cancels"), (status = 404), (status = 409)))]
+    (status = 403, description = "Only the requester cancels; a token needs environments:write, as for asking"), (status = 404), (status = 409)))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ApprovalJson>, ApiError> {
-    caller.require_scope(&state, Scope::ApprovalsWrite).await?;
+    caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
     approvals::cancel(&state, &caller.meta, &id).await?;
     Ok(Json(approval_json(approvals::item(&state, &caller.meta, &id, now_ms()).await?)))
 }
