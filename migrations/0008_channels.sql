@@ -38,3 +38,11 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
 CREATE INDEX deliveries_channel ON deliveries (channel_id, created_at);
+
+-- Which kinds of in-app notification a user muted (absent: on).
+CREATE TABLE notification_prefs (
+    user_id  TEXT NOT NULL REFERENCES users(id),
+    kind     TEXT NOT NULL,
+    muted    BIGINT NOT NULL CHECK (muted IN (0, 1)),
+    PRIMARY KEY (user_id, kind)
+);

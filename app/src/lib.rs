@@ -19,8 +19,8 @@ use leptos_router::SsrMode;
 use pages::{
     app_detail::AppDetailPage, approvals::ApprovalsPage, apps::AppsPage, audit::AuditPage, channels::ChannelsPage,
     compliance::CompliancePage, costs::CostsPage, environment::EnvironmentPage, environments::EnvironmentsPage,
-    extend_confirm::ExtendConfirmPage, not_found::NotFound, policies::PoliciesPage, price_book::PriceBookPage,
-    sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
+    extend_confirm::ExtendConfirmPage, not_found::NotFound, notification_settings::NotificationSettingsPage,
+    policies::PoliciesPage, price_book::PriceBookPage, sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/environments/:id/extend") view=|| view! { <AppShell><ExtendConfirmPage /></AppShell> } />
                 <Route path=path!("/apps") view=|| view! { <AppShell><AppsPage /></AppShell> } />
                 <Route path=path!("/apps/:team/:slug") view=|| view! { <AppShell><AppDetailPage /></AppShell> } />
+                <Route path=path!("/settings/notifications") view=|| view! { <AppShell><NotificationSettingsPage /></AppShell> } />
                 <Route path=path!("/settings/tokens") view=|| view! { <AppShell><TokensPage /></AppShell> } />
                 <Route path=path!("/audit") view=|| view! { <AppShell><AuditPage /></AppShell> } />
                 // Async: the status (403, 404) is known before the first byte is sent.

@@ -1148,6 +1148,24 @@ mod approvals {
         assert_eq!(resent.secrets, vec![rotated, secret]);
     });
 
+    on_both_engines!(a_muted_kind_stays_out_of_the_inbox, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(&db, TierOverride::default());
+        let alice = viewer(&db, "alice").await;
+        sqlx::query(
+            "INSERT INTO notification_prefs (user_id, kind, muted) VALUES ('user-alice', 'environment_ready', 1)",
+        )
+        .execute(db.pool())
+        .await
+        .unwrap();
+        let ready = "SELECT COUNT(*) FROM notifications WHERE user_id = 'user-alice' AND kind = 'environment_ready'";
+        running(&state, &alice, Tier::PreviewLightweight).await;
+        assert_eq!(sqlx::query_scalar::<_, i64>(ready).fetch_one(db.pool()).await.unwrap(), 0, "muted");
+        sqlx::query("UPDATE notification_prefs SET muted = 0").execute(db.pool()).await.unwrap();
+        running(&state, &alice, Tier::PreviewLightweight).await;
+        assert_eq!(sqlx::query_scalar::<_, i64>(ready).fetch_one(db.pool()).await.unwrap(), 1, "on again");
+    });
+
     on_both_engines!(concurrent_asks_open_one_request, |db: Db| async move {
         demo::seed(&db, NOW).await.unwrap();
         let state = state_with(&db, TierOverride::default());

@@ -192,6 +192,20 @@ test("an expiry warning's Extend link asks before it extends; the inbox reads on
   await ready.getByTestId('mark-read').click();
   await expect(page.getByTestId('inbox')).toHaveAttribute('data-unread', String(unread - 1));
 
+  // Settings: a kind switched off stays off.
+  await page.goto('/settings/notifications');
+  await hydrated(page);
+  const budget = page.getByTestId('pref-budget_alert');
+  await expect(budget).toBeChecked();
+  await Promise.all([page.waitForResponse((r) => r.url().includes('set_notification_pref') && r.ok()), budget.uncheck()]);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('pref-budget_alert')).not.toBeChecked();
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes('set_notification_pref') && r.ok()),
+    page.getByTestId('pref-budget_alert').check(),
+  ]);
+
   // The link lands on a page that asks first: nothing moves until the click.
   await page.goto(`${envPath}/extend`);
   await hydrated(page);

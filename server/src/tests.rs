@@ -297,6 +297,8 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("POST", "/api/fn/my_notifications", form, "", [401, 200, 200, 200]),
         ("POST", "/api/fn/mark_notifications_read", form, "", [401, 200, 200, 200]),
         ("POST", "/api/fn/mark_notification_read", form, "id=someone-elses", [401, 404, 404, 404]),
+        ("POST", "/api/fn/my_notification_prefs", form, "", [401, 200, 200, 200]),
+        ("POST", "/api/fn/set_notification_pref", form, "kind=nope&on=false", [401, 422, 422, 422]),
         ("POST", "/api/fn/list_teams_admin", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/create_team", form, "slug=matrix&name=Matrix", [401, 403, 403, 200]),
         (
@@ -307,6 +309,7 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
             [401, 403, 403, 200],
         ),
         ("GET", "/api/v1/me", "", "", [401, 200, 200, 200]),
+        ("GET", "/api/v1/no-such-thing", "", "", [404, 404, 404, 404]),
         ("GET", "/api/v1/apps", "", "", [401, 200, 200, 200]),
         ("GET", "/api/v1/environments", "", "", [401, 200, 200, 200]),
         ("GET", "/audit.csv", "", "", [303, 403, 200, 200]),

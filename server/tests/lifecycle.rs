@@ -1272,3 +1272,138 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
         assert!(env_processes(p.data.path()).iter().all(|(_, env)| *env != id), "{branch}: no process left");
     }
 }
+
+/// The outbox under crashes: two replicas on one PostgreSQL database share
+/// 300 deliveries to a slow receiver while one of them is killed (SIGKILL)
+/// and restarted twice. Every delivery reaches the receiver at least once
+/// (duplicates carry the same webhook-id) and is recorded delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deliver_every_notification_through_crashes() {
+    use std::sync::{Arc, Mutex};
+    sqlx::any::install_default_drivers();
+    let pg = PgDb::new("outbox");
+    let key = app::ssr::secrets::SecretKey::generate();
+    let key_env = [("EOD_SECRET_KEY", key.to_hex())];
+    let key_env: Vec<(&str, &str)> = key_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // No demo: no environments, so a killed replica leaves no processes.
+    let replica = || start_with(Some(pg.url.clone()), &[key_env.as_slice(), &[("EOD_DEMO", "0")]].concat());
+    let first = replica();
+    let http = reqwest::Client::new();
+    first.wait_ready(&http).await;
+
+    // A receiver that takes 10 ms per request, counting webhook-ids.
+    let seen: Arc<Mutex<Vec<String>>> = Default::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    use std::io::{BufRead, BufReader, Read, Write};
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let (mut id, mut length) = (String::new(), 0usize);
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("webhook-id:") {
+                            id = line[line.len() - v.len()..].trim().to_string();
+                        }
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    let _ = reader.read_exact(&mut body);
+                    std::thread::sleep(Duration::from_millis(10));
+                    seen.lock().unwrap().push(id);
+                    let mut stream = stream;
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                });
+            }
+        });
+    }
+
+    // A webhook channel of payments and 300 queued deliveries.
+    let pool = sqlx::AnyPool::connect(&pg.url).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    sqlx::query("INSERT INTO teams (id, slug, name, created_at) VALUES ('team-payments', 'payments', 'Payments', $1)")
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO channels (id, team_id, kind, url_sealed, secret_sealed, created_at) VALUES ('ch-1', 'team-payments', 'webhook', $1, $2, $3)")
+        .bind(key.seal("ch-1", &format!("http://{addr}/hook")))
+        .bind(key.seal("ch-1/secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let n = 300;
+    let message = json!({
+        "kind": "Ready", "title": "t", "text": "x", "url": null, "fields": [], "environment_id": null,
+        "team": "payments", "at": now,
+    })
+    .to_string();
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..n {
+        sqlx::query("INSERT INTO deliveries (id, channel_id, event, message, state, attempts, next_attempt_at, created_at) VALUES ($1, 'ch-1', 'environment.ready', $2, 'pending', 0, $3, $3)")
+            .bind(format!("msg_{i:04}"))
+            .bind(&message)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let second = replica();
+    second.wait_ready(&http).await;
+
+    // Kill the first replica mid-stream, twice, restarting it each time.
+    let delivered = |pool: sqlx::AnyPool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let mut first = Some(first);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    for at in [40, 120] {
+        while delivered(pool.clone()).await < at {
+            assert!(Instant::now() < deadline, "stalled before {at}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        first.take().unwrap().crash();
+        let again = replica();
+        again.wait_ready(&http).await;
+        first = Some(again);
+    }
+    while delivered(pool.clone()).await < n {
+        assert!(Instant::now() < deadline, "not every delivery was recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    let distinct: std::collections::BTreeSet<&String> = seen.iter().collect();
+    let workers: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE attempts > 1").fetch_one(&pool).await.unwrap();
+    eprintln!(
+        "{n} deliveries, 2 replicas, 2 crashes: {} sent, {} distinct, {workers} sent more than once",
+        seen.len(),
+        distinct.len()
+    );
+    assert_eq!(distinct.len(), n as usize, "every delivery reached the receiver");
+    assert!(seen.len() >= n as usize);
+    let states: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetch_all(&pool).await.unwrap();
+    assert_eq!(states, [("delivered".to_string(), n)], "recorded delivered, once each");
+    pool.close().await;
+    drop((first, second));
+}

@@ -113,3 +113,74 @@ pub async fn mark_notification_read(id: String) -> Result<(), AppError> {
         .await,
     )
 }
+
+/// One kind of inbox notification and whether the user muted it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationPref {
+    pub kind: String,
+    pub label: String,
+    pub muted: bool,
+}
+
+/// The inbox's kinds, with what people call them.
+pub const KINDS: [(&str, &str); 8] = [
+    ("environment_ready", "Your environment is ready"),
+    ("environment_failed", "Your environment failed"),
+    ("expiry_warning", "Your environment is about to expire"),
+    ("environment_destroyed", "Your environment was destroyed"),
+    ("approval_requested", "An approval is requested (approvers)"),
+    ("approval_escalated", "An approval request was escalated (approvers)"),
+    ("approval_decided", "Your approval request was decided"),
+    ("budget_alert", "Your team reached a budget level (managers)"),
+];
+
+#[server(prefix = "/api/fn", endpoint = "my_notification_prefs")]
+pub async fn my_notification_prefs() -> Result<Vec<NotificationPref>, AppError> {
+    crate::ssr::with_status(
+        async {
+            use crate::ssr::{context::*, internal};
+            let (state, viewer) = (app_state()?, require_viewer()?);
+            let muted: Vec<String> =
+                sqlx::query_scalar("SELECT kind FROM notification_prefs WHERE user_id = $1 AND muted = 1")
+                    .bind(&viewer.user_id)
+                    .fetch_all(state.db.pool())
+                    .await
+                    .map_err(internal("reading notification settings"))?;
+            Ok(KINDS
+                .iter()
+                .map(|(kind, label)| NotificationPref {
+                    kind: kind.to_string(),
+                    label: label.to_string(),
+                    muted: muted.iter().any(|m| m == kind),
+                })
+                .collect())
+        }
+        .await,
+    )
+}
+
+/// Turns one kind on or off for the signed-in user's inbox.
+#[server(prefix = "/api/fn", endpoint = "set_notification_pref")]
+pub async fn set_notification_pref(kind: String, on: bool) -> Result<(), AppError> {
+    crate::ssr::with_status(
+        async {
+            use crate::ssr::{context::*, internal};
+            let (state, viewer) = (app_state()?, require_viewer()?);
+            if !KINDS.iter().any(|(k, _)| *k == kind) {
+                return Err(AppError::invalid("kind", format!("unknown notification kind {kind:?}")));
+            }
+            sqlx::query(
+                "INSERT INTO notification_prefs (user_id, kind, muted) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id, kind) DO UPDATE SET muted = excluded.muted",
+            )
+            .bind(&viewer.user_id)
+            .bind(&kind)
+            .bind(if on { 0_i64 } else { 1 })
+            .execute(state.db.pool())
+            .await
+            .map_err(internal("saving a notification setting"))?;
+            Ok(())
+        }
+        .await,
+    )
+}

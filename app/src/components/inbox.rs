@@ -35,7 +35,7 @@ pub fn NotificationBell() -> impl IntoView {
                         <div hidden=move || !open.get() data-testid="inbox-panel"
                             class="absolute right-0 z-40 mt-2 w-96 max-w-[90vw] rounded-lg border border-slate-200 bg-white p-3 text-sm shadow-lg">
                             <div class="mb-2 flex items-center justify-between">
-                                <span class="font-medium">"Notifications"</span>
+                                <span class="font-medium">"Notifications" <a href="/settings/notifications" class="ml-2 text-xs font-normal text-indigo-700 underline">"settings"</a></span>
                                 <button type="button" class="text-xs font-medium text-indigo-700 hover:underline"
                                     on:click=move |_| { mark.dispatch(MarkNotificationsRead {}); }>
                                     "Mark all read"

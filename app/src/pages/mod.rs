@@ -9,6 +9,7 @@ pub mod environment;
 pub mod environments;
 pub mod extend_confirm;
 pub mod not_found;
+pub mod notification_settings;
 pub mod policies;
 pub mod price_book;
 pub mod sign_in;

@@ -289,7 +289,9 @@ async fn record_alerts(
             sqlx::query(
                 "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at)
                  SELECT $1 || m.user_id, m.user_id, NULL, 'budget_alert', $2, $3
-                 FROM memberships m WHERE m.team_id = $4 AND m.role = 'manager'",
+                 FROM memberships m WHERE m.team_id = $4 AND m.role = 'manager'
+                   AND NOT EXISTS (SELECT 1 FROM notification_prefs p
+                                   WHERE p.user_id = m.user_id AND p.kind = 'budget_alert' AND p.muted = 1)",
             )
             .bind(new_id())
             .bind(&message)

@@ -16,7 +16,9 @@ pub(crate) async fn to_user(
 ) -> Result<(), AppError> {
     let Some(user_id) = user_id else { return Ok(()) };
     sqlx::query(
-        "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at)
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE NOT EXISTS (SELECT 1 FROM notification_prefs p WHERE p.user_id = $2 AND p.kind = $4 AND p.muted = 1)",
     )
     .bind(new_id())
     .bind(user_id)
@@ -43,7 +45,8 @@ pub(crate) async fn to_approvers(
     sqlx::query(
         "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at)
          SELECT $1 || u.id, u.id, $2, $3, $4, $5 FROM users u
-         WHERE u.is_platform_admin = 1 AND ($6 IS NULL OR u.id <> $6)",
+         WHERE u.is_platform_admin = 1 AND ($6 IS NULL OR u.id <> $6)
+           AND NOT EXISTS (SELECT 1 FROM notification_prefs p WHERE p.user_id = u.id AND p.kind = $3 AND p.muted = 1)",
     )
     .bind(new_id())
     .bind(environment_id)

@@ -30,6 +30,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/apps/{slug}", get(get_app).patch(update_app).delete(archive_app))
         .route("/api/v1/apps/{slug}/template", post(rebuild_template))
         .route("/api/v1/openapi.json", get(openapi))
+        // Anything else under the API is a JSON 404, never the HTML page.
+        .route("/api/v1/{*rest}", axum::routing::any(unknown_route))
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError(AppError::NotFound)
 }
 
 /// The OpenAPI 3.1 description of `/api/v1`, generated from the handlers.
