@@ -1077,7 +1077,9 @@ mod approvals {
             channels::add(&state, &meta(&alice), "payments", "webhook", url).await.unwrap_err(),
             AppError::Forbidden
         );
-        for bad in ["ftp://x", "http://", "javascript:alert(1)", "http://a b"] {
+        for bad in
+            ["ftp://x", "http://", "javascript:alert(1)", "http://a b", "http://169.254.169.254/latest/meta-data"]
+        {
             assert!(matches!(
                 channels::add(&state, &meta(&bob), "payments", "webhook", bad).await,
                 Err(AppError::Invalid { .. })
@@ -1137,7 +1139,23 @@ mod approvals {
             .fetch_one(db.pool())
             .await
             .unwrap();
-        channels::enable(&state, &meta(&bob), "payments", &webhook).await.unwrap();
+        let off: String = sqlx::query_scalar("SELECT id FROM channels WHERE disabled_at IS NOT NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let to_off: String = sqlx::query_scalar("SELECT id FROM deliveries WHERE channel_id = $1")
+            .bind(&off)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                channels::resend(&state, &meta(&bob), "payments", &to_off).await,
+                Err(AppError::Conflict(m)) if m.contains("turn it on")
+            ),
+            "no resend to a channel that is off"
+        );
+        channels::enable(&state, &meta(&bob), "payments", &off).await.unwrap();
         channels::resend(&state, &meta(&bob), "payments", &to_webhook).await.unwrap();
         assert!(matches!(
             channels::resend(&state, &meta(&bob), "payments", &to_webhook).await,

@@ -289,7 +289,7 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("POST", "/api/fn/remove_channel", form, "team=payments&id=no-such", [401, 403, 404, 404]),
         ("POST", "/api/fn/rotate_channel_secret", form, "team=payments&id=no-such", [401, 403, 404, 404]),
         ("POST", "/api/fn/enable_channel", form, "team=payments&id=no-such", [401, 403, 404, 404]),
-        ("POST", "/api/fn/resend_delivery", form, "team=payments&id=no-such", [401, 403, 409, 409]),
+        ("POST", "/api/fn/resend_delivery", form, "team=payments&id=no-such", [401, 403, 404, 404]),
         ("POST", "/api/fn/policies_page", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/save_admission_policy", form, "text=%5Btier.nope%5D", [401, 403, 403, 422]),
         ("POST", "/api/fn/compliance_results", form, "", [401, 403, 403, 200]),

@@ -107,9 +107,15 @@ fn slack_escape(s: &str) -> String {
 /// The body for a Slack-compatible incoming webhook.
 pub fn slack_body(m: &Message) -> serde_json::Value {
     let title = format!("{} {}", m.kind.emoji(), m.title);
-    let mut fallback = format!("{title}: {}", m.text);
+    // The fallback is mrkdwn too (push notifications): escaped, so no text
+    // of ours can mention a channel or hide a link.
+    let mut fallback = if m.text == m.title {
+        slack_escape(&title)
+    } else {
+        format!("{}: {}", slack_escape(&title), slack_escape(&m.text))
+    };
     if let Some(url) = &m.url {
-        fallback.push_str(&format!(" {url}"));
+        fallback.push_str(&format!(" {}", slack_escape(url)));
     }
     let mut blocks = vec![
         serde_json::json!({ "type": "header", "text": { "type": "plain_text", "text": clip(&title, SLACK_HEADER_TEXT), "emoji": true } }),
@@ -193,6 +199,10 @@ mod tests {
     fn slack_has_a_fallback_blocks_and_escapes_text() {
         let body = slack_body(&message());
         assert!(body["text"].as_str().unwrap().contains("is ready"));
+        assert!(body["text"].as_str().unwrap().contains("&lt;Fix cart&gt; &amp; more"), "the fallback is escaped too");
+        let mention = Message { text: "<!channel> <http://evil|click>".into(), ..message() };
+        let text = slack_body(&mention)["text"].as_str().unwrap().to_string();
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
         assert_eq!(body["blocks"][0]["type"], "header");
         assert_eq!(body["blocks"][1]["text"]["text"], "PR #7 &lt;Fix cart&gt; &amp; more");
         assert_eq!(body["blocks"][3]["elements"][0]["url"], "http://checkout-web-pr-7-ab12.localhost:3000/");

@@ -25,7 +25,12 @@ pub fn ExtendConfirmPage() -> impl IntoView {
                         view! {
                             <h1 class="text-2xl font-semibold tracking-tight">{format!("Extend {name}?")}</h1>
                             <p class="mt-2 text-sm text-slate-700" data-testid="current-expiry">
-                                {match d.row.expires_at { Some(at) => format!("It expires at {} — then {}.", utc_datetime(at), d.at_ttl), None => "It has no TTL.".into() }}
+                                {match (d.row.state.is_live(), d.row.expires_at, d.destroyed_at) {
+                                    (false, _, Some(at)) => format!("It was destroyed at {}.", utc_datetime(at)),
+                                    (false, _, None) => "It is gone.".into(),
+                                    (true, Some(at), _) => format!("It expires at {} — then {}.", utc_datetime(at), d.at_ttl),
+                                    (true, None, _) => "It has no TTL.".into(),
+                                }}
                             </p>
                             {if can {
                                 let hours = step.min(24);

@@ -304,8 +304,13 @@ pub async fn decide(state: &AppState, meta: &RequestMeta, id: &str, decision: De
         )
         .await?;
         let title = format!("Request to {} {next}", what(kind, current.asked_ms, &env.name));
-        notify::to_team(&mut tx, &current.team_id, EventKind::ApprovalDecided, Some(&env), &title, &message, now)
-            .await?;
+        let text = format!(
+            "{} {next} the request to {}{}",
+            viewer.login,
+            what(kind, current.asked_ms, &env.name),
+            reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        );
+        notify::to_team(&mut tx, &current.team_id, EventKind::ApprovalDecided, Some(&env), &title, &text, now).await?;
         tx.commit().await.map_err(internal("committing a decision"))?;
         state.work.notify_one();
         let done = store::approvals::find(state.db.pool(), id).await.map_err(internal("loading a request"))?;
@@ -352,7 +357,8 @@ async fn close_with_event(
     let message = format!("Your {} request was {to}: {reason}", a.kind);
     notify::to_user(tx, a.requested_by.as_deref(), Some(&a.environment_id), "approval_decided", &message, now).await?;
     let title = format!("A {} request was {to}", a.kind);
-    notify::to_team(tx, &a.team_id, EventKind::ApprovalDecided, None, &title, reason, now).await?;
+    let text = format!("{title}: {reason}");
+    notify::to_team(tx, &a.team_id, EventKind::ApprovalDecided, None, &title, &text, now).await?;
     Ok(true)
 }
 

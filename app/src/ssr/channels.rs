@@ -138,6 +138,19 @@ pub async fn add(
     if !valid {
         return Err(AppError::invalid("url", "an http(s) URL with a host, at most 2,000 characters"));
     }
+    let host = url.split_once("://").map(|(_, r)| r).unwrap_or_default();
+    let host = host.split(['/', '?', '#']).next().unwrap_or_default().rsplit('@').next().unwrap_or_default();
+    let host = host.trim_start_matches('[').split(']').next().unwrap_or_default();
+    let host = host
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.contains(':') && p.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(h, _)| h);
+    if host.starts_with("169.254.")
+        || host.eq_ignore_ascii_case("metadata.google.internal")
+        || host.to_ascii_lowercase().starts_with("fe80:")
+    {
+        return Err(AppError::invalid("url", "link-local and cloud metadata addresses are refused"));
+    }
     let id = new_id();
     let secret = (kind == "webhook").then(new_secret);
     let key = &state.settings.secret_key;
@@ -202,13 +215,17 @@ pub async fn rotate(state: &AppState, meta: &RequestMeta, team: &str, id: &str) 
     let key = &state.settings.secret_key;
     let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
     let current: Option<Option<String>> =
-        sqlx::query_scalar("SELECT secret_sealed FROM channels WHERE id = $1 AND team_id = $2 AND kind = 'webhook'")
+        sqlx::query_scalar("SELECT secret_sealed FROM channels WHERE id = $1 AND team_id = $2")
             .bind(id)
             .bind(&team.id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(internal("loading a channel"))?;
-    let Some(Some(current)) = current else { return Err(AppError::NotFound) };
+    let current = match current {
+        None => return Err(AppError::NotFound),
+        Some(None) => return Err(AppError::Conflict("a Slack channel has no signing secret".into())),
+        Some(Some(s)) => s,
+    };
     let previous = key.open(&format!("{id}/secret"), &current).map_err(|_| AppError::Internal)?;
     let secret = new_secret();
     sqlx::query(
@@ -264,18 +281,31 @@ pub async fn deliveries(state: &AppState, meta: &RequestMeta, team: &str) -> Res
 pub async fn resend(state: &AppState, meta: &RequestMeta, team: &str, id: &str) -> Result<(), AppError> {
     let team = team_for(state, meta, team).await?;
     let now = super::clock::now_ms();
+    let found: Option<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT d.state, c.disabled_at FROM deliveries d JOIN channels c ON c.id = d.channel_id WHERE d.id = $1 AND c.team_id = $2",
+    )
+    .bind(id)
+    .bind(&team.id)
+    .fetch_optional(state.db.pool())
+    .await
+    .map_err(internal("loading a delivery"))?;
+    match found {
+        None => return Err(AppError::NotFound),
+        Some((_, Some(_))) => return Err(AppError::Conflict("the channel is off: turn it on first".into())),
+        Some((s, None)) if s == "pending" => return Err(AppError::Conflict("it is already waiting to be sent".into())),
+        Some(_) => {}
+    }
     let done = sqlx::query(
         "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, attempts = 0, lease_owner = NULL, lease_until = NULL
-         WHERE id = $2 AND state <> 'pending' AND channel_id IN (SELECT id FROM channels WHERE team_id = $3)",
+         WHERE id = $2 AND state <> 'pending'",
     )
     .bind(now)
     .bind(id)
-    .bind(&team.id)
     .execute(state.db.pool())
     .await
     .map_err(internal("resending a delivery"))?;
     if done.rows_affected() == 0 {
-        return Err(AppError::Conflict("no such delivery, or it is already waiting to be sent".into()));
+        return Err(AppError::Conflict("it is already waiting to be sent".into()));
     }
     Ok(())
 }
