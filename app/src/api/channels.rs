@@ -17,6 +17,7 @@ pub struct ChannelRow {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct DeliveryRow {
     /// The `webhook-id`.
     pub id: String,
@@ -46,36 +47,9 @@ pub async fn team_channels(team: String) -> Result<ChannelsView, AppError> {
         async {
             use crate::ssr::{channels, context::*};
             let (state, meta) = (app_state()?, request_meta());
-            let list = channels::list(&state, &meta, &team).await?;
-            let log = channels::deliveries(&state, &meta, &team).await?;
-            Ok(ChannelsView {
-                team,
-                channels: list
-                    .into_iter()
-                    .map(|c| ChannelRow {
-                        id: c.id,
-                        kind: c.kind,
-                        target: c.target,
-                        disabled_reason: c.disabled_reason,
-                        created_at: c.created_at,
-                    })
-                    .collect(),
-                deliveries: log
-                    .into_iter()
-                    .map(|d| DeliveryRow {
-                        id: d.id,
-                        channel_id: d.channel_id,
-                        event: d.event,
-                        state: d.state,
-                        attempts: d.attempts,
-                        last_status: d.last_status,
-                        last_error: d.last_error,
-                        next_attempt_at: d.next_attempt_at,
-                        delivered_at: d.delivered_at,
-                        created_at: d.created_at,
-                    })
-                    .collect(),
-            })
+            let channels = channels::list(&state, &meta, &team).await?;
+            let deliveries = channels::deliveries(&state, &meta, &team).await?;
+            Ok(ChannelsView { team, channels, deliveries })
         }
         .await,
     )

@@ -9,37 +9,10 @@
 use super::clock::new_id;
 use super::store::audit::{AuditEvent, Outcome};
 use super::{authz, internal, AppState, RequestMeta};
+use crate::api::channels::{ChannelRow, DeliveryRow};
 use crate::domain::authz::Action;
 use crate::domain::notification::Message;
 use crate::error::AppError;
-
-/// A team's channel as pages show it (never the URL's token or the secret).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ChannelInfo {
-    pub id: String,
-    /// `slack` or `webhook`.
-    pub kind: String,
-    /// The URL's scheme and host only.
-    pub target: String,
-    pub disabled_reason: Option<String>,
-    pub created_at: i64,
-}
-
-/// A delivery as the log shows it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
-pub struct DeliveryInfo {
-    /// Also the `webhook-id` receivers de-duplicate on.
-    pub id: String,
-    pub channel_id: String,
-    pub event: String,
-    pub state: String,
-    pub attempts: i64,
-    pub last_status: Option<i64>,
-    pub last_error: Option<String>,
-    pub next_attempt_at: i64,
-    pub delivered_at: Option<i64>,
-    pub created_at: i64,
-}
 
 /// Writes one pending delivery per enabled channel of `team_id`, inside
 /// the caller's transaction (the outbox).
@@ -101,7 +74,7 @@ async fn team_for(state: &AppState, meta: &RequestMeta, slug: &str) -> Result<su
 }
 
 /// A team's channels (its managers and platform admins).
-pub async fn list(state: &AppState, meta: &RequestMeta, team: &str) -> Result<Vec<ChannelInfo>, AppError> {
+pub async fn list(state: &AppState, meta: &RequestMeta, team: &str) -> Result<Vec<ChannelRow>, AppError> {
     let team = team_for(state, meta, team).await?;
     let rows: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
         "SELECT id, kind, url_sealed, disabled_reason, created_at FROM channels WHERE team_id = $1 ORDER BY created_at",
@@ -113,7 +86,7 @@ pub async fn list(state: &AppState, meta: &RequestMeta, team: &str) -> Result<Ve
     let mut out = Vec::new();
     for (id, kind, sealed, disabled_reason, created_at) in rows {
         let url = state.settings.secret_key.open(&id, &sealed).unwrap_or_default();
-        out.push(ChannelInfo { id, kind, target: target_of(&url), disabled_reason, created_at });
+        out.push(ChannelRow { id, kind, target: target_of(&url), disabled_reason, created_at });
     }
     Ok(out)
 }
@@ -263,7 +236,7 @@ pub async fn enable(state: &AppState, meta: &RequestMeta, team: &str, id: &str) 
 }
 
 /// The latest deliveries of a team's channels.
-pub async fn deliveries(state: &AppState, meta: &RequestMeta, team: &str) -> Result<Vec<DeliveryInfo>, AppError> {
+pub async fn deliveries(state: &AppState, meta: &RequestMeta, team: &str) -> Result<Vec<DeliveryRow>, AppError> {
     let team = team_for(state, meta, team).await?;
     sqlx::query_as(
         "SELECT d.id, d.channel_id, d.event, d.state, d.attempts, d.last_status, d.last_error, d.next_attempt_at,
