@@ -22,6 +22,11 @@ function server(name: string, port: number, databaseUrl?: string, demo = true) {
     EOD_CONFIG: 'end2end/eod-test.toml',
   };
   if (databaseUrl) env.EOD_DATABASE_URL = databaseUrl;
+  // The demo portals e-mail their notifications to the test SMTP receiver.
+  if (demo) {
+    env.EOD_SMTP_URL = 'smtp://127.0.0.1:3191';
+    env.EOD_SMTP_FROM = 'EoD Portal <eod@e2e.test>';
+  }
   return {
     command: `rm -rf target/e2e/${name} && ${binary}`,
     cwd: '..',
@@ -72,6 +77,12 @@ export default defineConfig({
     {
       command: 'node idp/server.mjs',
       url: 'http://127.0.0.1:3190/.well-known/openid-configuration',
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    {
+      command: 'node smtp/server.mjs',
+      url: 'http://127.0.0.1:3192/messages',
       reuseExistingServer: false,
       timeout: 30_000,
     },

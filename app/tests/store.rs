@@ -898,6 +898,53 @@ mod approvals {
         assert!(count(&db, audited, &id).await >= 8);
     });
 
+    // `EOD_APPROVERS=search`: carol (a developer of search) hears of and
+    // decides preview requests, sees every team's queue, never production's;
+    // without it she decides nothing.
+    on_both_engines!(the_approver_team_decides_preview_requests_only, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state_with(&db, TierOverride::default());
+        let (alice, bob, erin) = (viewer(&db, "alice").await, viewer(&db, "bob").await, viewer(&db, "erin").await);
+        let carol = viewer(&db, "carol").await;
+        assert!(!carol.approver_group, "no approver team configured");
+        let id = running(&state, &alice, Tier::PreviewCompliance).await;
+        let first = extension(environments::extend(&state, &meta(&alice), &id, 2 * HOUR_MS).await.unwrap());
+        let approve = Decision::Approve { reason: None };
+        assert_eq!(
+            approvals::decide(&state, &meta(&carol), &first.id, approve.clone()).await,
+            Err(AppError::Forbidden)
+        );
+        let told = "SELECT COUNT(*) FROM notifications WHERE kind = 'approval_requested' AND user_id = $1";
+        assert_eq!(count(&db, told, "user-carol").await, 0);
+
+        assert!(app::ssr::notify::configure(&db, false, Some("search"), NOW).await.unwrap(), "the team exists");
+        let carol = viewer(&db, "carol").await;
+        assert!(carol.approver_group && carol.is_approver());
+        assert!(!viewer(&db, "dan").await.is_platform_admin);
+        let id2 = running(&state, &alice, Tier::PreviewCompliance).await;
+        let second = extension(environments::extend(&state, &meta(&alice), &id2, 2 * HOUR_MS).await.unwrap());
+        assert_eq!(count(&db, told, "user-carol").await, 1, "the approver team hears of new requests");
+        let queue = approvals::list(&state, &meta(&carol), &Default::default(), NOW).await.unwrap();
+        assert!(queue.iter().any(|a| a.id == second.id && a.may_decide), "another team's request, decidable");
+        approvals::decide(&state, &meta(&carol), &second.id, approve.clone()).await.unwrap();
+        assert_eq!(store::approvals::find(db.pool(), &second.id).await.unwrap().unwrap().state, "approved");
+
+        // Production stays with platform admins (change control).
+        let prod = running(&state, &erin, Tier::Production).await;
+        let Destroyed::ApprovalRequested(p) = environments::destroy(&state, &meta(&bob), &prod).await.unwrap() else {
+            panic!("a production destroy is always a request")
+        };
+        let queue = approvals::list(&state, &meta(&carol), &Default::default(), NOW).await.unwrap();
+        assert!(queue.iter().any(|a| a.id == p.id && !a.may_decide), "seen, not decidable");
+        let refused = approvals::decide(&state, &meta(&carol), &p.id, approve.clone()).await.unwrap_err();
+        assert!(matches!(&refused, AppError::Refused(m) if m.contains("platform admin")), "{refused:?}");
+        assert_eq!(store::approvals::find(db.pool(), &p.id).await.unwrap().unwrap().state, "pending");
+
+        // The setting removed: she is back to deciding nothing.
+        app::ssr::notify::configure(&db, false, None, NOW).await.unwrap();
+        assert!(!viewer(&db, "carol").await.approver_group);
+    });
+
     on_both_engines!(destroys_follow_the_tiers_rule, |db: Db| async move {
         demo::seed(&db, NOW).await.unwrap();
         let state = state_with(&db, TierOverride::default());

@@ -85,7 +85,39 @@ pub const KEYS: &[Key] = &[
         default: "managers",
         doc: "Who registers and edits a team's apps besides platform admins: managers (the team's managers) or platform (platform admins only).",
     },
+    Key {
+        env: "EOD_APPROVERS",
+        file: "approvers",
+        default: "(unset: platform admins only)",
+        doc: "A team's slug: its members (any role) also decide approval requests on preview tiers; staging and production requests stay with platform admins.",
+    },
+    Key {
+        env: "EOD_SMTP_URL",
+        file: "smtp_url",
+        default: "(unset: no e-mail)",
+        doc: "SMTP server for e-mail notifications: smtps://user:pass@host[:465] (TLS), smtp://user:pass@host:587?tls=required (STARTTLS) or smtp://host:port (plain, for a local relay).",
+    },
+    Key {
+        env: "EOD_SMTP_FROM",
+        file: "smtp_from",
+        default: "(required with EOD_SMTP_URL)",
+        doc: "The From of e-mail notifications, e.g. EoD Portal <eod@example.com>.",
+    },
 ];
+
+/// Where and as whom e-mail notifications are sent (`EOD_SMTP_URL`,
+/// `EOD_SMTP_FROM`). The URL may hold a password: never print it whole.
+#[derive(Clone)]
+pub struct Smtp {
+    pub url: String,
+    pub from: lettre::message::Mailbox,
+}
+
+impl std::fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smtp").field("url", &redact_password(&self.url)).field("from", &self.from.to_string()).finish()
+    }
+}
 
 /// The validated configuration.
 #[derive(Clone, Debug)]
@@ -121,6 +153,10 @@ pub struct Config {
     pub cost_rules: AllocationRules,
     /// The file's `[admission]` table (then read-only on the Policies page).
     pub admission: Option<app::domain::admission::AdmissionPolicy>,
+    /// The approver team's slug (`EOD_APPROVERS`).
+    pub approvers: Option<String>,
+    /// E-mail notifications (`EOD_SMTP_URL`, `EOD_SMTP_FROM`); `None`: none.
+    pub smtp: Option<Smtp>,
 }
 
 /// The `[costs]` table: one allocation rule per shared-cost pool.
@@ -319,7 +355,50 @@ impl Config {
             },
             None => app::ssr::context::AppAdmins::Managers,
         };
+        let approvers = match raw("EOD_APPROVERS") {
+            Some((v, _)) if v.trim().is_empty() => None,
+            Some((v, name)) => {
+                let slug = v.trim();
+                if !slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') || slug.len() > 64 {
+                    return Err(invalid(name, "a team's slug (lowercase letters, digits and -)", &v));
+                }
+                Some(slug.to_string())
+            }
+            None => None,
+        };
+        let smtp = match (raw("EOD_SMTP_URL"), raw("EOD_SMTP_FROM")) {
+            (None, None) => None,
+            (Some((url, _)), None) if url.trim().is_empty() => None,
+            (Some((url, name)), from) => {
+                // Never echo the URL: it may hold a password.
+                let scheme_ok = url.starts_with("smtp://") || url.starts_with("smtps://");
+                if !scheme_ok || lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.trim()).is_err() {
+                    return Err(invalid(
+                        name,
+                        "an SMTP URL such as smtps://user:pass@mail.example.com or smtp://127.0.0.1:25",
+                        "<hidden>",
+                    ));
+                }
+                let Some((from, from_name)) = from else {
+                    return Err(invalid(
+                        "EOD_SMTP_FROM".into(),
+                        "the From address of e-mails, required with EOD_SMTP_URL",
+                        "",
+                    ));
+                };
+                let from = from
+                    .trim()
+                    .parse::<lettre::message::Mailbox>()
+                    .map_err(|_| invalid(from_name, "a mailbox such as EoD Portal <eod@example.com>", &from))?;
+                Some(Smtp { url: url.trim().to_string(), from })
+            }
+            (None, Some((_, name))) => {
+                return Err(invalid(name, "nothing, unless EOD_SMTP_URL is set too", "(set)"));
+            }
+        };
         Ok(Config {
+            approvers,
+            smtp,
             secret_key,
             app_admins,
             apps,
@@ -475,7 +554,7 @@ fn parse_public_url(v: &str) -> Option<PublicUrl> {
     Some(PublicUrl { scheme, host, port })
 }
 
-fn redact_password(url: &str) -> String {
+pub fn redact_password(url: &str) -> String {
     // scheme://user:password@host… → scheme://user:***@host…
     if let Some((scheme, rest)) = url.split_once("://") {
         if let Some((creds, host)) = rest.split_once('@') {
@@ -649,6 +728,35 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let err = Config::from_sources(Some(&path), &env(&[])).unwrap_err().to_string();
             assert!(err.contains(expect), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn smtp_and_approvers_are_read_and_checked_without_echoing_passwords() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert!(c.smtp.is_none() && c.approvers.is_none());
+        let c = Config::from_sources(
+            None,
+            &env(&[
+                ("EOD_SMTP_URL", "smtps://eod:hunter2@mail.example.com"),
+                ("EOD_SMTP_FROM", "EoD Portal <eod@example.com>"),
+                ("EOD_APPROVERS", "platform"),
+            ]),
+        )
+        .unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!(smtp.from.email.to_string(), "eod@example.com");
+        assert!(!format!("{smtp:?}").contains("hunter2"), "Debug hides the password");
+        assert_eq!(c.approvers.as_deref(), Some("platform"));
+        for (pairs, key) in [
+            (vec![("EOD_SMTP_URL", "http://hunter2@mail.example.com"), ("EOD_SMTP_FROM", "a@b.c")], "EOD_SMTP_URL"),
+            (vec![("EOD_SMTP_URL", "smtp://u:hunter2@mail.example.com")], "EOD_SMTP_FROM"),
+            (vec![("EOD_SMTP_URL", "smtp://mail.example.com"), ("EOD_SMTP_FROM", "not an address")], "EOD_SMTP_FROM"),
+            (vec![("EOD_SMTP_FROM", "a@b.c")], "EOD_SMTP_FROM"),
+            (vec![("EOD_APPROVERS", "Platform Team")], "EOD_APPROVERS"),
+        ] {
+            let err = Config::from_sources(None, &env(&pairs)).unwrap_err().to_string();
+            assert!(err.contains(key) && !err.contains("hunter2"), "{pairs:?}: {err}");
         }
     }
 

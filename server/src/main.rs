@@ -205,6 +205,15 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         Ok(n) => tracing::info!(changed = n, "apps from the configuration applied"),
         Err(err) => return Err(StartError::ConfigApp(err)),
     }
+    let now = app::ssr::clock::now_ms();
+    match app::ssr::notify::configure(&db, config.smtp.is_some(), config.approvers.as_deref(), now).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            team = config.approvers.as_deref().unwrap_or_default(),
+            "EOD_APPROVERS names a team that does not exist (yet): only platform admins approve until it does"
+        ),
+        Err(err) => return Err(StartError::Refused(format!("recording the notification settings: {err}"))),
+    }
     let sessions = sessions::DbSessionStore::open(&config.database_url).await.map_err(StartError::Sessions)?;
     tokio::spawn(sessions.clone().continuously_delete_expired(tokio::time::Duration::from_secs(300)));
 
@@ -273,6 +282,12 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
     tokio::spawn(reconciler.run());
     let outbox = workers::outbox::Outbox::new(db.clone(), settings.clone(), format!("outbox-{worker_suffix}"));
     tokio::spawn(outbox.run(std::time::Duration::from_millis(500)));
+    if let Some(smtp) = &config.smtp {
+        let mailer =
+            workers::mailer::Mailer::new(db.clone(), settings.clone(), format!("mailer-{worker_suffix}"), smtp)
+                .map_err(StartError::Refused)?;
+        tokio::spawn(mailer.run(std::time::Duration::from_millis(500)));
+    }
     let runtime: Arc<dyn app::ssr::context::RuntimeView> = Arc::new(drivers::RuntimeOf(driver.clone()));
     tokio::spawn(workers::scheduler::run(
         db.clone(),
@@ -363,6 +378,9 @@ fn print_config(config: &Config) {
                 app::ssr::context::AppAdmins::Managers => "managers".into(),
                 app::ssr::context::AppAdmins::Platform => "platform".into(),
             },
+            "EOD_APPROVERS" => config.approvers.clone().unwrap_or_else(|| "(unset)".into()),
+            "EOD_SMTP_URL" => config.smtp.as_ref().map_or("(unset)".into(), |s| config::redact_password(&s.url)),
+            "EOD_SMTP_FROM" => config.smtp.as_ref().map_or("(unset)".into(), |s| s.from.to_string()),
             _ => String::new(),
         }
     };

@@ -298,7 +298,7 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("POST", "/api/fn/mark_notifications_read", form, "", [401, 200, 200, 200]),
         ("POST", "/api/fn/mark_notification_read", form, "id=someone-elses", [401, 404, 404, 404]),
         ("POST", "/api/fn/my_notification_prefs", form, "", [401, 200, 200, 200]),
-        ("POST", "/api/fn/set_notification_pref", form, "kind=nope&on=false", [401, 422, 422, 422]),
+        ("POST", "/api/fn/set_notification_pref", form, "kind=nope&on=false&channel=inbox", [401, 422, 422, 422]),
         ("POST", "/api/fn/list_teams_admin", form, "", [401, 403, 403, 200]),
         ("POST", "/api/fn/create_team", form, "slug=matrix&name=Matrix", [401, 403, 403, 200]),
         (
@@ -1001,5 +1001,184 @@ async fn team_channels_receive_signed_webhooks_and_slack_messages() {
         .await
         .unwrap();
     assert!(reason.unwrap().contains("410"));
+    p.db.close().await;
+}
+
+/// What the test SMTP server received: (MAIL FROM, RCPT TO, the message).
+type Mails = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>, String)>>>;
+
+/// A minimal SMTP server on 127.0.0.1 (RFC 5321's happy path: EHLO, MAIL,
+/// RCPT, DATA, QUIT), enough for the mailer's plain-SMTP transport. With
+/// `refuse_first`, the first message's RCPT gets a transient 451.
+async fn smtp_server(refuse_first: bool) -> (u16, Mails) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mails: Mails = Default::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = mails.clone();
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(!refuse_first));
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else { return };
+            let (seen, refused) = (seen.clone(), refused.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 test ESMTP\r\n").await;
+                let (mut from, mut to, mut data, mut in_data) = (String::new(), Vec::new(), String::new(), false);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            // Long lines may come quoted-printable: undo its soft breaks.
+                            let text = std::mem::take(&mut data).replace("=\n", "").replace("=3D", "=");
+                            seen.lock().unwrap().push((from.clone(), std::mem::take(&mut to), text));
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                            data.push('\n');
+                        }
+                        continue;
+                    }
+                    let upper = line.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        b"250-test\r\n250 8BITMIME\r\n"
+                    } else if upper.starts_with("MAIL FROM:") {
+                        from = line[10..].trim().to_string();
+                        b"250 ok\r\n"
+                    } else if upper.starts_with("RCPT TO:") {
+                        if !refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            b"451 try again later\r\n"
+                        } else {
+                            to.push(line[8..].trim().to_string());
+                            b"250 ok\r\n"
+                        }
+                    } else if upper == "DATA" {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    } else if upper == "QUIT" {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+/// E-mail end to end: a budget alert reaches the team's manager by e-mail
+/// (From, To, subject, a link to the portal); a transient refusal is
+/// retried; a person who turned e-mail off for the kind gets none while
+/// their inbox still does; each e-mail is recorded sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_get_their_notifications_by_email_as_they_chose() {
+    let (port, mails) = smtp_server(true).await;
+    let p = portal(|c| {
+        c.smtp = Some(crate::config::Smtp {
+            url: format!("smtp://127.0.0.1:{port}"),
+            from: "EoD Portal <eod@example.test>".parse().unwrap(),
+        });
+    })
+    .await;
+    let bob = p.sign_in("bob").await;
+    let dan = p.sign_in("dan").await;
+    let form = |cookie: &str, path: &str, body: &str| {
+        Request::post(path)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    // Dan keeps budget alerts in his inbox but not in his mail.
+    let res = p.send(form(&dan, "/api/fn/set_notification_pref", "kind=budget_alert&on=false&channel=email")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = p.send(form(&dan, "/api/fn/set_notification_pref", "kind=budget_alert&on=false&channel=fax")).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "an unknown channel is refused");
+    let budget = |cookie: &str, team: &str| {
+        Request::put(format!("/api/v1/teams/{team}/budget"))
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"amount_micros": 1, "thresholds": [100]}"#))
+            .unwrap()
+    };
+    assert_eq!(p.send(budget(&bob, "payments")).await.status(), StatusCode::OK);
+    assert_eq!(p.send(budget(&dan, "search")).await.status(), StatusCode::OK);
+
+    let count = |sql: &'static str| {
+        let db = p.db.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(db.pool()).await.unwrap() }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while count("SELECT COUNT(*) FROM emails WHERE state = 'pending'").await > 0 {
+        assert!(std::time::Instant::now() < deadline, "e-mails still pending");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count("SELECT COUNT(*) FROM emails WHERE state = 'failed'").await, 0);
+    let mails = mails.lock().unwrap().clone();
+    let to_bob: Vec<_> =
+        mails.iter().filter(|(_, to, _)| to.iter().any(|t| t.contains("bob@demo.eod.invalid"))).collect();
+    let alert = to_bob.iter().find(|(_, _, m)| m.contains("budget")).expect("bob's budget alert by e-mail");
+    assert!(alert.0.contains("eod@example.test"), "From: {}", alert.0);
+    assert!(alert.2.contains("Subject: [EoD]"), "{}", alert.2);
+    assert!(alert.2.contains(&format!("{ORIGIN}/costs")), "a link to the portal: {}", alert.2);
+    assert!(alert.2.contains(&format!("{ORIGIN}/settings/notifications")));
+    let dan_budget_mails =
+        mails.iter().filter(|(_, to, m)| to.iter().any(|t| t.contains("dan@")) && m.contains("budget")).count();
+    assert_eq!(dan_budget_mails, 0, "dan turned budget e-mails off");
+    let dan_inbox: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = 'user-dan' AND kind = 'budget_alert'")
+            .fetch_one(p.db.pool())
+            .await
+            .unwrap();
+    assert!(dan_inbox > 0, "his inbox still has them");
+    // Each e-mail recorded sent once; the refused one took a second attempt.
+    let sent = count("SELECT COUNT(*) FROM emails WHERE state = 'sent'").await;
+    assert_eq!(sent as usize, mails.len(), "one message per e-mail recorded sent");
+    assert_eq!(count("SELECT COUNT(*) FROM emails WHERE attempts = 2").await, 1, "the 451 was retried");
+    p.db.close().await;
+}
+
+/// Without SMTP, nothing is queued for e-mail (nothing would send it), and
+/// what an earlier, e-mailing portal left waiting ends as failed with why.
+#[tokio::test]
+async fn without_smtp_no_email_is_queued_and_leftovers_end() {
+    let p = portal(|_| {}).await;
+    let bob = p.sign_in("bob").await;
+    let res = p
+        .send(
+            Request::put("/api/v1/teams/payments/budget")
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::COOKIE, &bob)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"amount_micros": 1, "thresholds": [100]}"#))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM emails").fetch_one(p.db.pool()).await.unwrap();
+    assert_eq!(queued, 0);
+    let inbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE kind = 'budget_alert'")
+        .fetch_one(p.db.pool())
+        .await
+        .unwrap();
+    assert!(inbox > 0);
+    sqlx::query(
+        "INSERT INTO emails (id, user_id, kind, message, state, attempts, next_attempt_at, created_at)
+         VALUES ('left', 'user-bob', 'budget_alert', 'x', 'pending', 0, 0, 0)",
+    )
+    .execute(p.db.pool())
+    .await
+    .unwrap();
+    app::ssr::notify::configure(&p.db, false, None, 1).await.unwrap();
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, last_error FROM emails WHERE id = 'left'").fetch_one(p.db.pool()).await.unwrap();
+    assert_eq!(state, "failed");
+    assert!(error.unwrap().contains("EOD_SMTP_URL"));
     p.db.close().await;
 }

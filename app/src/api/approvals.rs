@@ -87,7 +87,7 @@ pub async fn approval_queue(filter: HistoryFilter) -> Result<ApprovalsView, AppE
                     .await?;
             let mut history = approvals::list(&state, &meta, &filter, now).await?;
             history.retain(|a| a.state != "pending");
-            let approver = meta.viewer.as_ref().is_some_and(|v| v.is_platform_admin);
+            let approver = meta.viewer.as_ref().is_some_and(|v| v.is_approver());
             Ok(ApprovalsView { now, approver, pending, history })
         }
         .await,

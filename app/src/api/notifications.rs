@@ -27,6 +27,21 @@ pub struct Inbox {
 #[cfg(feature = "ssr")]
 type StoredNotification = (String, String, String, Option<String>, i64, Option<i64>);
 
+/// One e-mail as its recipient sees it in their settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct EmailRow {
+    pub id: String,
+    pub kind: String,
+    pub message: String,
+    /// pending | sent | failed
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+    pub created_at: i64,
+}
+
 /// How many notifications the inbox lists.
 pub const INBOX_SIZE: i64 = 20;
 
@@ -114,15 +129,30 @@ pub async fn mark_notification_read(id: String) -> Result<(), AppError> {
     )
 }
 
-/// One kind of inbox notification and whether the user muted it.
+/// One kind of notification and where the user gets it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationPref {
     pub kind: String,
     pub label: String,
+    /// Kept out of the inbox.
     pub muted: bool,
+    /// Not e-mailed.
+    pub email_muted: bool,
 }
 
-/// The inbox's kinds, with what people call them.
+/// The signed-in user's notification settings page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSettings {
+    /// Whether this portal sends e-mail at all (`EOD_SMTP_URL`).
+    pub email_on: bool,
+    /// Where the user's e-mail goes (from their identity provider).
+    pub address: Option<String>,
+    pub prefs: Vec<NotificationPref>,
+    /// The latest e-mails to the user, newest first.
+    pub emails: Vec<EmailRow>,
+}
+
+/// The kinds of notification, with what people call them.
 pub const KINDS: [(&str, &str); 8] = [
     ("environment_ready", "Your environment is ready"),
     ("environment_failed", "Your environment failed"),
@@ -134,34 +164,54 @@ pub const KINDS: [(&str, &str); 8] = [
     ("budget_alert", "Your team reached a budget level (managers)"),
 ];
 
+/// How many of the user's e-mails the settings page lists.
+pub const EMAILS_LISTED: i64 = 20;
+
 #[server(prefix = "/api/fn", endpoint = "my_notification_prefs")]
-pub async fn my_notification_prefs() -> Result<Vec<NotificationPref>, AppError> {
+pub async fn my_notification_prefs() -> Result<NotificationSettings, AppError> {
     crate::ssr::with_status(
         async {
-            use crate::ssr::{context::*, internal};
+            use crate::ssr::{context::*, internal, store};
             let (state, viewer) = (app_state()?, require_viewer()?);
-            let muted: Vec<String> =
-                sqlx::query_scalar("SELECT kind FROM notification_prefs WHERE user_id = $1 AND muted = 1")
+            let pool = state.db.pool();
+            let set: Vec<(String, i64, i64)> =
+                sqlx::query_as("SELECT kind, muted, email_muted FROM notification_prefs WHERE user_id = $1")
                     .bind(&viewer.user_id)
-                    .fetch_all(state.db.pool())
+                    .fetch_all(pool)
                     .await
                     .map_err(internal("reading notification settings"))?;
-            Ok(KINDS
+            let email_on = store::meta::get(pool, crate::ssr::notify::EMAIL_META_KEY)
+                .await
+                .map_err(internal("reading the e-mail setting"))?
+                .is_some_and(|v| v == "on");
+            let address = store::users::find_by_id(pool, &viewer.user_id)
+                .await
+                .map_err(internal("loading a user"))?
+                .and_then(|u| u.email)
+                .filter(|e| !e.trim().is_empty());
+            let emails = crate::ssr::mail::recent_for(&state.db, &viewer.user_id, EMAILS_LISTED).await?;
+            let prefs = KINDS
                 .iter()
-                .map(|(kind, label)| NotificationPref {
-                    kind: kind.to_string(),
-                    label: label.to_string(),
-                    muted: muted.iter().any(|m| m == kind),
+                .map(|(kind, label)| {
+                    let row = set.iter().find(|(k, _, _)| k == kind);
+                    NotificationPref {
+                        kind: kind.to_string(),
+                        label: label.to_string(),
+                        muted: row.is_some_and(|r| r.1 == 1),
+                        email_muted: row.is_some_and(|r| r.2 == 1),
+                    }
                 })
-                .collect())
+                .collect();
+            Ok(NotificationSettings { email_on, address, prefs, emails })
         }
         .await,
     )
 }
 
-/// Turns one kind on or off for the signed-in user's inbox.
+/// Turns one kind on or off for the signed-in user, on one channel:
+/// `inbox` (the bell) or `email`.
 #[server(prefix = "/api/fn", endpoint = "set_notification_pref")]
-pub async fn set_notification_pref(kind: String, on: bool) -> Result<(), AppError> {
+pub async fn set_notification_pref(kind: String, on: bool, channel: String) -> Result<(), AppError> {
     crate::ssr::with_status(
         async {
             use crate::ssr::{context::*, internal};
@@ -169,16 +219,27 @@ pub async fn set_notification_pref(kind: String, on: bool) -> Result<(), AppErro
             if !KINDS.iter().any(|(k, _)| *k == kind) {
                 return Err(AppError::invalid("kind", format!("unknown notification kind {kind:?}")));
             }
+            let column = match channel.as_str() {
+                "inbox" => "muted",
+                "email" => "email_muted",
+                other => return Err(AppError::invalid("channel", format!("inbox or email, not {other:?}"))),
+            };
             sqlx::query(
-                "INSERT INTO notification_prefs (user_id, kind, muted) VALUES ($1, $2, $3)
-                 ON CONFLICT (user_id, kind) DO UPDATE SET muted = excluded.muted",
+                "INSERT INTO notification_prefs (user_id, kind, muted, email_muted) VALUES ($1, $2, 0, 0)
+                 ON CONFLICT (user_id, kind) DO NOTHING",
             )
             .bind(&viewer.user_id)
             .bind(&kind)
-            .bind(if on { 0_i64 } else { 1 })
             .execute(state.db.pool())
             .await
             .map_err(internal("saving a notification setting"))?;
+            sqlx::query(&format!("UPDATE notification_prefs SET {column} = $1 WHERE user_id = $2 AND kind = $3"))
+                .bind(if on { 0_i64 } else { 1 })
+                .bind(&viewer.user_id)
+                .bind(&kind)
+                .execute(state.db.pool())
+                .await
+                .map_err(internal("saving a notification setting"))?;
             Ok(())
         }
         .await,

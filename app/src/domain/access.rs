@@ -46,10 +46,19 @@ pub struct Viewer {
     pub login: String,
     pub display_name: String,
     pub is_platform_admin: bool,
+    /// A member of the approver team (`EOD_APPROVERS`): decides approval
+    /// requests on preview tiers besides platform admins.
+    #[serde(default)]
+    pub approver_group: bool,
     pub memberships: Vec<Membership>,
 }
 
 impl Viewer {
+    /// Whether the viewer decides approval requests (on some tier at least).
+    pub fn is_approver(&self) -> bool {
+        self.is_platform_admin || self.approver_group
+    }
+
     /// Whether the viewer may see a team's environments.
     pub fn can_see_team(&self, team_id: &str) -> bool {
         self.is_platform_admin || self.memberships.iter().any(|m| m.team_id == team_id)
@@ -76,6 +85,7 @@ mod tests {
             login: "u".into(),
             display_name: "U".into(),
             is_platform_admin: admin,
+            approver_group: false,
             memberships: teams
                 .iter()
                 .map(|t| Membership {

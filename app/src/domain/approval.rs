@@ -200,6 +200,23 @@ pub enum ApprovalError {
     TtlDestroyCannotBeDenied,
     #[error("only the person who asked can cancel it")]
     NotTheRequester,
+    #[error("requests on the {0} tier are decided by a platform admin (change control)")]
+    PlatformAdminsOnly(crate::domain::tier::Tier),
+}
+
+/// Who decides a request on `tier`: platform admins always; the configured
+/// approver group (`EOD_APPROVERS`) on preview tiers only, because staging
+/// and production are under change control (seed: "never — change control").
+pub fn may_decide(
+    tier: crate::domain::tier::Tier,
+    platform_admin: bool,
+    approver_group: bool,
+) -> Result<(), ApprovalError> {
+    if platform_admin || (approver_group && tier.is_preview()) {
+        Ok(())
+    } else {
+        Err(ApprovalError::PlatformAdminsOnly(tier))
+    }
 }
 
 /// Most characters a request or decision reason keeps.
@@ -358,6 +375,16 @@ pub fn at_sla(req: &Request, policy: &TierPolicy, now: i64) -> SlaOutcome {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_approver_group_decides_previews_and_only_platform_admins_decide_long_lived_tiers() {
+        use crate::domain::tier::Tier;
+        for tier in Tier::ALL {
+            assert!(super::may_decide(tier, true, false).is_ok(), "{tier:?}: platform admins decide everything");
+            assert_eq!(super::may_decide(tier, false, true).is_ok(), tier.is_preview(), "{tier:?}: the group");
+            assert!(super::may_decide(tier, false, false).is_err(), "{tier:?}: nobody else");
+        }
+    }
+
     use super::*;
     use crate::domain::tier::Tier;
     use proptest::prelude::*;

@@ -96,6 +96,11 @@ pub fn decide(viewer: &Viewer, action: Action, team_id: Option<&str>) -> Decisio
     if action == Action::ManageOwnTokens {
         return Decision::Allow;
     }
+    // The approver group decides requests; which tiers' is
+    // `approval::may_decide`.
+    if action == Action::Approve && viewer.approver_group {
+        return Decision::Allow;
+    }
     if !action.is_team_scoped() {
         return Decision::Forbidden;
     }
@@ -139,6 +144,8 @@ mod tests {
         Developer,
         Manager,
         PlatformAdmin,
+        /// A developer of "own" in the approver team.
+        Approver,
     }
 
     fn viewer(who: Who) -> Viewer {
@@ -151,6 +158,7 @@ mod tests {
             login: "u".into(),
             display_name: "U".into(),
             is_platform_admin: matches!(who, Who::PlatformAdmin),
+            approver_group: matches!(who, Who::Approver),
             memberships: match who {
                 Who::PlatformAdmin => vec![],
                 _ => vec![Membership { team_id: "own".into(), team_slug: "own".into(), team_name: "Own".into(), role }],
@@ -158,20 +166,21 @@ mod tests {
         }
     }
 
-    /// (action, [developer own, developer other, manager own, manager other, admin own, admin other])
-    const MATRIX: &[(Action, [Decision; 6])] = &[
-        (Action::ViewEnvironments, [A, N, A, N, A, A]),
-        (Action::OperateEnvironments, [A, N, A, N, A, A]),
-        (Action::ViewCosts, [F, N, A, N, A, A]),
-        (Action::ManageBudgets, [F, N, A, N, A, A]),
-        (Action::ViewTeamAudit, [F, N, A, N, A, A]),
-        (Action::ViewAllAudit, [F, F, F, F, A, A]),
-        (Action::Approve, [F, F, F, F, A, A]),
-        (Action::ManageTeams, [F, F, F, F, A, A]),
-        (Action::ManagePolicies, [F, F, F, F, A, A]),
-        (Action::ManageOwnTokens, [A, A, A, A, A, A]),
-        (Action::ViewApps, [A, N, A, N, A, A]),
-        (Action::ManageApps, [F, N, A, N, A, A]),
+    /// (action, [developer own, developer other, manager own, manager other, admin own, admin other,
+    ///  approver-group developer own, approver-group developer other])
+    const MATRIX: &[(Action, [Decision; 8])] = &[
+        (Action::ViewEnvironments, [A, N, A, N, A, A, A, N]),
+        (Action::OperateEnvironments, [A, N, A, N, A, A, A, N]),
+        (Action::ViewCosts, [F, N, A, N, A, A, F, N]),
+        (Action::ManageBudgets, [F, N, A, N, A, A, F, N]),
+        (Action::ViewTeamAudit, [F, N, A, N, A, A, F, N]),
+        (Action::ViewAllAudit, [F, F, F, F, A, A, F, F]),
+        (Action::Approve, [F, F, F, F, A, A, A, A]),
+        (Action::ManageTeams, [F, F, F, F, A, A, F, F]),
+        (Action::ManagePolicies, [F, F, F, F, A, A, F, F]),
+        (Action::ManageOwnTokens, [A, A, A, A, A, A, A, A]),
+        (Action::ViewApps, [A, N, A, N, A, A, A, N]),
+        (Action::ManageApps, [F, N, A, N, A, A, F, N]),
     ];
 
     #[test]
@@ -191,6 +200,8 @@ mod tests {
                 (Who::Manager, "other"),
                 (Who::PlatformAdmin, "own"),
                 (Who::PlatformAdmin, "other"),
+                (Who::Approver, "own"),
+                (Who::Approver, "other"),
             ];
             for ((who, team), want) in cases.into_iter().zip(expected) {
                 let got = decide(&viewer(who), *action, Some(team));

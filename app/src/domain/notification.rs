@@ -163,6 +163,30 @@ pub fn webhook_body(m: &Message) -> serde_json::Value {
     })
 }
 
+/// An e-mail's subject and plain-text body for one person's notification
+/// (`kind` as the inbox stores it). `origin` is the portal's public URL, so
+/// the links work from a mail client. The subject is one line: control
+/// characters (a CR/LF could start a header) become spaces.
+pub fn email_text(kind: &str, message: &str, environment_id: Option<&str>, origin: &str) -> (String, String) {
+    let one_line: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let subject = clip(&format!("[EoD] {}", one_line.trim()), 150);
+    let mut body = format!("{}\n\n", message.trim());
+    if let Some(id) = environment_id {
+        if kind == "expiry_warning" {
+            body.push_str(&format!("Extend it (you confirm on the page):\n{origin}/environments/{id}/extend\n\n"));
+        }
+        body.push_str(&format!("Open the environment:\n{origin}/environments/{id}\n\n"));
+    }
+    if kind == "approval_requested" || kind == "approval_escalated" {
+        body.push_str(&format!("Decide it in the approval queue:\n{origin}/approvals\n\n"));
+    }
+    if kind == "budget_alert" {
+        body.push_str(&format!("See the team's costs:\n{origin}/costs\n\n"));
+    }
+    body.push_str(&format!("-- \nEoD Portal. Choose which e-mails you get:\n{origin}/settings/notifications\n"));
+    (subject, body)
+}
+
 /// When the next attempt of a failed delivery goes, or `None` to give up:
 /// exponential from 5 s, doubling, with up to 20 % jitter (`jitter` in
 /// [0, 1)), at most eight attempts (about 21 minutes of retrying in all);
@@ -217,6 +241,23 @@ mod tests {
     }
 
     #[test]
+    fn emails_have_one_line_subjects_and_working_links() {
+        let (subject, body) = email_text(
+            "expiry_warning",
+            "web-1 expires at 2026-12-03 10:00 UTC\r\nBcc: x@y",
+            Some("e1"),
+            "https://eod.example",
+        );
+        assert_eq!(subject, "[EoD] web-1 expires at 2026-12-03 10:00 UTC  Bcc: x@y");
+        assert!(!subject.contains(['\r', '\n']));
+        assert!(body.contains("https://eod.example/environments/e1/extend"), "{body}");
+        assert!(body.contains("https://eod.example/settings/notifications"), "{body}");
+        let (_, body) = email_text("approval_requested", "alice asks", Some("e1"), "https://eod.example");
+        assert!(body.contains("https://eod.example/approvals"));
+        assert!(!body.contains("/extend"));
+    }
+
+    #[test]
     fn retries_back_off_and_give_up() {
         assert_eq!(next_attempt(1, 0, 0.0, None), Some(5_000));
         assert_eq!(next_attempt(2, 0, 0.0, None), Some(10_000));
@@ -240,6 +281,13 @@ mod tests {
                     prop_assert!(f["text"].as_str().unwrap().chars().count() <= SLACK_FIELD_TEXT);
                 }
             }
+        }
+
+        #[test]
+        fn email_subjects_stay_one_short_line(message in "\\PC{0,300}[\r\n\t]{0,3}\\PC{0,300}") {
+            let (subject, _) = email_text("environment_ready", &message, None, "http://x");
+            prop_assert!(!subject.chars().any(char::is_control));
+            prop_assert!(subject.chars().count() <= 150);
         }
 
         #[test]

@@ -30,7 +30,9 @@ pub struct Ask {
 
 fn refusal(e: ApprovalError) -> AppError {
     match e {
-        ApprovalError::OwnRequest | ApprovalError::NotTheRequester => AppError::Refused(e.to_string()),
+        ApprovalError::OwnRequest | ApprovalError::NotTheRequester | ApprovalError::PlatformAdminsOnly(_) => {
+            AppError::Refused(e.to_string())
+        }
         ApprovalError::ReasonNeeded | ApprovalError::ReasonTooLong | ApprovalError::ReasonUnprintable => {
             AppError::invalid("reason", e.to_string())
         }
@@ -135,7 +137,8 @@ pub(crate) async fn open_in(
         what(ask.kind, ask.asked_ms, &env.name),
         utc_datetime(row.sla_deadline)
     );
-    notify::to_approvers(tx, requested_by.as_deref(), &env.id, "approval_requested", &message, now).await?;
+    let group = stored::<Tier>(&env.tier, "tier", &env.id)?.is_preview();
+    notify::to_approvers(tx, requested_by.as_deref(), group, &env.id, "approval_requested", &message, now).await?;
     let title = format!("Approval requested: {}", what(ask.kind, ask.asked_ms, &env.name));
     notify::to_team(tx, &env.team_id, EventKind::ApprovalRequested, Some(env), &title, &message, now).await?;
     Ok((row, true))
@@ -230,6 +233,8 @@ pub async fn decide(state: &AppState, meta: &RequestMeta, id: &str, decision: De
         .map_err(internal("loading an environment"))?
         .ok_or(AppError::NotFound)?
         .env;
+    let tier: Tier = stored(&env.tier, "tier", &env.id)?;
+    approval::may_decide(tier, viewer.is_platform_admin, viewer.approver_group).map_err(refusal)?;
     let now = now_ms();
     let seen = seen(state, &env, &a, now).await?.to_string();
     let kind: ApprovalKind = stored(&a.kind, "kind", &a.id)?;
@@ -492,7 +497,8 @@ async fn sla_one(db: &Db, settings: &PortalSettings, id: &str, now: i64) -> Resu
                     what(kind, a.asked_ms, &env.name),
                     utc_datetime(deadline)
                 );
-                notify::to_approvers(&mut tx, None, &env.id, "approval_escalated", &message, now).await?;
+                notify::to_approvers(&mut tx, None, tier.is_preview(), &env.id, "approval_escalated", &message, now)
+                    .await?;
             }
         }
         tx.commit().await.map_err(internal("committing an SLA outcome"))?;
@@ -501,8 +507,8 @@ async fn sla_one(db: &Db, settings: &PortalSettings, id: &str, now: i64) -> Resu
     Ok(false)
 }
 
-/// Requests as pages and the API show them: approvers (platform admins)
-/// see every team's, others the ones they asked. Filters name a state, a
+/// Requests as pages and the API show them: approvers (platform admins and
+/// the approver group) see every team's, others the ones they asked. Filters name a state, a
 /// kind and a team slug (empty: any).
 pub async fn list(
     state: &AppState,
@@ -525,7 +531,7 @@ pub async fn list(
             store::teams::find_by_slug(state.db.pool(), &filter.team).await.map_err(internal("finding a team"))?;
         f.team_id = Some(team.ok_or_else(|| AppError::invalid("team", "no such team"))?.id);
     }
-    if !viewer.is_platform_admin {
+    if !viewer.is_approver() {
         f.requested_by = Some(viewer.user_id.clone());
     }
     items(state, &viewer, &f, 200, now).await
@@ -538,7 +544,7 @@ pub async fn item(state: &AppState, meta: &RequestMeta, id: &str, now: i64) -> R
     let found = items(state, &viewer, &f, 1, now).await?.pop().ok_or(AppError::NotFound)?;
     let listed = store::approvals::find(state.db.pool(), id).await.map_err(internal("loading a request"))?;
     let team_id = listed.map(|a| a.team_id).unwrap_or_default();
-    if viewer.is_platform_admin || viewer.can_see_team(&team_id) {
+    if viewer.is_approver() || viewer.can_see_team(&team_id) {
         Ok(found)
     } else {
         Err(AppError::NotFound)
@@ -573,6 +579,13 @@ async fn items(
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let a = row.approval;
+        let mine = a.requested_by.as_deref() == Some(viewer.user_id.as_str());
+        let may_decide = a.state == ApprovalState::Pending.as_str()
+            && !mine
+            && row
+                .tier
+                .parse::<Tier>()
+                .is_ok_and(|t| approval::may_decide(t, viewer.is_platform_admin, viewer.approver_group).is_ok());
         let open = a.state == ApprovalState::Pending.as_str();
         let found = store::environments::find(state.db.pool(), &a.environment_id)
             .await
@@ -582,7 +595,7 @@ async fn items(
             Some(v) => {
                 let until = a.decided_at.unwrap_or(now);
                 let cost = super::costs::environment_cost(&state.db, &book, &v.env, a.requested_at, until).await?;
-                let preview = if open && viewer.is_platform_admin {
+                let preview = if may_decide {
                     let headroom = match headrooms.get(&a.team_id) {
                         Some(h) => *h,
                         None => {
@@ -600,9 +613,8 @@ async fn items(
             }
             None => (Default::default(), None),
         };
-        let mine = a.requested_by.as_deref() == Some(viewer.user_id.as_str());
         out.push(ApprovalItem {
-            may_decide: open && viewer.is_platform_admin && !mine,
+            may_decide,
             may_cancel: open && mine,
             seen: a.seen.as_deref().and_then(|s| serde_json::from_str(s).ok()),
             preview,

@@ -286,20 +286,7 @@ async fn record_alerts(
             event.target_kind = "team".into();
             event.target_id = Some(team.id.clone());
             store::audit::append(&mut **tx, &event).await.map_err(internal("auditing a budget alert"))?;
-            sqlx::query(
-                "INSERT INTO notifications (id, user_id, environment_id, kind, message, created_at)
-                 SELECT $1 || m.user_id, m.user_id, NULL, 'budget_alert', $2, $3
-                 FROM memberships m WHERE m.team_id = $4 AND m.role = 'manager'
-                   AND NOT EXISTS (SELECT 1 FROM notification_prefs p
-                                   WHERE p.user_id = m.user_id AND p.kind = 'budget_alert' AND p.muted = 1)",
-            )
-            .bind(new_id())
-            .bind(&message)
-            .bind(now)
-            .bind(&team.id)
-            .execute(&mut **tx)
-            .await
-            .map_err(internal("notifying managers"))?;
+            super::notify::to_managers(tx, &team.id, "budget_alert", &message, now).await?;
             let kind = crate::domain::notification::EventKind::BudgetThreshold;
             let title = format!("Team {} reached {pct}% of its {} budget ({basis})", team.slug, month.label());
             super::notify::to_team(tx, &team.id, kind, None, &title, &message, now).await?;

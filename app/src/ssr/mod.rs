@@ -16,6 +16,7 @@ pub mod db;
 pub mod demo;
 pub mod environments;
 pub mod live;
+pub mod mail;
 pub mod notify;
 pub mod pools;
 pub mod secrets;

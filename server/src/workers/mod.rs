@@ -1,7 +1,8 @@
 //! Background loops, each readable top to bottom: the reconciler (jobs →
 //! drivers), the scheduler (lifecycle timers) and the orphan sweep, and the
-//! outbox (notifications to teams' channels).
+//! outbox (notifications to teams' channels) and the mailer (e-mail to people).
 
+pub mod mailer;
 pub mod outbox;
 pub mod reconciler;
 pub mod scheduler;

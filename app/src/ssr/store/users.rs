@@ -77,23 +77,35 @@ struct MembershipRow {
     team_slug: String,
     team_name: String,
     role: String,
+    /// 1 when the team is the approver team (`meta.approver_team`).
+    approvers: i64,
 }
 
-pub async fn memberships<'c>(ex: impl Exec<'c>, user_id: &str) -> sqlx::Result<Vec<Membership>> {
+/// The user's memberships, and whether one is in the approver team.
+async fn membership_rows<'c>(ex: impl Exec<'c>, user_id: &str) -> sqlx::Result<(Vec<Membership>, bool)> {
     let rows: Vec<MembershipRow> = sqlx::query_as(
-        "SELECT t.id AS team_id, t.slug AS team_slug, t.name AS team_name, m.role AS role
+        "SELECT t.id AS team_id, t.slug AS team_slug, t.name AS team_name, m.role AS role,
+                CASE WHEN EXISTS (SELECT 1 FROM meta g WHERE g.key = 'approver_team' AND g.value = t.slug)
+                     THEN 1 ELSE 0 END AS approvers
          FROM memberships m JOIN teams t ON t.id = m.team_id
          WHERE m.user_id = $1 ORDER BY t.slug",
     )
     .bind(user_id)
     .fetch_all(ex)
     .await?;
-    rows.into_iter()
+    let approver = rows.iter().any(|r| r.approvers == 1);
+    let memberships = rows
+        .into_iter()
         .map(|r| {
             let role = r.role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?;
             Ok(Membership { team_id: r.team_id, team_slug: r.team_slug, team_name: r.team_name, role })
         })
-        .collect()
+        .collect::<sqlx::Result<_>>()?;
+    Ok((memberships, approver))
+}
+
+pub async fn memberships<'c>(ex: impl Exec<'c>, user_id: &str) -> sqlx::Result<Vec<Membership>> {
+    Ok(membership_rows(ex, user_id).await?.0)
 }
 
 /// The viewer for a user id: the user and their memberships, or `None` if
@@ -102,12 +114,13 @@ pub async fn viewer(pool: &sqlx::AnyPool, user_id: &str) -> sqlx::Result<Option<
     let Some(user) = find_by_id(pool, user_id).await? else {
         return Ok(None);
     };
-    let memberships = memberships(pool, user_id).await?;
+    let (memberships, approver_group) = membership_rows(pool, user_id).await?;
     Ok(Some(Viewer {
         user_id: user.id,
         login: user.login,
         display_name: user.display_name,
         is_platform_admin: user.is_platform_admin,
+        approver_group,
         memberships,
     }))
 }
