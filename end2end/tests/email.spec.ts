@@ -30,6 +30,8 @@ test('a developer chooses inbox and e-mail per event; "ready" arrives by e-mail 
   await hydrated(page);
   await page.getByRole('button', { name: 'Options…' }).click();
   const panel = page.getByRole('form', { name: 'New preview options' });
+  // A full preview: built for her (no warm pool), so it becomes ready now.
+  await panel.getByRole('radio', { name: /Full preview/ }).check();
   await panel.getByRole('button', { name: 'Create preview' }).click();
   const outcome = page.getByTestId('create-outcome');
   await expect(outcome).toContainText('is being created');
