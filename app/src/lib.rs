@@ -19,8 +19,9 @@ use leptos_router::SsrMode;
 use pages::{
     app_detail::AppDetailPage, approvals::ApprovalsPage, apps::AppsPage, audit::AuditPage, channels::ChannelsPage,
     compliance::CompliancePage, costs::CostsPage, environment::EnvironmentPage, environments::EnvironmentsPage,
-    extend_confirm::ExtendConfirmPage, not_found::NotFound, notification_settings::NotificationSettingsPage,
-    policies::PoliciesPage, price_book::PriceBookPage, sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
+    extend_confirm::ExtendConfirmPage, maturity::MaturityPage, not_found::NotFound,
+    notification_settings::NotificationSettingsPage, policies::PoliciesPage, price_book::PriceBookPage, roi::RoiPage,
+    sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -64,6 +65,8 @@ pub fn App() -> impl IntoView {
                 // Async: the status (403, 404) is known before the first byte is sent.
                 <Route path=path!("/costs") view=|| view! { <AppShell><CostsPage /></AppShell> } ssr=SsrMode::Async />
                 <Route path=path!("/admin/prices") view=|| view! { <AppShell><PriceBookPage /></AppShell> } ssr=SsrMode::Async />
+                <Route path=path!("/roi") view=|| view! { <AppShell><RoiPage /></AppShell> } ssr=SsrMode::Async />
+                <Route path=path!("/maturity") view=|| view! { <AppShell><MaturityPage /></AppShell> } ssr=SsrMode::Async />
                 <Route path=path!("/notifications") view=|| view! { <AppShell><ChannelsPage /></AppShell> } />
                 <Route path=path!("/approvals") view=|| view! { <AppShell><ApprovalsPage /></AppShell> } />
                 <Route path=path!("/admin/policies") view=|| view! { <AppShell><PoliciesPage /></AppShell> } ssr=SsrMode::Async />

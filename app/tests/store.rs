@@ -79,6 +79,7 @@ on_both_engines!(audit_events_are_appended_and_read_back, |db: Db| async move {
         viewer: Some(viewer(&db, "alice").await),
         ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
+        ..Default::default()
     };
     let event = AuditEvent::from_request(&meta, "auth.sign_in", "user", Some("user-alice".into()), Outcome::Success)
         .with_detail(serde_json::json!({ "provider": "demo" }));
@@ -127,7 +128,12 @@ mod tokens_and_audit {
     use app::ssr::tokens::{self, NewToken, Refused};
 
     fn meta_for(v: &Viewer) -> RequestMeta {
-        RequestMeta { viewer: Some(v.clone()), ip: Some("127.0.0.1".into()), user_agent: Some("test".into()) }
+        RequestMeta {
+            viewer: Some(v.clone()),
+            ip: Some("127.0.0.1".into()),
+            user_agent: Some("test".into()),
+            ..Default::default()
+        }
     }
 
     fn new_token(scopes: Vec<Scope>) -> NewToken {
@@ -266,7 +272,7 @@ mod pools_and_listing {
     }
 
     /// What the reconciler would do: members running, their resources clocked from `started`.
-    async fn provision_pool(db: &Db, started: i64) {
+    pub(crate) async fn provision_pool(db: &Db, started: i64) {
         sqlx::query("UPDATE environments SET state = 'active' WHERE pooled = 1 AND state = 'pending'")
             .execute(db.pool())
             .await
@@ -281,7 +287,7 @@ mod pools_and_listing {
         .unwrap();
     }
 
-    fn new_preview(branch: &str) -> NewEnvironment {
+    pub(crate) fn new_preview(branch: &str) -> NewEnvironment {
         NewEnvironment {
             app: "checkout-web".into(),
             team: None,
@@ -300,7 +306,7 @@ mod pools_and_listing {
         provision_pool(&db, t0).await;
 
         let alice = viewer(&db, "alice").await;
-        let meta = RequestMeta { viewer: Some(alice.clone()), ip: None, user_agent: None };
+        let meta = RequestMeta { viewer: Some(alice.clone()), ..Default::default() };
         let env = environments::create(&state, &meta, new_preview("feature/pooled")).await.unwrap();
         assert_eq!((env.state.as_str(), env.pooled), ("active", false));
         assert!(env.name.starts_with("checkout-web-feature-pooled-"), "{}", env.name);
@@ -346,7 +352,7 @@ mod pools_and_listing {
         pools::refill(&db, &state.settings, None).await.unwrap();
         provision_pool(&db, app::ssr::clock::now_ms()).await;
         let alice = viewer(&db, "alice").await;
-        let meta = RequestMeta { viewer: Some(alice), ip: None, user_agent: None };
+        let meta = RequestMeta { viewer: Some(alice), ..Default::default() };
         let (a, b) = tokio::join!(
             environments::create(&state, &meta, new_preview("race-a")),
             environments::create(&state, &meta, new_preview("race-b")),
@@ -361,7 +367,7 @@ mod pools_and_listing {
         demo::seed(&db, NOW).await.unwrap();
         let state = state(&db, 0);
         let alice = viewer(&db, "alice").await;
-        let meta = RequestMeta { viewer: Some(alice), ip: None, user_agent: None };
+        let meta = RequestMeta { viewer: Some(alice), ..Default::default() };
         let env = environments::create(&state, &meta, new_preview("timers")).await.unwrap();
         assert_eq!(env.next_check_at, None, "pending: no timer can fire");
         let tiers = &state.settings.tiers;
@@ -536,6 +542,8 @@ mod chargeback {
         sqlx::query("DELETE FROM jobs").execute(db.pool()).await.unwrap();
         sqlx::query("DELETE FROM shared_periods").execute(db.pool()).await.unwrap();
         sqlx::query("DELETE FROM resources").execute(db.pool()).await.unwrap();
+        sqlx::query("DELETE FROM provision_waits").execute(db.pool()).await.unwrap();
+        sqlx::query("DELETE FROM ratings").execute(db.pool()).await.unwrap();
         sqlx::query("DELETE FROM environments").execute(db.pool()).await.unwrap();
         let base = Month { year: 2026, month: 6 }.start_ms();
         let mut all = Vec::new();
@@ -1401,5 +1409,128 @@ mod admission {
             compliance::latest(&state, &meta(&viewer(&db, "bob").await)).await.unwrap_err(),
             AppError::Forbidden
         );
+    });
+}
+
+mod measurements {
+    use super::pools_and_listing::{new_preview, provision_pool, state};
+    use super::*;
+    use app::domain::lifecycle::Event;
+    use app::domain::measure::Via;
+    use app::domain::roi::RoiSettings;
+    use app::error::AppError;
+    use app::ssr::clock::now_ms;
+    use app::ssr::{environments, insights, pools};
+
+    fn asking(v: &Viewer, received_at: i64, via: Via) -> RequestMeta {
+        RequestMeta { viewer: Some(v.clone()), received_at: Some(received_at), via, ..Default::default() }
+    }
+
+    on_both_engines!(waits_run_from_the_request_to_ready_by_path_and_trigger, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db, 1);
+        assert_eq!(pools::refill(&db, &state.settings, None).await.unwrap(), 1);
+        provision_pool(&db, now_ms() - 60_000).await;
+        let alice = viewer(&db, "alice").await;
+        let since = now_ms();
+
+        // A pool claim: ready at the claim's commit, the wait from the request.
+        let asked = now_ms() - 250;
+        let pooled =
+            environments::create(&state, &asking(&alice, asked, Via::Api), new_preview("w-pool")).await.unwrap();
+        assert!(pooled.claimed_at.is_some(), "from the pool");
+        let (wait, path, via, _) = store::measurements::for_environment(db.pool(), &pooled.id).await.unwrap().unwrap();
+        let wait = wait.expect("ended at the claim");
+        assert!((250..60_000).contains(&wait), "{wait}");
+        assert_eq!((path.as_str(), via.as_str()), ("pool", "api"));
+        assert_eq!(pooled.ready_at, Some(pooled.claimed_at.unwrap()), "ready at the hand-over, not the member's build");
+
+        // The pool is empty now: a cold start waits for provisioning.
+        let asked = now_ms();
+        let cold = environments::create(&state, &asking(&alice, asked, Via::Ui), new_preview("w-cold")).await.unwrap();
+        assert!(cold.claimed_at.is_none());
+        let open = store::measurements::for_environment(db.pool(), &cold.id).await.unwrap().unwrap();
+        assert_eq!(open, (None, "cold".to_string(), "ui".to_string(), 0), "pending: no wait yet");
+        let tiers = &state.settings.tiers;
+        let ready = environments::system_event(&db, tiers, &cold.id, Event::Provisioned, "test").await.unwrap();
+        let (wait, ..) = store::measurements::for_environment(db.pool(), &cold.id).await.unwrap().unwrap();
+        assert_eq!(wait, Some(ready.ready_at.unwrap() - asked));
+        // Later events do not move it.
+        environments::system_event(&db, tiers, &cold.id, Event::DeployHealthy, "test").await.unwrap();
+        assert_eq!(store::measurements::for_environment(db.pool(), &cold.id).await.unwrap().unwrap().0, wait);
+
+        let rows = store::measurements::waits_since(db.pool(), since - 1_000).await.unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(rows.iter().all(|r| !r.demo), "measured, not seeded");
+        let created = store::measurements::created_since(db.pool(), since - 1_000).await.unwrap();
+        assert_eq!(created.len(), 2);
+        assert!(created.iter().all(|c| c.owner.as_deref() == Some(alice.user_id.as_str()) && !c.demo));
+
+        // The seed's rows are there and say so.
+        let all = store::measurements::waits_since(db.pool(), 0).await.unwrap();
+        assert!(all.iter().filter(|r| r.demo).count() > 10, "demo waits flagged");
+        let ratings = store::measurements::ratings_since(db.pool(), 0).await.unwrap();
+        assert!(!ratings.is_empty() && ratings.iter().all(|r| r.demo && (1..=5).contains(&r.score)));
+
+        // Compliance runs count once per day.
+        let day = "2026-12-01";
+        store::measurements::record_compliance_run(db.pool(), day, since).await.unwrap();
+        store::measurements::record_compliance_run(db.pool(), day, since + 5).await.unwrap();
+        assert_eq!(store::measurements::compliance_runs_since(db.pool(), since).await.unwrap(), vec![since + 5]);
+    });
+
+    on_both_engines!(the_dashboards_count_what_happened_and_flag_the_seed, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db, 1);
+        let erin = viewer(&db, "erin").await;
+        let admin = RequestMeta { viewer: Some(erin.clone()), ..Default::default() };
+        let before = insights::roi(&state, &admin, 365).await.unwrap().measured;
+        assert!(
+            before.waits.basis.n > 0 && before.waits.basis.demo == before.waits.basis.n,
+            "all seeded: {:?}",
+            before.waits
+        );
+        assert_eq!(before.created.demo, before.created.n);
+        assert!(before.destroyed.basis.n > 0 && before.destroyed.mean.is_some());
+        assert!(before.total_cost.0 > 0);
+
+        pools::refill(&db, &state.settings, None).await.unwrap();
+        provision_pool(&db, now_ms() - 60_000).await;
+        let alice = viewer(&db, "alice").await;
+        let made =
+            environments::create(&state, &asking(&alice, now_ms(), Via::Ui), new_preview("counted")).await.unwrap();
+        assert!(made.claimed_at.is_some(), "from the pool: {made:?}");
+        let after = insights::roi(&state, &admin, 365).await.unwrap().measured;
+        assert_eq!(after.waits.basis.n, before.waits.basis.n + 1);
+        assert_eq!(after.waits.basis.demo, before.waits.basis.demo, "the new one is measured");
+        assert_eq!((after.created.n, after.created.demo), (before.created.n + 1, before.created.demo));
+        assert_eq!(after.waits.pool.n, before.waits.pool.n + 1);
+
+        let m = insights::maturity(&state, &admin, 30).await.unwrap();
+        assert_eq!(m.history.len(), 12);
+        let a = &m.assessment;
+        assert_eq!(a.overall, a.provisioning.level.min(a.cost_control.level).min(a.governance.level));
+        assert!(a.provisioning.evidence.iter().any(|e| e.demo), "seeded waits are flagged");
+
+        // Developers read neither; managers read but do not edit the baseline.
+        let dev = RequestMeta { viewer: Some(alice.clone()), ..Default::default() };
+        assert!(matches!(insights::roi(&state, &dev, 30).await, Err(AppError::Forbidden)));
+        assert!(matches!(insights::maturity(&state, &dev, 30).await, Err(AppError::Forbidden)));
+        let bob = RequestMeta { viewer: Some(viewer(&db, "bob").await), ..Default::default() };
+        assert!(insights::roi(&state, &bob, 30).await.is_ok());
+        let mut s = RoiSettings::default();
+        s.assumptions.developers = 35;
+        assert!(matches!(insights::save_roi_settings(&state, &bob, s.clone()).await, Err(AppError::Forbidden)));
+        let mut bad = s.clone();
+        bad.baseline.satisfaction_milli = 9_000;
+        assert!(matches!(insights::save_roi_settings(&state, &admin, bad).await, Err(AppError::Invalid { .. })));
+        assert_eq!(insights::roi_settings(&state).await.unwrap(), (RoiSettings::default(), None), "nothing saved");
+        insights::save_roi_settings(&state, &admin, s.clone()).await.unwrap();
+        let (saved, by) = insights::roi_settings(&state).await.unwrap();
+        assert_eq!(saved, s);
+        assert_eq!(by.unwrap().0.as_deref(), Some("erin"));
+        let audit = store::audit::for_target(db.pool(), "roi-baseline", 10).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "roi.baseline"));
+        assert!(matches!(insights::window_days(Some(12)), Err(AppError::Invalid { .. })));
     });
 }

@@ -180,7 +180,12 @@ async fn create_token(
         .await
         .map_err(|e| StartError::Refused(format!("loading {login}: {e}")))?
         .ok_or_else(|| StartError::Refused(format!("no user with login {login:?}")))?;
-    let meta = app::ssr::RequestMeta { viewer: Some(viewer.clone()), ip: None, user_agent: Some("eod-cli".into()) };
+    let meta = app::ssr::RequestMeta {
+        viewer: Some(viewer.clone()),
+        user_agent: Some("eod-cli".into()),
+        via: app::domain::measure::Via::Api,
+        ..Default::default()
+    };
     let new = app::ssr::tokens::NewToken { name, scopes, expires_in_days: expires };
     let (_, secret) = app::ssr::tokens::create(&db, &meta, &viewer, new).await.map_err(refused)?;
     println!("{secret}");

@@ -273,11 +273,27 @@ pub struct ResourceLine {
     pub cost: Micros,
 }
 
+/// A creation's measured wait, from the request reaching the portal to ready.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitLine {
+    /// `None` while it is still on its way to ready (or never got there).
+    pub wait_ms: Option<i64>,
+    /// `pool` or `cold`.
+    pub path: String,
+    /// `ui`, `api` or `webhook`.
+    pub via: String,
+    /// Invented by the demo seed, not measured.
+    pub demo: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentView {
     pub now: i64,
     pub row: EnvironmentRow,
     pub ready_at: Option<i64>,
+    /// The requester's measured click-to-ready wait (`None`: nobody asked
+    /// for it — a pool fill, a long-lived environment, demo history).
+    pub wait: Option<WaitLine>,
     pub destroyed_at: Option<i64>,
     pub failure: Option<String>,
     /// The commit (full SHA) its code was checked out at, once resolved.
@@ -396,9 +412,14 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
             .fetch_optional(pool)
             .await
             .map_err(internal("loading a rating"))?;
+    let wait = crate::ssr::store::measurements::for_environment(pool, &id)
+        .await
+        .map_err(internal("loading a wait"))?
+        .map(|(wait_ms, path, via, demo)| WaitLine { wait_ms, path, via, demo: demo != 0 });
     Ok(EnvironmentView {
         now,
         ready_at: env.ready_at,
+        wait,
         destroyed_at: env.destroyed_at,
         failure: env.failure_reason.clone(),
         commit_sha: env.commit_sha.clone(),

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod channels;
 pub mod costs;
 pub mod environments;
+pub mod insights;
 pub mod live;
 pub mod notifications;
 pub mod policies;

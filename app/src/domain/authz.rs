@@ -36,10 +36,13 @@ pub enum Action {
     /// Register, edit and archive a team's apps (team-scoped; platform
     /// admins only where `EOD_APP_ADMINS=platform`).
     ManageApps,
+    /// Read the ROI and maturity dashboards (platform-wide figures):
+    /// platform admins and the managers of any team.
+    ViewInsights,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::ViewEnvironments,
         Action::OperateEnvironments,
         Action::ViewCosts,
@@ -52,6 +55,7 @@ impl Action {
         Action::ManageOwnTokens,
         Action::ViewApps,
         Action::ManageApps,
+        Action::ViewInsights,
     ];
 
     /// Whether the action is about one team's objects.
@@ -99,6 +103,9 @@ pub fn decide(viewer: &Viewer, action: Action, team_id: Option<&str>) -> Decisio
     // The approver group decides requests; which tiers' is
     // `approval::may_decide`.
     if action == Action::Approve && viewer.approver_group {
+        return Decision::Allow;
+    }
+    if action == Action::ViewInsights && viewer.memberships.iter().any(|m| m.role == TeamRole::Manager) {
         return Decision::Allow;
     }
     if !action.is_team_scoped() {
@@ -181,6 +188,7 @@ mod tests {
         (Action::ManageOwnTokens, [A, A, A, A, A, A, A, A]),
         (Action::ViewApps, [A, N, A, N, A, A, A, N]),
         (Action::ManageApps, [F, N, A, N, A, A, F, N]),
+        (Action::ViewInsights, [F, F, A, A, A, A, F, F]),
     ];
 
     #[test]

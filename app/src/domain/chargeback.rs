@@ -544,6 +544,54 @@ impl MonthReport {
     }
 }
 
+/// What a span of time cost, for the dashboards: the chargeback total
+/// (every payer), and who was charged.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanCost {
+    /// Σ of every piece: teams' direct cost, shared and pool cost.
+    pub total: Micros,
+    /// Environments with direct cost to their team.
+    pub charged_envs: u32,
+    /// Teams with direct cost.
+    pub charged_teams: u32,
+    /// Shared and warm-pool cost, which the reports allocate to teams.
+    pub shared: Micros,
+}
+
+/// The actual cost of [from, to) (cut at `as_of`), computed exactly as a
+/// month's report is but over any span: the dashboards' windows.
+pub fn span_cost(
+    book: &PriceBook,
+    rules: &AllocationRules,
+    usages: &[Usage],
+    from: i64,
+    to: i64,
+    as_of: i64,
+) -> SpanCost {
+    let mut acc = Accumulator::new(book, Month::containing(from), as_of, Basis::Actual, true);
+    acc.from = from;
+    acc.to = to.min(as_of).max(from);
+    for u in usages {
+        acc.add(u);
+    }
+    let report = acc.finish(rules);
+    SpanCost {
+        total: report.total,
+        charged_envs: report.environments.iter().filter(|e| e.cost.0 > 0).count() as u32,
+        charged_teams: report.teams.iter().filter(|t| t.direct.0 > 0).count() as u32,
+        shared: report.pools.iter().map(|p| p.cost).sum(),
+    }
+}
+
+/// An environment's whole cost to its team (from its claim, for a pool member).
+pub fn lifetime_cost<'a>(book: &PriceBook, usages: impl Iterator<Item = &'a Usage>, as_of: i64) -> Micros {
+    usages
+        .flat_map(|u| pieces(book, u, i64::MIN, i64::MAX, as_of, Basis::Actual))
+        .filter(|p| p.payer != Payer::Pool(SharedPool::WarmPools))
+        .map(|p| p.cost)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,6 +636,29 @@ mod tests {
 
     fn at(day: u32, hour: i64) -> i64 {
         days_from_civil(2026, 11, day) * DAY_MS + hour * HOUR_MS
+    }
+
+    #[test]
+    fn a_span_over_a_whole_month_is_the_months_report_and_spans_add_up() {
+        let book = flat_book(1_000_000);
+        let rules = AllocationRules::default();
+        let us = vec![
+            usage("a", "e1", Tier::PreviewLightweight, "compute", at(2, 0), Some(at(3, 0))),
+            usage("b", "e2", Tier::PreviewFull, "database", at(10, 0), Some(at(12, 5))),
+        ];
+        let m = nov();
+        let (from, to) = (m.start_ms(), m.next().start_ms());
+        let span = span_cost(&book, &rules, &us, from, to, i64::MAX);
+        let report = month_report(&book, &rules, &us, m, i64::MAX, Basis::Actual);
+        assert_eq!(span.total, report.total);
+        assert_eq!((span.charged_envs, span.charged_teams), (2, 2));
+        // The shared database server ran while e1 did.
+        assert!(span.shared.0 > 0);
+        let cut = at(11, 0);
+        let halves = span_cost(&book, &rules, &us, from, cut, i64::MAX).total.0
+            + span_cost(&book, &rules, &us, cut, to, i64::MAX).total.0;
+        assert_eq!(halves, span.total.0);
+        assert_eq!(lifetime_cost(&book, us.iter().filter(|u| u.env_id == "e1"), i64::MAX), Micros(24_000_000));
     }
 
     #[test]

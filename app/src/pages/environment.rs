@@ -13,7 +13,7 @@ use crate::components::clock::client_now;
 use crate::components::live::use_live;
 use crate::domain::expiry::ttl_left;
 use crate::domain::lifecycle::EnvState;
-use crate::domain::time::{short_duration, utc_datetime};
+use crate::domain::time::utc_datetime;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -161,7 +161,22 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
     let row = d.row.clone();
     let expires_at = row.expires_at;
     let live_env = row.state.is_live();
-    let ready_in = d.ready_at.map(|r| short_duration(r - row.created_at));
+    let ready_in = match &d.wait {
+        Some(w) => {
+            let seeded = if w.demo { ", demo seed: not measured" } else { "" };
+            let how = match (w.path.as_str(), w.via.as_str()) {
+                ("pool", via) => format!("warm pool, {via}{seeded}"),
+                (_, via) => format!("cold start, {via}{seeded}"),
+            };
+            match w.wait_ms {
+                Some(ms) => format!("{} ({how})", crate::domain::roi::wait_text(ms)),
+                None if live_env || row.state == EnvState::Pending => format!("not ready yet ({how})"),
+                None => format!("never ready ({how})"),
+            }
+        }
+        None => "not measured (nobody waited: a pool fill or a long-lived environment)".into(),
+    };
+    let wait_ms = d.wait.as_ref().and_then(|w| w.wait_ms).map(|ms| ms.to_string());
     let expiry = view! {
             <section aria-labelledby="expiry-h" class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
                 <h2 id="expiry-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Time left"</h2>
@@ -219,7 +234,7 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
                 <h2 id="facts-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Facts"</h2>
                 <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
                     <dt class="text-slate-500">"Created"</dt><dd>{utc_datetime(row.created_at)}</dd>
-                    <dt class="text-slate-500">"Ready after"</dt><dd>{ready_in.unwrap_or_else(|| "—".into())}</dd>
+                    <dt class="text-slate-500">"Ready after"</dt><dd data-testid="ready-after" data-wait-ms=wait_ms>{ready_in}</dd>
                     <dt class="text-slate-500">"Snapshots"</dt>
                     <dd>{if d.snapshots.is_empty() { "none".to_string() } else { d.snapshots.join(", ") }}</dd>
                 </dl>

@@ -31,12 +31,9 @@ pub async fn policy<'c>(
     if let Some(p) = &settings.admission {
         return Ok((p.clone(), PolicySource::Config));
     }
-    let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT p.doc, u.login, p.updated_at FROM admission_policy p LEFT JOIN users u ON u.id = p.updated_by WHERE p.id = 1",
-    )
-    .fetch_optional(ex)
-    .await
-    .map_err(internal("loading the admission policy"))?;
+    let row = super::store::documents::read(ex, super::store::documents::Document::AdmissionPolicy)
+        .await
+        .map_err(internal("loading the admission policy"))?;
     match row {
         None => Ok((AdmissionPolicy::default(), PolicySource::Default)),
         Some((doc, by, at)) => {
@@ -169,14 +166,13 @@ pub async fn save(state: &AppState, meta: &RequestMeta, text: &str) -> Result<Ad
     let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
     let (before, _) = policy(&mut *tx, &state.settings).await?;
     let doc = serde_json::to_string(&new).map_err(|_| AppError::Internal)?;
-    sqlx::query(
-        "INSERT INTO admission_policy (id, doc, updated_by, updated_at) VALUES (1, $1, $2, $3)
-         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+    super::store::documents::save(
+        &mut *tx,
+        super::store::documents::Document::AdmissionPolicy,
+        &doc,
+        &viewer.user_id,
+        now,
     )
-    .bind(&doc)
-    .bind(&viewer.user_id)
-    .bind(now)
-    .execute(&mut *tx)
     .await
     .map_err(internal("saving the admission policy"))?;
     let event = AuditEvent::from_request(meta, "policy.update", "admission_policy", None, Outcome::Success)

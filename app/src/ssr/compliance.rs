@@ -81,6 +81,11 @@ pub async fn run(
         .await
         .map_err(internal("storing a compliance result"))?;
     }
+    // The maturity history needs each day's runs; the results above keep only the latest.
+    let day = &crate::domain::time::utc_datetime(now)[..10];
+    super::store::measurements::record_compliance_run(&mut *tx, day, now)
+        .await
+        .map_err(internal("counting a compliance run"))?;
     tx.commit().await.map_err(internal("committing compliance results"))?;
     Ok(results)
 }

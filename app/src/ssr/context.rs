@@ -119,6 +119,11 @@ pub struct RequestMeta {
     pub viewer: Option<Viewer>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the portal received the request (epoch ms): where a creation's
+    /// click-to-ready wait starts. `None` outside a request (tests, workers).
+    pub received_at: Option<i64>,
+    /// What kind of caller it is: the browser's server calls, or the API.
+    pub via: crate::domain::measure::Via,
 }
 
 /// The shared state, inside a server function or during SSR.

@@ -106,6 +106,34 @@ pub async fn usages(db: &Db, from: i64, to: i64) -> Result<Vec<Usage>, AppError>
     Ok(rows.into_iter().filter_map(|r| r.into_usage(&shared)).collect())
 }
 
+/// Every priced resource interval of the environments (not pool members)
+/// destroyed at or after `since`, with each one's (destroyed_at, demo flag).
+pub async fn destroyed_usages(
+    db: &Db,
+    since: i64,
+) -> Result<(Vec<Usage>, std::collections::HashMap<String, (i64, bool)>), AppError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let select = &USAGE_SQL[..USAGE_SQL.find(" WHERE ").expect("USAGE_SQL has a WHERE")];
+        format!("{select} WHERE r.started_at IS NOT NULL AND e.destroyed_at >= $1 AND e.pooled = 0")
+    });
+    let rows: Vec<UsageRow> = sqlx::query_as(SQL.as_str())
+        .bind(since)
+        .fetch_all(db.pool())
+        .await
+        .map_err(internal("reading destroyed usage"))?;
+    let gone: Vec<(String, i64, i64)> =
+        sqlx::query_as("SELECT id, destroyed_at, demo FROM environments WHERE destroyed_at >= $1 AND pooled = 0")
+            .bind(since)
+            .fetch_all(db.pool())
+            .await
+            .map_err(internal("reading destroyed environments"))?;
+    let shared = shared_periods(db).await?;
+    Ok((
+        rows.into_iter().filter_map(|r| r.into_usage(&shared)).collect(),
+        gone.into_iter().map(|(id, at, demo)| (id, (at, demo != 0))).collect(),
+    ))
+}
+
 /// The same intervals as a stream, by team and environment, for exports of any size.
 pub fn usage_stream<'a>(
     db: &'a Db,

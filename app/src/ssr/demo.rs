@@ -84,6 +84,22 @@ pub async fn seed_with(db: &Db, now: i64, repos: &DemoRepos, blueprint: &str) ->
     for event in &plan.audit {
         store::audit::append(&mut *tx, event).await?;
     }
+    for wait in &plan.waits {
+        store::measurements::insert(&mut *tx, wait).await?;
+    }
+    for (env_id, user_id, score, at) in &plan.ratings {
+        sqlx::query("INSERT INTO ratings (environment_id, user_id, score, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(env_id)
+            .bind(user_id)
+            .bind(*score)
+            .bind(*at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // Everything above is invented: flagged, so no figure passes it off as measured.
+    for env in &plan.environments {
+        sqlx::query("UPDATE environments SET demo = 1 WHERE id = $1").bind(&env.id).execute(&mut *tx).await?;
+    }
     for env_id in &plan.provision {
         store::jobs::enqueue(&mut *tx, &new_id(), "provision", Some(env_id), now).await?;
     }
@@ -141,6 +157,10 @@ pub struct DemoPlan {
     pub shared: Vec<String>,
     /// Price-book rows added mid-year: (tier, kind, effective from, µ$/h).
     pub prices: Vec<(Tier, String, i64, i64)>,
+    /// Invented click-to-ready waits of the history (stored flagged as demo).
+    pub waits: Vec<store::measurements::Wait>,
+    /// Invented 1–5 ratings: (environment, user, score, at).
+    pub ratings: Vec<(String, String, i64, i64)>,
 }
 
 /// A small deterministic generator (SplitMix64) so the demo is the same on
@@ -252,6 +272,8 @@ impl DemoPlan {
             provision: vec![],
             shared: vec![],
             prices: vec![],
+            waits: vec![],
+            ratings: vec![],
         };
         // Half a year ago the database contract was renegotiated and compute got dearer.
         let change = (now - 182 * DAY_MS).div_euclid(DAY_MS) * DAY_MS;
@@ -437,7 +459,43 @@ impl DemoPlan {
             );
             plan.go_live(commit_of(&app.slug, branch));
         }
+        plan.invent_measurements();
         plan
+    }
+
+    /// The history's waits and ratings, invented (a separate die, so the
+    /// rest of the plan stays as it was): cold starts of 20–90 s, pool
+    /// hand-overs of a few milliseconds, and a rating on half the
+    /// destroyed previews. Every row is stored flagged as demo.
+    fn invent_measurements(&mut self) {
+        use crate::domain::measure::{ReadyPath, Via};
+        let mut dice = Dice(0x5EED_0FF1_CE00);
+        for env in &mut self.environments {
+            let Some(owner) = env.owner_id.clone() else { continue };
+            if env.pooled || env.ready_at.is_none() {
+                continue;
+            }
+            let path = if env.claimed_at.is_some() { ReadyPath::Pool } else { ReadyPath::Cold };
+            if path == ReadyPath::Pool {
+                env.ready_at = Some(env.created_at + dice.between(3, 40));
+            }
+            self.waits.push(store::measurements::Wait {
+                environment_id: env.id.clone(),
+                team_id: env.team_id.clone(),
+                tier: env.tier.clone(),
+                via: if dice.below(4) == 0 { Via::Api } else { Via::Ui },
+                path,
+                requested_at: env.created_at,
+                ready_at: env.ready_at,
+                demo: true,
+            });
+            if let (Some(gone), true) = (env.destroyed_at, env.tier.starts_with("preview")) {
+                if dice.below(2) == 0 {
+                    let score = *dice.pick(&[5, 5, 4, 4, 4, 3, 5, 4, 2]);
+                    self.ratings.push((env.id.clone(), owner, score, gone + 2 * MINUTE_MS));
+                }
+            }
+        }
     }
 
     /// The environment just added was a warm-pool member claimed at its
@@ -610,8 +668,15 @@ impl DemoPlan {
             detail: format!(r#"{{"name":"{name}","tier":"{tier}"}}"#),
         };
         self.audit.push(event(created_at, "environment.create", owner_id.clone(), &actor));
-        if let Some(at) = destroyed_at {
-            self.audit.push(event(at, "environment.destroy", None, "system"));
+        match (destroyed_at, expires_at) {
+            // A preview that lived to its TTL went the scheduler's way.
+            (Some(at), Some(ttl)) if tier.is_preview() && at >= ttl => {
+                let mut timer = event(ttl, "environment.timer", None, "system");
+                timer.detail = format!(r#"{{"name":"{name}","tier":"{tier}","from":"active","to":"expiring"}}"#);
+                self.audit.push(timer);
+            }
+            (Some(at), _) => self.audit.push(event(at, "environment.destroy", None, "system")),
+            _ => {}
         }
     }
 }

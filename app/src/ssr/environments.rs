@@ -12,6 +12,7 @@ use crate::domain::approval::ApprovalKind;
 use crate::domain::authz::Action;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::lifecycle::{self, Effect, EnvState, Event, Lifecycle};
+use crate::domain::measure::ReadyPath;
 use crate::domain::naming::{environment_name, Source};
 use crate::domain::repository::{is_valid_branch, Wanted};
 use crate::domain::tier::{Tier, TierPolicies};
@@ -296,9 +297,33 @@ pub async fn create_noting_budget(
             }));
     event.team_id = Some(app.team_id.clone());
     insert_pending(&mut tx, policy, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
+    start_wait(&mut tx, meta, &env, ReadyPath::Cold, None, now).await?;
     tx.commit().await.map_err(internal("committing a create"))?;
     state.work.notify_one();
     Ok((env, budget_warning))
+}
+
+/// Starts the requester's click-to-ready measurement of `env` (ended at
+/// once when `ready_at` is given): from when the portal received the request.
+async fn start_wait(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    meta: &RequestMeta,
+    env: &Environment,
+    path: ReadyPath,
+    ready_at: Option<i64>,
+    now: i64,
+) -> Result<(), AppError> {
+    let wait = store::measurements::Wait {
+        environment_id: env.id.clone(),
+        team_id: env.team_id.clone(),
+        tier: env.tier.clone(),
+        via: meta.via,
+        path,
+        requested_at: meta.received_at.unwrap_or(now).min(now),
+        ready_at,
+        demo: false,
+    };
+    store::measurements::insert(&mut **tx, &wait).await.map_err(internal("recording a wait"))
 }
 
 /// Who asked for an environment and for which code.
@@ -383,6 +408,9 @@ async fn claim_pooled(
         env.pooled = false;
         env.claimed_at = Some(now);
         env.created_at = lc.created_at;
+        // Ready at the hand-over; a member moved to another commit is ready
+        // again only when rebuilt (its wait is the rebuild's).
+        env.ready_at = same_commit.then_some(now);
         env.state = lc.state.as_str().to_string();
         env.last_activity_at = Some(lc.last_activity_at);
         env.expires_at = lc.expires_at;
@@ -411,6 +439,9 @@ async fn claim_pooled(
         event.team_id = Some(app.team_id.clone());
         store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a claim"))?;
         record_effects(&mut tx, &env, policy, &effects, now).await?;
+        // The requester's wait ends with this transaction: measured as late as possible before the commit.
+        let handed_over = same_commit.then(now_ms);
+        start_wait(&mut tx, meta, &env, ReadyPath::Pool, handed_over, now).await?;
         if lc.state == EnvState::Active {
             // Handed over running: it is ready now.
             tell_owner(&mut tx, &env, EnvState::Ready, EnvState::Active, now).await?;
@@ -536,6 +567,7 @@ pub(crate) async fn transition_in(
     env.next_check_at = next_check;
     if after.state == EnvState::Ready && env.ready_at.is_none() {
         env.ready_at = Some(now);
+        store::measurements::mark_ready(&mut **tx, &env.id, now).await.map_err(internal("ending a wait"))?;
     }
     if matches!(event, Event::DestroyRequested | Event::DestroyApproved) {
         env.desired = "destroyed".into();

@@ -15,6 +15,7 @@ pub mod costs;
 pub mod db;
 pub mod demo;
 pub mod environments;
+pub mod insights;
 pub mod live;
 pub mod mail;
 pub mod notify;

@@ -5,6 +5,7 @@
 //! from `AppError::status`.
 
 use app::domain::lifecycle::{ActivityKind, Event};
+use app::domain::measure::Via;
 use app::domain::token::Scope;
 use app::error::AppError;
 use app::ssr::store::{self, audit::AuditEvent, audit::Outcome};
@@ -46,7 +47,8 @@ async fn unknown_route() -> ApiError {
         list_apps, create_app, get_app, update_app, archive_app, rebuild_template,
         super::costs_api::month_json, super::costs_api::export_csv, super::costs_api::export_focus,
         super::costs_api::set_budget, super::approvals_api::list_approvals, super::approvals_api::get_approval,
-        super::approvals_api::approve, super::approvals_api::deny, super::approvals_api::cancel),
+        super::approvals_api::approve, super::approvals_api::deny, super::approvals_api::cancel,
+        super::insights_api::roi, super::insights_api::maturity),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -139,7 +141,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let base = parts.extensions.get::<RequestMeta>().cloned().unwrap_or_default();
+        let base = RequestMeta { via: Via::Api, ..parts.extensions.get::<RequestMeta>().cloned().unwrap_or_default() };
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)

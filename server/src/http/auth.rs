@@ -2,6 +2,7 @@
 //! pages, and the demo sign-in (only with `EOD_DEMO=1`). Real identity
 //! providers plug in beside the demo routes.
 
+use app::domain::measure::Via;
 use app::ssr::demo::DEMO_ISSUER;
 use app::ssr::store::{self, audit::AuditEvent, audit::Outcome};
 use app::ssr::{AppState, RequestMeta};
@@ -69,7 +70,7 @@ pub async fn resolve_viewer(State(state): State<AppState>, session: Session, mut
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let user_agent =
         req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect());
-    req.extensions_mut().insert(RequestMeta { viewer, ip, user_agent });
+    req.extensions_mut().insert(RequestMeta { viewer, ip, user_agent, received_at: Some(now), via: Via::Ui });
     next.run(req).await
 }
 

@@ -9,6 +9,7 @@ pub mod costs_api;
 pub mod csrf;
 pub mod events;
 pub mod health;
+pub mod insights_api;
 pub mod oidc;
 pub mod proxy;
 
@@ -47,6 +48,7 @@ pub fn router(
         .merge(oidc::router(identity))
         .merge(api_v1::router())
         .merge(costs_api::router())
+        .merge(insights_api::router())
         .merge(approvals_api::router())
         .merge(audit_csv::router())
         .merge(events::router())

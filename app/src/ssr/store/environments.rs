@@ -224,7 +224,7 @@ pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sq
     let done = sqlx::query(
         "UPDATE environments SET name = $1, owner_id = $2, git_ref = $3, pr_number = $4, pooled = 0,
              claimed_at = $5, created_at = $6, state = $7, last_activity_at = $8, expires_at = $9, warned_at = NULL,
-             next_check_at = $10, commit_sha = $13, version = version + 1
+             next_check_at = $10, commit_sha = $13, ready_at = $14, version = version + 1
          WHERE id = $11 AND version = $12 AND pooled = 1",
     )
     .bind(&env.name)
@@ -240,6 +240,7 @@ pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sq
     .bind(&env.id)
     .bind(version)
     .bind(&env.commit_sha)
+    .bind(env.ready_at)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)

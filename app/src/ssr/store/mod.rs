@@ -5,8 +5,10 @@
 pub mod approvals;
 pub mod apps;
 pub mod audit;
+pub mod documents;
 pub mod environments;
 pub mod jobs;
+pub mod measurements;
 pub mod meta;
 pub mod resources;
 pub mod teams;
