@@ -226,12 +226,16 @@ pub fn roi(a: &Assumptions, m: &Measured) -> Roi {
     }
 }
 
-/// A wait for people: `420 ms`, `4.2 s`, `12m`, `3h 05m`.
+/// A wait for people: `420 ms`, `4.2 s`, `1m 21s`, `3h 05m`.
 pub fn wait_text(ms: i64) -> String {
     if ms < SECOND_MS {
         format!("{ms} ms")
     } else if ms < MINUTE_MS {
         format!("{:.1} s", ms as f64 / SECOND_MS as f64)
+    } else if ms < HOUR_MS {
+        // Rounded to the second: a p90 of 80.8 s is not "1m".
+        let s = (ms + SECOND_MS / 2) / SECOND_MS;
+        format!("{}m {:02}s", s / 60, s % 60)
     } else {
         super::time::short_duration(ms)
     }
@@ -320,7 +324,8 @@ pub fn efficiency_tenths(coding_ms: i64, wait_ms: i64) -> i64 {
     if total == 0 {
         return 1000;
     }
-    (coding_ms.max(0) as i128 * 1000 / total as i128) as i64
+    // Rounded to the nearest tenth: 5 of 30 minutes is 16.7 %, not 16.6 %.
+    ((coding_ms.max(0) as i128 * 1000 + total as i128 / 2) / total as i128) as i64
 }
 
 /// Hours a month in which pull requests arrive: 22 working days of 8 h.
@@ -522,8 +527,17 @@ mod tests {
     }
 
     #[test]
+    fn waits_read_to_the_second_under_an_hour() {
+        assert_eq!(wait_text(420), "420 ms");
+        assert_eq!(wait_text(46_200), "46.2 s");
+        assert_eq!(wait_text(80_800), "1m 21s");
+        assert_eq!(wait_text(36 * HOUR_MS), "1d 12h");
+    }
+
+    #[test]
     fn seed_efficiency_five_minutes_coding_twenty_five_waiting_is_seventeen_percent() {
-        assert_eq!(efficiency_tenths(5 * MINUTE_MS, 25 * MINUTE_MS), 166);
+        assert_eq!(efficiency_tenths(5 * MINUTE_MS, 25 * MINUTE_MS), 167);
+        assert_eq!(efficiency_tenths(9_936, 64), 994, "rounded, not cut");
         assert_eq!(efficiency_tenths(5 * MINUTE_MS, 0), 1000);
         assert_eq!(efficiency_tenths(0, 0), 1000);
     }

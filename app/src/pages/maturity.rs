@@ -14,7 +14,8 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn MaturityPage() -> impl IntoView {
     let params = use_query_map();
-    let days = Memo::new(move |_| params.with(|m| m.get("days").and_then(|d| d.parse::<u32>().ok())));
+    // A window that is not a number is refused like any other the page does not offer.
+    let days = Memo::new(move |_| params.with(|m| m.get("days").map(|d| d.trim().parse::<u32>().unwrap_or(0))));
     let data = Resource::new(move || days.get(), maturity_view);
     view! {
         <Title text="Maturity" />

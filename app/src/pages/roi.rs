@@ -19,7 +19,8 @@ pub(crate) const CARD: &str = "rounded-lg border border-slate-200 bg-white p-4 s
 #[component]
 pub fn RoiPage() -> impl IntoView {
     let params = use_query_map();
-    let days = Memo::new(move |_| params.with(|m| m.get("days").and_then(|d| d.parse::<u32>().ok())));
+    // A window that is not a number is refused like any other the page does not offer.
+    let days = Memo::new(move |_| params.with(|m| m.get("days").map(|d| d.trim().parse::<u32>().unwrap_or(0))));
     let save = ServerAction::<SaveRoiSettings>::new();
     let data = Resource::new(move || (days.get(), save.version().get()), |(days, _)| roi_view(days));
     view! {
