@@ -1484,7 +1484,7 @@ mod measurements {
         let state = state(&db, 1);
         let erin = viewer(&db, "erin").await;
         let admin = RequestMeta { viewer: Some(erin.clone()), ..Default::default() };
-        let before = insights::roi(&state, &admin, 365).await.unwrap().measured;
+        let before = insights::roi(&state, &admin, Some(365)).await.unwrap().measured;
         assert!(
             before.waits.basis.n > 0 && before.waits.basis.demo == before.waits.basis.n,
             "all seeded: {:?}",
@@ -1500,13 +1500,13 @@ mod measurements {
         let made =
             environments::create(&state, &asking(&alice, now_ms(), Via::Ui), new_preview("counted")).await.unwrap();
         assert!(made.claimed_at.is_some(), "from the pool: {made:?}");
-        let after = insights::roi(&state, &admin, 365).await.unwrap().measured;
+        let after = insights::roi(&state, &admin, Some(365)).await.unwrap().measured;
         assert_eq!(after.waits.basis.n, before.waits.basis.n + 1);
         assert_eq!(after.waits.basis.demo, before.waits.basis.demo, "the new one is measured");
         assert_eq!((after.created.n, after.created.demo), (before.created.n + 1, before.created.demo));
         assert_eq!(after.waits.pool.n, before.waits.pool.n + 1);
 
-        let m = insights::maturity(&state, &admin, 30).await.unwrap();
+        let m = insights::maturity(&state, &admin, Some(30)).await.unwrap();
         assert_eq!(m.history.len(), 12);
         let a = &m.assessment;
         assert_eq!(a.overall, a.provisioning.level.min(a.cost_control.level).min(a.governance.level));
@@ -1514,10 +1514,10 @@ mod measurements {
 
         // Developers read neither; managers read but do not edit the baseline.
         let dev = RequestMeta { viewer: Some(alice.clone()), ..Default::default() };
-        assert!(matches!(insights::roi(&state, &dev, 30).await, Err(AppError::Forbidden)));
-        assert!(matches!(insights::maturity(&state, &dev, 30).await, Err(AppError::Forbidden)));
+        assert!(matches!(insights::roi(&state, &dev, Some(30)).await, Err(AppError::Forbidden)));
+        assert!(matches!(insights::maturity(&state, &dev, Some(30)).await, Err(AppError::Forbidden)));
         let bob = RequestMeta { viewer: Some(viewer(&db, "bob").await), ..Default::default() };
-        assert!(insights::roi(&state, &bob, 30).await.is_ok());
+        assert!(insights::roi(&state, &bob, Some(30)).await.is_ok());
         let mut s = RoiSettings::default();
         s.assumptions.developers = 35;
         assert!(matches!(insights::save_roi_settings(&state, &bob, s.clone()).await, Err(AppError::Forbidden)));

@@ -154,6 +154,8 @@ test('a platform admin saves the baseline (bad input is refused and changes noth
   expect(api.status()).toBe(403);
   await alice.close();
   // A window the dashboard does not offer is a clear 422.
+  await page.goto('/roi?days=abc');
+  await expect(page.getByTestId('roi-error')).toContainText('choose a window');
   const bad = await page.request.get('/api/v1/insights/roi?days=12');
   expect(bad.status()).toBe(422);
   const good = await page.request.get('/api/v1/insights/roi?days=7');

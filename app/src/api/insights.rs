@@ -104,9 +104,6 @@ pub async fn build_roi(
 ) -> Result<RoiDashboard, AppError> {
     use crate::domain::authz::{decide, Action, Decision};
     use crate::ssr::insights;
-    // Who may comes before what is wrong with the input.
-    insights::require_reader(state, meta).await?;
-    let days = insights::window_days(days)?;
     let data = insights::roi(state, meta, days).await?;
     let can_edit = meta.viewer.as_ref().is_some_and(|v| decide(v, Action::ManagePolicies, None) == Decision::Allow);
     let (saved_by, saved_at) = match data.saved {
@@ -114,7 +111,7 @@ pub async fn build_roi(
         None => (None, None),
     };
     Ok(RoiDashboard {
-        days,
+        days: data.days,
         windows: insights::WINDOWS.to_vec(),
         measured: data.measured,
         series: data.series,
@@ -134,11 +131,9 @@ pub async fn build_maturity(
     days: Option<u32>,
 ) -> Result<MaturityDashboard, AppError> {
     use crate::ssr::insights;
-    insights::require_reader(state, meta).await?;
-    let days = insights::window_days(days)?;
     let data = insights::maturity(state, meta, days).await?;
     Ok(MaturityDashboard {
-        days,
+        days: data.days,
         windows: insights::WINDOWS.to_vec(),
         from: data.from,
         to: data.to,

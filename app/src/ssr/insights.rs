@@ -96,6 +96,8 @@ pub async fn gather(state: &AppState, days: u32, now: i64) -> Result<Gathered, A
 
 /// The ROI dashboard's data.
 pub struct RoiData {
+    /// The window, in days.
+    pub days: u32,
     pub measured: Measured,
     pub series: Vec<MonthPoint>,
     pub settings: RoiSettings,
@@ -105,8 +107,11 @@ pub struct RoiData {
     pub pools: Vec<(Tier, u32)>,
 }
 
-pub async fn roi(state: &AppState, meta: &RequestMeta, days: u32) -> Result<RoiData, AppError> {
+/// Authorizes, then checks the window (`None`: 30 days): who may comes
+/// before what is wrong with the input.
+pub async fn roi(state: &AppState, meta: &RequestMeta, days: Option<u32>) -> Result<RoiData, AppError> {
     require_reader(state, meta).await?;
+    let days = window_days(days)?;
     let g = gather(state, days, now_ms()).await?;
     let measured = measure::summarize(&g.facts, g.from, g.now, g.window_cost.total);
     let totals: Vec<(Month, Micros)> = g.month_costs.iter().map(|(m, c)| (*m, c.total)).collect();
@@ -119,7 +124,7 @@ pub async fn roi(state: &AppState, meta: &RequestMeta, days: u32) -> Result<RoiD
             None => pools.push((spec.tier, spec.size)),
         }
     }
-    Ok(RoiData { measured, series, settings, saved, pools })
+    Ok(RoiData { days, measured, series, settings, saved, pools })
 }
 
 /// The saved baseline and assumptions, or the seed's.
@@ -160,6 +165,7 @@ pub async fn save_roi_settings(state: &AppState, meta: &RequestMeta, s: RoiSetti
 
 /// The maturity dashboard's data.
 pub struct MaturityData {
+    pub days: u32,
     /// The window assessed, [from, to).
     pub from: i64,
     pub to: i64,
@@ -168,8 +174,10 @@ pub struct MaturityData {
     pub history: Vec<(String, [u8; 4])>,
 }
 
-pub async fn maturity(state: &AppState, meta: &RequestMeta, days: u32) -> Result<MaturityData, AppError> {
+/// Authorizes, then checks the window, like [`roi`].
+pub async fn maturity(state: &AppState, meta: &RequestMeta, days: Option<u32>) -> Result<MaturityData, AppError> {
     require_reader(state, meta).await?;
+    let days = window_days(days)?;
     let g = gather(state, days, now_ms()).await?;
     let since = g.from.min(g.months[0].start_ms());
     let pool = state.db.pool();
@@ -231,5 +239,5 @@ pub async fn maturity(state: &AppState, meta: &RequestMeta, days: u32) -> Result
         let a = maturity::assess(&maturity::observed(&trail, &standing, &f, from, to));
         history.push((m.label(), [a.provisioning.level, a.cost_control.level, a.governance.level, a.overall]));
     }
-    Ok(MaturityData { from: g.from, to: g.now, assessment, history })
+    Ok(MaturityData { days, from: g.from, to: g.now, assessment, history })
 }
