@@ -49,6 +49,9 @@ pub fn last_twelve_months(now: i64) -> Vec<Month> {
 /// Everything read once for a dashboard.
 pub struct Gathered {
     pub now: i64,
+    /// The windows' exclusive end: `now + 1`, so that what happened in the
+    /// very millisecond of the read is counted.
+    pub to: i64,
     pub from: i64,
     pub facts: Facts,
     pub months: Vec<Month>,
@@ -91,7 +94,15 @@ pub async fn gather(state: &AppState, days: u32, now: i64) -> Result<Gathered, A
     let month_costs =
         months.iter().map(|m| (*m, span_cost(&book, rules, &usages, m.start_ms(), m.next().start_ms(), now))).collect();
     let window_cost = span_cost(&book, rules, &usages, from, now, now);
-    Ok(Gathered { now, from, facts: Facts { waits, created, destroyed, ratings }, months, month_costs, window_cost })
+    Ok(Gathered {
+        now,
+        to: now + 1,
+        from,
+        facts: Facts { waits, created, destroyed, ratings },
+        months,
+        month_costs,
+        window_cost,
+    })
 }
 
 /// The ROI dashboard's data.
@@ -113,9 +124,9 @@ pub async fn roi(state: &AppState, meta: &RequestMeta, days: Option<u32>) -> Res
     require_reader(state, meta).await?;
     let days = window_days(days)?;
     let g = gather(state, days, now_ms()).await?;
-    let measured = measure::summarize(&g.facts, g.from, g.now, g.window_cost.total);
+    let measured = measure::summarize(&g.facts, g.from, g.to, g.window_cost.total);
     let totals: Vec<(Month, Micros)> = g.month_costs.iter().map(|(m, c)| (*m, c.total)).collect();
-    let series = measure::monthly(&g.facts, &totals, g.now);
+    let series = measure::monthly(&g.facts, &totals, g.to);
     let (settings, saved) = roi_settings(state).await?;
     let mut pools: Vec<(Tier, u32)> = Vec::new();
     for spec in &state.settings.pools {
@@ -230,14 +241,14 @@ pub async fn maturity(state: &AppState, meta: &RequestMeta, days: Option<u32>) -
     let audit_in = |from: i64, to: i64| async move {
         store::measurements::audit_count(pool, from, to).await.map_err(internal("counting audit events"))
     };
-    let window = figures(g.from, g.now, &g.window_cost, audit_in(g.from, g.now).await?);
-    let assessment = maturity::assess(&maturity::observed(&trail, &standing, &window, g.from, g.now));
+    let window = figures(g.from, g.to, &g.window_cost, audit_in(g.from, g.to).await?);
+    let assessment = maturity::assess(&maturity::observed(&trail, &standing, &window, g.from, g.to));
     let mut history = Vec::with_capacity(g.months.len());
     for (m, cost) in &g.month_costs {
-        let (from, to) = (m.start_ms(), m.next().start_ms().min(g.now));
+        let (from, to) = (m.start_ms(), m.next().start_ms().min(g.to));
         let f = figures(from, to, cost, audit_in(from, to).await?);
         let a = maturity::assess(&maturity::observed(&trail, &standing, &f, from, to));
         history.push((m.label(), [a.provisioning.level, a.cost_control.level, a.governance.level, a.overall]));
     }
-    Ok(MaturityData { days, from: g.from, to: g.now, assessment, history })
+    Ok(MaturityData { days, from: g.from, to: g.to, assessment, history })
 }
