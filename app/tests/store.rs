@@ -1534,3 +1534,252 @@ mod measurements {
         assert!(matches!(insights::window_days(Some(12)), Err(AppError::Invalid { .. })));
     });
 }
+
+mod runtime {
+    use super::pools_and_listing::{new_preview, state};
+    use super::*;
+    use app::domain::health::{Change, Health};
+    use app::domain::lifecycle::Event;
+    use app::domain::repository::Wanted;
+    use app::domain::tier::{DeploymentStrategy, Tier, TierOverride};
+    use app::error::AppError;
+    use app::ssr::clock::now_ms;
+    use app::ssr::context::{BoxFuture, SourceError, Sources};
+    use app::ssr::deployments::{self, Wanting};
+    use app::ssr::{environments, AppState};
+    use std::sync::Arc;
+
+    const MAIN: &str = "1111111111111111111111111111111111111111";
+    const NEXT: &str = "2222222222222222222222222222222222222222";
+
+    /// A repository with two branches, `main` and `next`.
+    #[derive(Debug)]
+    struct TwoBranches;
+    impl Sources for TwoBranches {
+        fn resolve<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            wanted: &'a Wanted,
+        ) -> BoxFuture<'a, Result<String, SourceError>> {
+            let found = match wanted {
+                Wanted::Branch(b) if b == "main" => Some(MAIN),
+                Wanted::Branch(b) if b == "next" => Some(NEXT),
+                Wanted::Commit(c) if c == MAIN || c == NEXT => Some(c.as_str()),
+                _ => None,
+            };
+            Box::pin(async move { found.map(str::to_string).ok_or(SourceError::UnknownRef) })
+        }
+        fn probe<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<String, SourceError>> {
+            Box::pin(async { Ok(MAIN.to_string()) })
+        }
+    }
+
+    /// No warm pool; checkout-web has a repository; `strategy` on lightweight previews.
+    async fn with_repo(db: &Db, strategy: Option<DeploymentStrategy>) -> AppState {
+        sqlx::query("UPDATE apps SET repo_url = 'https://git.example/checkout-web.git' WHERE slug = 'checkout-web'")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let base = state(db, 0);
+        let mut s = (*base.settings).clone();
+        s.pools.clear();
+        let o =
+            TierOverride { strategy, budget_gate: Some(app::domain::budget::BudgetGate::Off), ..Default::default() };
+        s.tiers = s.tiers.with_override(Tier::PreviewLightweight, &o).unwrap();
+        AppState { settings: Arc::new(s), sources: Some(Arc::new(TwoBranches)), ..base }
+    }
+
+    fn as_user(v: &Viewer) -> RequestMeta {
+        RequestMeta { viewer: Some(v.clone()), ..Default::default() }
+    }
+
+    /// A lightweight preview of `main`, provisioned and healthy.
+    async fn running(db: &Db, state: &AppState) -> String {
+        let alice = viewer(db, "alice").await;
+        let env = environments::create(state, &as_user(&alice), new_preview("main")).await.unwrap();
+        assert_eq!(env.commit_sha.as_deref(), Some(MAIN));
+        let tiers = &state.settings.tiers;
+        environments::system_event(db, tiers, &env.id, Event::Provisioned, "test").await.unwrap();
+        environments::system_event(db, tiers, &env.id, Event::DeployHealthy, "test").await.unwrap();
+        env.id
+    }
+
+    async fn env(db: &Db, id: &str) -> store::environments::Environment {
+        store::environments::find(db.pool(), id).await.unwrap().unwrap().env
+    }
+
+    async fn count(db: &Db, sql: &str, id: &str) -> i64 {
+        sqlx::query_scalar(sql).bind(id).fetch_one(db.pool()).await.unwrap()
+    }
+
+    on_both_engines!(health_changes_are_written_once_and_queue_a_restart_with_backoff, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = with_repo(&db, None).await;
+        let id = running(&db, &state).await;
+        assert_eq!(env(&db, &id).await.health, "healthy", "the first passing probe makes it healthy");
+
+        let sick = Change { to: Health::Unhealthy, reason: "the process exited".into() };
+        let before = now_ms();
+        assert!(environments::record_health(&db, &id, &sick).await.unwrap());
+        assert!(!environments::record_health(&db, &id, &sick).await.unwrap(), "one change, one restart");
+        let e = env(&db, &id).await;
+        assert_eq!((e.health.as_str(), e.state.as_str(), e.restarts), ("unhealthy", "active", 1));
+        let restarts: Vec<i64> = sqlx::query_scalar(
+            "SELECT run_at FROM jobs WHERE environment_id = $1 AND kind = 'restart' AND finished_at IS NULL",
+        )
+        .bind(&id)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(restarts.len(), 1);
+        assert!(restarts[0] >= before + 2_000, "the first restart waits 2 s");
+        let audited = "SELECT COUNT(*) FROM audit_events WHERE target_id = $1 AND action = 'environment.unhealthy'";
+        assert_eq!(count(&db, audited, &id).await, 1);
+        let told = "SELECT COUNT(*) FROM notifications WHERE environment_id = $1 AND kind = 'environment_unhealthy'";
+        assert_eq!(count(&db, told, &id).await, 1, "the owner is told");
+
+        let well = Change { to: Health::Healthy, reason: "restarted".into() };
+        assert!(environments::record_health(&db, &id, &well).await.unwrap());
+        let recovered = "SELECT COUNT(*) FROM audit_events WHERE target_id = $1 AND action = 'environment.recovered'";
+        assert_eq!(count(&db, recovered, &id).await, 1);
+        // Sick again soon after: the backoff doubles.
+        let before = now_ms();
+        assert!(environments::record_health(&db, &id, &sick).await.unwrap());
+        assert_eq!(env(&db, &id).await.restarts, 2);
+        let latest: i64 =
+            sqlx::query_scalar("SELECT MAX(run_at) FROM jobs WHERE environment_id = $1 AND kind = 'restart'")
+                .bind(&id)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert!(latest >= before + 4_000, "the second restart waits 4 s");
+
+        // A failed environment runs nothing: no health to change.
+        let tiers = &state.settings.tiers;
+        environments::system_event(&db, tiers, &id, Event::Failed { reason: "gave up".into() }, "test").await.unwrap();
+        assert_eq!(env(&db, &id).await.health, "unknown");
+        assert!(!environments::record_health(&db, &id, &well).await.unwrap());
+    });
+
+    on_both_engines!(deployments_run_one_at_a_time_and_end_as_records, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = with_repo(&db, None).await;
+        let id = running(&db, &state).await;
+        let alice = as_user(&viewer(&db, "alice").await);
+        let want = |commit: Option<&str>, r: Option<&str>| Wanting {
+            commit_sha: commit.map(str::to_string),
+            git_ref: r.map(str::to_string),
+        };
+
+        // Bad input: a 422 naming the field, nothing written.
+        for (w, field) in [
+            (want(Some("abc"), None), "commit_sha"),
+            (want(Some(&"3".repeat(40)), None), "commit_sha"),
+            (want(None, Some("bad..ref")), "ref"),
+            (want(None, Some("no-such-branch")), "ref"),
+            (want(None, Some("refs/pull/0/head")), "ref"),
+        ] {
+            match deployments::deploy(&state, &alice, &id, w).await {
+                Err(AppError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let none = "SELECT COUNT(*) FROM deployments WHERE environment_id = $1";
+        assert_eq!(count(&db, none, &id).await, 0);
+        // Another team's environment is not there for carol.
+        let carol = as_user(&viewer(&db, "carol").await);
+        assert!(matches!(
+            deployments::deploy(&state, &carol, &id, Wanting::default()).await,
+            Err(AppError::NotFound | AppError::Forbidden)
+        ));
+
+        // The branch's new commit, by the tier's strategy (recreate on previews).
+        let before = env(&db, &id).await;
+        let d = deployments::deploy(&state, &alice, &id, want(None, Some("next"))).await.unwrap();
+        assert_eq!((d.state.as_str(), d.strategy.as_str(), d.commit_sha.as_str()), ("queued", "recreate", NEXT));
+        assert_eq!(d.previous_commit.as_deref(), Some(MAIN));
+        assert!(
+            matches!(deployments::deploy(&state, &alice, &id, Wanting::default()).await, Err(AppError::Conflict(_))),
+            "one at a time"
+        );
+        let queued = "SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND kind = 'deploy' AND finished_at IS NULL";
+        assert_eq!(count(&db, queued, &id).await, 1);
+        assert!(env(&db, &id).await.last_activity_at >= before.last_activity_at, "a deploy is activity");
+
+        // What the reconciler records.
+        let started = deployments::start(&db, &id).await.unwrap().expect("under way");
+        assert_eq!(started.state, "deploying");
+        deployments::finish(&db, &started, Ok(())).await.unwrap();
+        assert_eq!(env(&db, &id).await.commit_sha.as_deref(), Some(NEXT), "what serves now");
+        let done = store::deployments::find(db.pool(), &d.id).await.unwrap().unwrap();
+        assert_eq!((done.state.as_str(), done.rollback_until), ("succeeded", None));
+        assert!(done.ready_at.is_some() && done.finished_at.is_some());
+        assert!(
+            matches!(deployments::rollback(&state, &alice, &id, &d.id).await, Err(AppError::Conflict(_))),
+            "recreate keeps nothing to roll back to"
+        );
+
+        // A version that never becomes ready: the record says why; the commit stays.
+        let d2 = deployments::deploy(&state, &alice, &id, want(Some(MAIN), None)).await.unwrap();
+        let s2 = deployments::start(&db, &id).await.unwrap().unwrap();
+        deployments::finish(&db, &s2, Err("readiness probe on /healthz failed".into())).await.unwrap();
+        let failed = store::deployments::find(db.pool(), &d2.id).await.unwrap().unwrap();
+        assert_eq!(failed.state, "failed");
+        assert!(failed.reason.unwrap().contains("readiness"));
+        assert_eq!(env(&db, &id).await.commit_sha.as_deref(), Some(NEXT));
+
+        // A destroyed environment takes no deployment.
+        environments::destroy(&state, &alice, &id).await.unwrap();
+        assert!(matches!(
+            deployments::deploy(&state, &alice, &id, Wanting::default()).await,
+            Err(AppError::Conflict(_))
+        ));
+    });
+
+    on_both_engines!(a_blue_green_deployment_rolls_back_within_its_window, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = with_repo(&db, Some(DeploymentStrategy::BlueGreen)).await;
+        let id = running(&db, &state).await;
+        let alice = as_user(&viewer(&db, "alice").await);
+        let d =
+            deployments::deploy(&state, &alice, &id, Wanting { git_ref: Some("next".into()), ..Default::default() })
+                .await
+                .unwrap();
+        assert_eq!(d.strategy, "blue-green", "the tier's setting is read");
+        let started = deployments::start(&db, &id).await.unwrap().unwrap();
+        deployments::finish(&db, &started, Ok(())).await.unwrap();
+        let served = store::deployments::find(db.pool(), &d.id).await.unwrap().unwrap();
+        let until = served.rollback_until.expect("a window");
+        assert_eq!(until, served.ready_at.unwrap() + app::domain::deployment::ROLLBACK_WINDOW_MS);
+
+        // A person rolls back: queued, then recorded by the reconciler.
+        deployments::rollback(&state, &alice, &id, &d.id).await.unwrap();
+        let queued =
+            "SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND kind = 'rollback' AND finished_at IS NULL";
+        assert_eq!(count(&db, queued, &id).await, 1);
+        deployments::rolled_back(&db, &id).await.unwrap();
+        let back = store::deployments::find(db.pool(), &d.id).await.unwrap().unwrap();
+        assert_eq!((back.state.as_str(), back.rollback_until), ("rolled-back", None));
+        assert_eq!(env(&db, &id).await.commit_sha.as_deref(), Some(MAIN), "the previous commit serves again");
+        assert!(matches!(deployments::rollback(&state, &alice, &id, &d.id).await, Err(AppError::Conflict(_))), "once");
+
+        // The new colour failing its probes in the window: the portal rolls back by itself.
+        let d2 =
+            deployments::deploy(&state, &alice, &id, Wanting { git_ref: Some("next".into()), ..Default::default() })
+                .await
+                .unwrap();
+        let s2 = deployments::start(&db, &id).await.unwrap().unwrap();
+        deployments::finish(&db, &s2, Ok(())).await.unwrap();
+        let sick = Change { to: Health::Unhealthy, reason: "the health probe failed 3 times".into() };
+        assert!(environments::record_health(&db, &id, &sick).await.unwrap());
+        let automatic = "SELECT COUNT(*) FROM audit_events WHERE target_id = $1 AND action = 'environment.rollback'
+                         AND actor_label = 'system'";
+        assert_eq!(count(&db, automatic, &id).await, 1);
+        assert_eq!(count(&db, queued, &id).await, 2, "a rollback queued instead of a restart");
+        let restarts = "SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND kind = 'restart'";
+        assert_eq!(count(&db, restarts, &id).await, 0);
+        deployments::rolled_back(&db, &id).await.unwrap();
+        assert_eq!(store::deployments::find(db.pool(), &d2.id).await.unwrap().unwrap().state, "rolled-back");
+    });
+}

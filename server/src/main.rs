@@ -293,6 +293,8 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
                 .map_err(StartError::Refused)?;
         tokio::spawn(mailer.run(std::time::Duration::from_millis(500)));
     }
+    let monitor = workers::health::HealthMonitor::new(db.clone(), settings.clone(), driver.clone());
+    tokio::spawn(monitor.run(std::time::Duration::from_secs(1)));
     let runtime: Arc<dyn app::ssr::context::RuntimeView> = Arc::new(drivers::RuntimeOf(driver.clone()));
     tokio::spawn(workers::scheduler::run(
         db.clone(),

@@ -91,7 +91,17 @@ pub async fn run() -> Result<(), String> {
         state_name(),
         std::env::var("EOD_ENV_TIER").unwrap_or_default()
     );
-    axum::serve(listener, app).await.map_err(|e| e.to_string())
+    // On SIGTERM (a rolling deployment stopping the old version) it stops
+    // taking connections and finishes the requests it has: none is cut off.
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    axum::serve(listener, app).with_graceful_shutdown(terminate).await.map_err(|e| e.to_string())
 }
 
 /// The name the environment is reached by: the first label of the host the

@@ -128,6 +128,14 @@ impl Portal {
         panic!("portal did not become ready");
     }
 
+    /// Registers an app through the API as a platform admin.
+    async fn register_app(&self, http: &reqwest::Client, body: Value) {
+        let admin = self.token("erin", &["apps:read", "apps:write"]);
+        let url = format!("{}/api/v1/apps", self.base);
+        let (s, app) = call(http, reqwest::Method::POST, url, &admin, Some(body)).await;
+        assert_eq!(s, 201, "{app}");
+    }
+
     fn token(&self, login: &str, scopes: &[&str]) -> String {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_eod"));
         cmd.envs(self.env.clone()).args(["token", "create", "--user", login]);
@@ -158,6 +166,11 @@ async fn call(
 }
 
 async fn wait_for_state(http: &reqwest::Client, p: &Portal, token: &str, id: &str, want: &str) -> Value {
+    wait_for(http, p, token, id, "state", want).await
+}
+
+/// Polls the environment's JSON until `field` reads `want`.
+async fn wait_for(http: &reqwest::Client, p: &Portal, token: &str, id: &str, field: &str, want: &str) -> Value {
     // Generous: at demo start the reconciler provisions the demo's live
     // environments (checkout, build, migrate, start) before this one.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -165,10 +178,10 @@ async fn wait_for_state(http: &reqwest::Client, p: &Portal, token: &str, id: &st
         let (status, env) =
             call(http, reqwest::Method::GET, format!("{}/api/v1/environments/{id}", p.base), token, None).await;
         assert_eq!(status, 200, "{env}");
-        if env["state"] == want {
+        if env[field] == want {
             return env;
         }
-        assert!(Instant::now() < deadline, "still {} waiting for {want}", env["state"]);
+        assert!(Instant::now() < deadline, "{field} still {} waiting for {want}", env[field]);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -1135,21 +1148,24 @@ async fn seed_10k(pool: &sqlx::AnyPool) {
     tx.commit().await.unwrap();
 }
 
+/// Runs git in a test's repository, as a committer of its own.
+fn git_in(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A git repository made by the test: `main` serves its page; `feature/two`
 /// serves another; `broken-build` fails its build; `broken-migration` ships
 /// bad SQL; pull request #3's head is `feature/two`.
 fn branchy_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir.path())
-            .args(["-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
+    let git = |args: &[&str]| git_in(dir.path(), args);
     let write = |path: &str, text: &str| {
         let file = dir.path().join(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -1198,19 +1214,14 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
     let p = start_with(None, &[("EOD_CONFIG", &conf)]);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     p.wait_ready(&http).await;
-    let admin = p.token("erin", &["apps:read", "apps:write"]);
-    let (s, app) = call(
+    p.register_app(
         &http,
-        reqwest::Method::POST,
-        format!("{}/api/v1/apps", p.base),
-        &admin,
-        Some(json!({ "team": "payments", "slug": "branchy", "name": "Branchy", "repository": repo.path(),
+        json!({ "team": "payments", "slug": "branchy", "name": "Branchy", "repository": repo.path(),
             "blueprint": { "build": "sh build.sh", "start": "eod sample-app",
                            "env": { "MODE": "preview" }, "secrets": { "SHOP_SECRET": "s3cr3t" },
-                           "database": { "seed_file": "seed.sql", "migrate": "eod sample-app migrate" } } })),
+                           "database": { "seed_file": "seed.sql", "migrate": "eod sample-app migrate" } } }),
     )
     .await;
-    assert_eq!(s, 201, "{app}");
     let token = p.token("alice", &["environments:read", "environments:write"]);
     let create =
         |body: Value| call(&http, reqwest::Method::POST, format!("{}/api/v1/environments", p.base), &token, Some(body));
@@ -1406,4 +1417,340 @@ async fn two_replicas_deliver_every_notification_through_crashes() {
     assert_eq!(states, [("delivered".to_string(), n)], "recorded delivered, once each");
     pool.close().await;
     drop((first, second));
+}
+
+/// The health monitor on real processes: a workload killed under a running
+/// preview is seen (the tier's probe settings read from the file), shown
+/// `unhealthy` with its lifecycle state kept, restarted by the driver, and
+/// healthy again; each change is audited and the owner told.
+async fn a_killed_workload_is_restarted(database_url: Option<String>) {
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(
+        conf_dir.path(),
+        "[tier.preview-lightweight]\nprobe_interval_seconds = 1\nprobe_failure_threshold = 2\n",
+    );
+    let p = start_with(database_url, &[("EOD_CONFIG", &conf)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let api = format!("{}/api/v1/environments", p.base);
+    let (s, env) = call(
+        &http,
+        reqwest::Method::POST,
+        api.clone(),
+        &token,
+        Some(json!({ "app": "checkout-web", "branch": "fix/cart-rounding" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{env}");
+    let id = env["id"].as_str().unwrap().to_string();
+    let env = wait_for_state(&http, &p, &token, &id, "active").await;
+    assert_eq!(env["health"], "healthy", "{env}");
+    let pids: Vec<i64> = env_processes(&p.data_dir()).into_iter().filter(|(_, e)| *e == id).map(|(p, _)| p).collect();
+    assert!(!pids.is_empty(), "its process runs");
+    for pid in &pids {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+
+    // Seen, and shown unhealthy beside its lifecycle state.
+    let seen = wait_for(&http, &p, &token, &id, "health", "unhealthy").await;
+    assert_eq!(seen["state"], "active", "the lifecycle state stays: {seen}");
+    // Restarted (a new process) and healthy again.
+    let back = wait_for(&http, &p, &token, &id, "health", "healthy").await;
+    assert_eq!(back["state"], "active");
+    let now_running: Vec<i64> =
+        env_processes(&p.data_dir()).into_iter().filter(|(_, e)| *e == id).map(|(p, _)| p).collect();
+    assert!(!now_running.is_empty() && now_running.iter().all(|p| !pids.contains(p)), "a new process serves");
+    let res = http
+        .get(format!("{}/", p.base))
+        .header("host", format!("{}.localhost:{}", back["name"].as_str().unwrap(), p.port));
+    assert_eq!(res.send().await.unwrap().status(), 200, "the preview answers again");
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+    let actions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, detail FROM audit_events WHERE target_id = $1 AND action LIKE 'environment.%' ORDER BY at, id",
+    )
+    .bind(&id)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let unhealthy = actions.iter().find(|(a, _)| a == "environment.unhealthy").expect("audited");
+    assert!(unhealthy.1.contains("the process exited") || unhealthy.1.contains("failed"), "{unhealthy:?}");
+    assert!(actions.iter().any(|(a, _)| a == "environment.recovered"), "{actions:?}");
+    let told: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM notifications WHERE environment_id = $1 AND kind = 'environment_unhealthy'",
+    )
+    .bind(&id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(told, 1, "the owner is told once");
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workload_is_restarted_on_sqlite() {
+    a_killed_workload_is_restarted(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workload_is_restarted_on_postgres() {
+    let pg = PgDb::new("health");
+    a_killed_workload_is_restarted(Some(pg.url.clone())).await;
+}
+
+/// A repository whose versions deploy: `main` and `next` serve their own
+/// page; `never-ready`'s start exits at once (it never passes its probe).
+fn deployable_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| git_in(dir.path(), args);
+    let write = |path: &str, text: &str| std::fs::write(dir.path().join(path), text).unwrap();
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    write("page.html", "<h1>the main version</h1>");
+    write("start.sh", "exec eod sample-app\n");
+    git(&["add", "-A"]);
+    git(&["commit", "--quiet", "-m", "main"]);
+    git(&["checkout", "--quiet", "-b", "next"]);
+    write("page.html", "<h1>the next version</h1>");
+    git(&["commit", "--quiet", "-am", "next"]);
+    git(&["checkout", "--quiet", "-b", "never-ready", "main"]);
+    write("start.sh", "echo this version never starts\nexit 1\n");
+    git(&["commit", "--quiet", "-am", "never ready"]);
+    git(&["checkout", "--quiet", "main"]);
+    dir
+}
+
+/// Requests through the preview proxy until `done` resolves (at most 20,000
+/// requests or 120 s: bounded, loopback only): (requests, failures, the
+/// longest run of failures in ms).
+async fn request_loop<T>(
+    http: &reqwest::Client,
+    url: String,
+    host: String,
+    done: impl std::future::Future<Output = T>,
+) -> (u32, u32, u128) {
+    tokio::pin!(done);
+    let started = Instant::now();
+    let (mut total, mut failed, mut longest) = (0u32, 0u32, 0u128);
+    let mut failing_since: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = &mut done => break,
+            res = http.get(&url).header("host", &host).send() => {
+                total += 1;
+                let ok = matches!(res, Ok(r) if r.status() == 200);
+                match (ok, failing_since) {
+                    (false, None) => { failed += 1; failing_since = Some(Instant::now()); }
+                    (false, Some(_)) => failed += 1,
+                    (true, Some(since)) => { longest = longest.max(since.elapsed().as_millis()); failing_since = None; }
+                    (true, None) => {}
+                }
+            }
+        }
+        if total >= 20_000 || started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+    }
+    if let Some(since) = failing_since {
+        longest = longest.max(since.elapsed().as_millis());
+    }
+    (total, failed, longest)
+}
+
+async fn wait_for_deployment(
+    http: &reqwest::Client,
+    p: &Portal,
+    token: &str,
+    env: &str,
+    id: &str,
+    want: &str,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let url = format!("{}/api/v1/environments/{env}/deployments/{id}", p.base);
+        let (status, d) = call(http, reqwest::Method::GET, url, token, None).await;
+        assert_eq!(status, 200, "{d}");
+        if d["state"] == want {
+            return d;
+        }
+        // Ended otherwise (a succeeded one can still be rolled back).
+        let state = d["state"].as_str().unwrap_or("");
+        let ended = matches!(state, "failed" | "rolled-back") || (state == "succeeded" && want != "rolled-back");
+        assert!(!ended, "deployment ended {state} waiting for {want}: {d}");
+        if Instant::now() >= deadline {
+            sqlx::any::install_default_drivers();
+            let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+            let trail: Vec<(String, String)> =
+                sqlx::query_as("SELECT action, detail FROM audit_events WHERE target_id = $1 ORDER BY at, id")
+                    .bind(env)
+                    .fetch_all(&db)
+                    .await
+                    .unwrap();
+            let jobs: Vec<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+                "SELECT kind, finished_at, last_error FROM jobs WHERE environment_id = $1 ORDER BY created_at",
+            )
+            .bind(env)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+            panic!("deployment still {} waiting for {want}; trail {trail:#?}; jobs {jobs:#?}", d["state"]);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Deployments on real processes, one environment per strategy (set per tier
+/// in the file): the new version serves after recreate, rolling and
+/// blue-green; under rolling and blue-green no request fails during the
+/// switch; a version that never becomes ready fails its deployment while the
+/// old one keeps serving (recreate: the old one is restarted); a blue-green
+/// deployment is rolled back by a person, and by the portal when the new
+/// colour dies within its window.
+async fn deployments_follow_the_tier_strategy(database_url: Option<String>) {
+    let repo = deployable_repo();
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(
+        conf_dir.path(),
+        "pool = []\n\n[tier.preview-lightweight]\nprobe_interval_seconds = 1\nprobe_failure_threshold = 1\n\n\
+         [tier.preview-full]\nstrategy = \"rolling\"\n\n\
+         [tier.preview-compliance]\nstrategy = \"blue-green\"\nprobe_interval_seconds = 1\nprobe_failure_threshold = 1\n",
+    );
+    let p = start_with(database_url, &[("EOD_CONFIG", &conf)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    p.register_app(
+        &http,
+        json!({ "team": "payments", "slug": "deployable", "name": "Deployable", "repository": repo.path(),
+            "blueprint": { "build": "cp page.html index.html", "start": "sh start.sh" } }),
+    )
+    .await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let api = format!("{}/api/v1/environments", p.base);
+    let page = |name: &str| {
+        let (http, url, host) = (http.clone(), format!("{}/", p.base), format!("{name}.localhost:{}", p.port));
+        async move {
+            match http.get(url).header("host", host).send().await {
+                Ok(r) if r.status() == 200 => r.text().await.unwrap_or_default(),
+                _ => String::new(),
+            }
+        }
+    };
+
+    for (tier, strategy) in
+        [("preview-lightweight", "recreate"), ("preview-full", "rolling"), ("preview-compliance", "blue-green")]
+    {
+        let (s, env) = call(
+            &http,
+            reqwest::Method::POST,
+            api.clone(),
+            &token,
+            Some(json!({ "app": "deployable", "branch": "main", "tier": tier })),
+        )
+        .await;
+        assert_eq!(s, 201, "{env}");
+        let id = env["id"].as_str().unwrap().to_string();
+        let name = env["name"].as_str().unwrap().to_string();
+        let main_commit = env["commit_sha"].as_str().unwrap().to_string();
+        wait_for_state(&http, &p, &token, &id, "active").await;
+        assert!(page(&name).await.contains("the main version"));
+        let deployments = format!("{api}/{id}/deployments");
+
+        // Bad input changes nothing.
+        for (body, field) in [(json!({ "commit_sha": "nope" }), "commit_sha"), (json!({ "ref": "no/such" }), "ref")] {
+            let (s, e) = call(&http, reqwest::Method::POST, deployments.clone(), &token, Some(body)).await;
+            assert_eq!((s, e["error"]["field"].as_str()), (422, Some(field)), "{e}");
+        }
+        let (s, e) =
+            call(&http, reqwest::Method::POST, deployments.clone(), &token, Some(json!({ "colour": "x" }))).await;
+        assert_eq!(s, 422, "{e}");
+
+        // The next commit, under a steady request loop.
+        let (s, d) =
+            call(&http, reqwest::Method::POST, deployments.clone(), &token, Some(json!({ "ref": "next" }))).await;
+        assert_eq!(s, 202, "{d}");
+        assert_eq!(d["strategy"], strategy, "the tier's strategy (from the file)");
+        let (s, _) =
+            call(&http, reqwest::Method::POST, deployments.clone(), &token, Some(json!({ "ref": "next" }))).await;
+        assert_eq!(s, 409, "one deployment at a time");
+        let dep = d["id"].as_str().unwrap().to_string();
+        let (total, failed, gap) = request_loop(
+            &http,
+            format!("{}/", p.base),
+            format!("{name}.localhost:{}", p.port),
+            wait_for_deployment(&http, &p, &token, &id, &dep, "succeeded"),
+        )
+        .await;
+        eprintln!("{strategy}: {failed} of {total} requests failed during the deployment; longest gap {gap} ms");
+        if strategy != "recreate" {
+            assert_eq!(failed, 0, "{strategy}: no request fails during the switch");
+        }
+        assert!(page(&name).await.contains("the next version"), "{strategy}: the new version serves");
+        let (_, e) = call(&http, reqwest::Method::GET, format!("{api}/{id}"), &token, None).await;
+        let next_commit = e["commit_sha"].as_str().unwrap().to_string();
+        assert_ne!(next_commit, main_commit, "{e}");
+        assert_eq!(e["health"], "healthy");
+
+        // A version that never becomes ready.
+        let (s, bad) =
+            call(&http, reqwest::Method::POST, deployments.clone(), &token, Some(json!({ "ref": "never-ready" })))
+                .await;
+        assert_eq!(s, 202, "{bad}");
+        let bad = wait_for_deployment(&http, &p, &token, &id, bad["id"].as_str().unwrap(), "failed").await;
+        assert!(bad["reason"].as_str().unwrap().contains("readiness probe"), "{bad}");
+        let (_, e) = call(&http, reqwest::Method::GET, format!("{api}/{id}"), &token, None).await;
+        assert_eq!(e["commit_sha"], next_commit.as_str(), "what serves is still the last good commit");
+        if strategy == "recreate" {
+            // Nothing served after the failed recreate: the health monitor
+            // restarts the last good commit.
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !page(&name).await.contains("the next version") {
+                assert!(Instant::now() < deadline, "the last good version is back");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        } else {
+            assert!(page(&name).await.contains("the next version"), "{strategy}: the old version kept serving");
+        }
+
+        if strategy == "blue-green" {
+            // A person rolls back: the previous colour serves again at once.
+            let url = format!("{deployments}/{dep}/rollback");
+            let (s, r) = call(&http, reqwest::Method::POST, url.clone(), &token, None).await;
+            assert_eq!(s, 202, "{r}");
+            let (total, failed, _) = request_loop(
+                &http,
+                format!("{}/", p.base),
+                format!("{name}.localhost:{}", p.port),
+                wait_for_deployment(&http, &p, &token, &id, &dep, "rolled-back"),
+            )
+            .await;
+            assert_eq!(failed, 0, "no request fails during the rollback ({total} sent)");
+            assert!(page(&name).await.contains("the main version"));
+            let (s, _) = call(&http, reqwest::Method::POST, url, &token, None).await;
+            assert_eq!(s, 409, "rolled back once");
+
+            // The new colour dies within its window: the portal rolls back by itself.
+            let (_, again) =
+                call(&http, reqwest::Method::POST, deployments.clone(), &token, Some(json!({ "ref": "next" }))).await;
+            let again = again["id"].as_str().unwrap().to_string();
+            wait_for_deployment(&http, &p, &token, &id, &again, "succeeded").await;
+            let serving = std::fs::read_to_string(p.data_dir().join("envs").join(&id).join("serving")).unwrap();
+            let pid = serving.split_whitespace().next().unwrap().to_string();
+            let killed = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status().unwrap();
+            assert!(killed.success());
+            wait_for_deployment(&http, &p, &token, &id, &again, "rolled-back").await;
+            assert!(page(&name).await.contains("the main version"), "the kept colour serves again");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_follow_the_tier_strategy_on_sqlite() {
+    deployments_follow_the_tier_strategy(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_follow_the_tier_strategy_on_postgres() {
+    let pg = PgDb::new("deploys");
+    deployments_follow_the_tier_strategy(Some(pg.url.clone())).await;
 }

@@ -1,6 +1,7 @@
 //! Server functions of the developer's journey: the Environments list
 //! (filtered, paged), one environment's detail, and its actions.
 
+use crate::domain::health::Health;
 use crate::domain::lifecycle::EnvState;
 use crate::domain::listing::ListQuery;
 use crate::domain::money::Micros;
@@ -18,6 +19,8 @@ pub struct EnvironmentRow {
     pub team: String,
     pub tier: Tier,
     pub state: EnvState,
+    /// What the health probes say, beside the lifecycle state.
+    pub health: Health,
     pub owner: Option<String>,
     pub git_ref: Option<String>,
     pub pr_number: Option<i64>,
@@ -54,7 +57,9 @@ fn parse_row(
     use crate::ssr::environments::stored;
     let tier: Tier = stored(&e.tier, "tier", &e.id)?;
     let env_state: EnvState = stored(&e.state, "state", &e.id)?;
+    let health: Health = stored(&e.health, "health", &e.id)?;
     Ok(EnvironmentRow {
+        health,
         url: env_state.is_reachable().then(|| state.settings.preview_urls.url_for(&e.name)),
         id: e.id,
         name: e.name,
@@ -325,6 +330,31 @@ pub struct EnvironmentView {
     pub destroy_by_request: bool,
     /// The viewer's role passes the tier's destroy rule.
     pub may_destroy: bool,
+    /// The tier's deployment strategy (`recreate`, `rolling`, `blue-green`).
+    pub strategy: String,
+    /// Redeploy is offered: it runs and the viewer operates its team's environments.
+    pub can_deploy: bool,
+    /// Its deployments, newest first.
+    pub deployments: Vec<DeploymentLine>,
+}
+
+/// One deployment as the environment page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentLine {
+    pub id: String,
+    pub commit_sha: String,
+    pub git_ref: Option<String>,
+    pub strategy: String,
+    pub state: String,
+    /// The requester's login; `None`: the portal.
+    pub requested_by: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: i64,
+    pub ready_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub rollback_until: Option<i64>,
+    /// It serves now, is blue-green and its window is open.
+    pub can_roll_back: bool,
 }
 
 #[server(prefix = "/api/fn", endpoint = "environment_detail")]
@@ -416,7 +446,43 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
         .await
         .map_err(internal("loading a wait"))?
         .map(|(wait_ms, path, via, demo)| WaitLine { wait_ms, path, via, demo: demo != 0 });
+    let listed = crate::ssr::deployments::list(&state, &meta, &id).await?;
+    let serving =
+        listed.iter().filter(|l| l.d.state == "succeeded").max_by_key(|l| l.d.ready_at).map(|l| l.d.id.clone());
+    let busy = listed.iter().any(|l| l.d.state == "queued" || l.d.state == "deploying");
+    // Asked, not required: a reader without the right is not a denial to audit.
+    let may_operate = crate::domain::authz::decide(&viewer, Action::OperateEnvironments, Some(&env.team_id))
+        == crate::domain::authz::Decision::Allow;
+    let deployments = listed
+        .into_iter()
+        .map(|l| {
+            let d = l.d;
+            let can_roll_back = may_operate
+                && !busy
+                && serving.as_deref() == Some(d.id.as_str())
+                && d.strategy == "blue-green"
+                && d.rollback_until.is_some_and(|u| now < u);
+            DeploymentLine {
+                id: d.id,
+                commit_sha: d.commit_sha,
+                git_ref: d.git_ref,
+                strategy: d.strategy,
+                state: d.state,
+                requested_by: l.requested_by_login,
+                reason: d.reason,
+                created_at: d.created_at,
+                ready_at: d.ready_at,
+                finished_at: d.finished_at,
+                rollback_until: d.rollback_until,
+                can_roll_back,
+            }
+        })
+        .collect();
+    let can_deploy = may_operate && matches!(row.state, EnvState::Active | EnvState::Idle) && !busy;
     Ok(EnvironmentView {
+        strategy: policy.strategy.as_str().to_string(),
+        can_deploy,
+        deployments,
         now,
         ready_at: env.ready_at,
         wait,
@@ -493,6 +559,37 @@ async fn destroy_inner(id: String) -> Result<DestroyOutcome, AppError> {
         Destroyed::Started(_) => DestroyOutcome::Started,
         Destroyed::ApprovalRequested(_) => DestroyOutcome::ApprovalRequested,
     })
+}
+
+/// Redeploy: the environment's own branch as it is now, or a given ref or
+/// commit, by the tier's strategy. Returns the deployment's id.
+#[server(prefix = "/api/fn", endpoint = "deploy_environment")]
+pub async fn deploy_environment(
+    id: String,
+    commit_sha: Option<String>,
+    git_ref: Option<String>,
+) -> Result<String, AppError> {
+    crate::ssr::with_status(
+        async move {
+            use crate::ssr::context::{app_state, request_meta};
+            let wanting = crate::ssr::deployments::Wanting { commit_sha, git_ref };
+            let d = crate::ssr::deployments::deploy(&app_state()?, &request_meta(), &id, wanting).await?;
+            Ok(d.id)
+        }
+        .await,
+    )
+}
+
+/// Rolls a blue-green deployment back (its window open).
+#[server(prefix = "/api/fn", endpoint = "rollback_deployment")]
+pub async fn rollback_deployment(id: String, deployment: String) -> Result<(), AppError> {
+    crate::ssr::with_status(
+        async move {
+            use crate::ssr::context::{app_state, request_meta};
+            crate::ssr::deployments::rollback(&app_state()?, &request_meta(), &id, &deployment).await.map(|_| ())
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api/fn", endpoint = "rate_environment")]

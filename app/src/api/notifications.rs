@@ -153,9 +153,11 @@ pub struct NotificationSettings {
 }
 
 /// The kinds of notification, with what people call them.
-pub const KINDS: [(&str, &str); 8] = [
+pub const KINDS: [(&str, &str); 10] = [
     ("environment_ready", "Your environment is ready"),
     ("environment_failed", "Your environment failed"),
+    ("environment_unhealthy", "Your environment became unhealthy (it is being restarted)"),
+    ("environment_recovered", "Your environment is healthy again"),
     ("expiry_warning", "Your environment is about to expire"),
     ("environment_destroyed", "Your environment was destroyed"),
     ("approval_requested", "An approval is requested (approvers)"),

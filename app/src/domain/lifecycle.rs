@@ -245,6 +245,21 @@ fn set_expiry(lc: &mut Lifecycle, policy: &TierPolicy, at: i64) {
     }
 }
 
+/// Activity keeps the environment for a TTL from now, but never takes away
+/// time it already has: an extension granted earlier stays (the expiry is
+/// max(current, now + TTL), capped by the maximum lifetime), so a warning is
+/// never re-armed earlier either.
+fn keep_alive_after_activity(lc: &mut Lifecycle, policy: &TierPolicy, now: i64) {
+    if policy.ttl_reset != TtlReset::AnyActivity {
+        return;
+    }
+    let Some(ttl) = policy.ttl_ms else { return };
+    let at = now.saturating_add(ttl).min(lifetime_limit(lc, policy));
+    if lc.expires_at.is_none_or(|current| at > current) {
+        set_expiry(lc, policy, at);
+    }
+}
+
 /// What the tier does once an environment must go.
 fn on_the_way_out(policy: &TierPolicy) -> Effect {
     match policy.at_ttl {
@@ -296,12 +311,8 @@ pub fn apply(
         Event::DeployHealthy => match lc.state {
             Ready => {
                 next.state = Active;
-                next.last_activity_at = now;
-                if policy.ttl_reset == TtlReset::AnyActivity {
-                    if let Some(ttl) = policy.ttl_ms {
-                        set_expiry(&mut next, policy, now + ttl);
-                    }
-                }
+                next.last_activity_at = now.max(lc.last_activity_at);
+                keep_alive_after_activity(&mut next, policy, now);
             }
             _ => return Err(not_now()),
         },
@@ -311,11 +322,7 @@ pub fn apply(
                     next.state = Active;
                 }
                 next.last_activity_at = now.max(lc.last_activity_at);
-                if policy.ttl_reset == TtlReset::AnyActivity {
-                    if let Some(ttl) = policy.ttl_ms {
-                        set_expiry(&mut next, policy, now + ttl);
-                    }
-                }
+                keep_alive_after_activity(&mut next, policy, now);
             }
             // Expiring is past rescue by traffic; the rest have nothing to reset.
             Pending | Expiring | Failed | Destroyed => {}
@@ -798,6 +805,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        // Activity (and a deploy turning healthy) never takes time away: the
+        // expiry never moves earlier and the warning instant never comes
+        // sooner, whatever came before (extensions included).
+        #[test]
+        fn activity_never_moves_the_expiry_or_the_warning_earlier(
+            tier in proptest::sample::select(Tier::ALL.to_vec()),
+            steps in proptest::collection::vec((any_event(), 0i64..6 * HOUR_MS), 0..60),
+        ) {
+            let policy = tier.default_policy();
+            let (mut lc, _) = start(&policy, T0);
+            let mut now = T0;
+            for (event, dt) in steps {
+                now += dt;
+                let Ok((next, _)) = apply(&lc, &event, &policy, now) else { continue };
+                if matches!(event, Event::Activity(_) | Event::DeployHealthy) {
+                    prop_assert!(next.expires_at >= lc.expires_at, "{:?} -> {:?}", lc.expires_at, next.expires_at);
+                    let warning = |l: &Lifecycle| match (l.expires_at, policy.warn_before_ms, l.warned_at) {
+                        (Some(exp), Some(w), None) => Some(exp - w),
+                        _ => None,
+                    };
+                    if let (Some(before), Some(after)) = (warning(&lc), warning(&next)) {
+                        prop_assert!(after >= before, "warning re-armed earlier");
+                    }
+                    if lc.warned_at.is_some() && next.warned_at.is_none() {
+                        prop_assert!(next.expires_at > lc.expires_at, "a warning is cleared only by a later expiry");
+                    }
+                    prop_assert!(next.last_activity_at >= lc.last_activity_at);
+                }
+                lc = next;
+            }
+        }
+    }
+
+    #[test]
+    fn an_extension_survives_the_next_activity() {
+        let (lc, policy) = at(EnvState::Active, Tier::PreviewFull);
+        let (extended, _) = go(&lc, &policy, Event::Extend { by_ms: 12 * HOUR_MS, approved: false }, T0 + HOUR_MS);
+        assert_eq!(extended.expires_at, Some(T0 + 36 * HOUR_MS));
+        let (touched, _) = go(&extended, &policy, Event::Activity(ActivityKind::Traffic), T0 + 2 * HOUR_MS);
+        assert_eq!(touched.expires_at, Some(T0 + 36 * HOUR_MS), "not reset to now + 24 h");
+        let (later, _) = go(&touched, &policy, Event::Activity(ActivityKind::Commit), T0 + 20 * HOUR_MS);
+        assert_eq!(later.expires_at, Some(T0 + 44 * HOUR_MS), "a TTL from now once that is later");
     }
 
     #[test]

@@ -125,6 +125,8 @@ pub enum Wanted {
     Branch(String),
     /// A pull request (GitHub) or merge request (GitLab) by number.
     PullRequest(u64),
+    /// One commit by its full id (a deployment of an exact commit).
+    Commit(String),
 }
 
 impl Wanted {
@@ -133,6 +135,7 @@ impl Wanted {
         match self {
             Wanted::Branch(b) => vec![format!("refs/heads/{b}")],
             Wanted::PullRequest(n) => vec![format!("refs/pull/{n}/head"), format!("refs/merge-requests/{n}/head")],
+            Wanted::Commit(sha) => vec![sha.clone()],
         }
     }
 
@@ -141,8 +144,19 @@ impl Wanted {
         match self {
             Wanted::Branch(_) => "branch",
             Wanted::PullRequest(_) => "pr_number",
+            Wanted::Commit(_) => "commit_sha",
         }
     }
+}
+
+/// What a deployment's `ref` names: `refs/pull/<n>/head` (as environments of
+/// pull requests record it) or a branch; `None` when git would refuse it.
+pub fn parse_ref(r: &str) -> Option<Wanted> {
+    if let Some(n) = r.strip_prefix("refs/pull/").and_then(|rest| rest.strip_suffix("/head")) {
+        return n.parse::<u64>().ok().filter(|n| (1..=i32::MAX as u64).contains(n)).map(Wanted::PullRequest);
+    }
+    let branch = r.strip_prefix("refs/heads/").unwrap_or(r);
+    is_valid_branch(branch).then(|| Wanted::Branch(branch.to_string()))
 }
 
 /// Whether `sha` is a full hexadecimal commit id (SHA-1 or SHA-256).
@@ -229,6 +243,12 @@ mod tests {
         assert_eq!(Wanted::PullRequest(7).refs(), ["refs/pull/7/head", "refs/merge-requests/7/head"]);
         assert_eq!(Wanted::Branch("feature/x".into()).refs(), ["refs/heads/feature/x"]);
         assert_eq!(Wanted::PullRequest(7).field(), "pr_number");
+        assert_eq!(parse_ref("refs/pull/7/head"), Some(Wanted::PullRequest(7)));
+        assert_eq!(parse_ref("refs/pull/0/head"), None);
+        assert_eq!(parse_ref("feature/login"), Some(Wanted::Branch("feature/login".into())));
+        assert_eq!(parse_ref("refs/heads/main"), Some(Wanted::Branch("main".into())));
+        assert_eq!(parse_ref("bad..ref"), None);
+        assert_eq!(parse_ref("-x"), None);
     }
 
     #[test]

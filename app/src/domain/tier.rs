@@ -97,7 +97,7 @@ impl Tier {
                 warn_before_ms: None,
                 at_ttl: AtTtl::Never,
                 extension: NO_EXTENSION,
-                strategy: DeploymentStrategy::Rolling { max_surge_pct: 25, max_unavailable_pct: 25 },
+                strategy: DeploymentStrategy::Rolling,
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
                 budget_gate: BudgetGate::Off,
                 destroy: DestroyRule::Manager,
@@ -180,11 +180,40 @@ impl AtTtl {
     }
 }
 
+/// How a new commit replaces what runs (an environment is one process).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DeploymentStrategy {
+    /// Stop, start, probe: the fastest, with a gap.
     Recreate,
-    Rolling { max_surge_pct: u8, max_unavailable_pct: u8 },
+    /// Start the new version beside the old, move traffic once it passes its
+    /// readiness probe, stop the old: no gap; a version that never becomes
+    /// ready leaves the old one serving.
+    Rolling,
+    /// Like rolling, but the old colour is kept for a rollback window: a
+    /// rollback switches back at once, and the portal rolls back by itself
+    /// when the new colour fails its probes within the window.
     BlueGreen,
+}
+
+impl DeploymentStrategy {
+    pub const ALL: [DeploymentStrategy; 3] =
+        [DeploymentStrategy::Recreate, DeploymentStrategy::Rolling, DeploymentStrategy::BlueGreen];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStrategy::Recreate => "recreate",
+            DeploymentStrategy::Rolling => "rolling",
+            DeploymentStrategy::BlueGreen => "blue-green",
+        }
+    }
+}
+
+impl FromStr for DeploymentStrategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeploymentStrategy::ALL.into_iter().find(|d| d.as_str() == s).ok_or_else(|| format!("unknown strategy {s:?}"))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +326,7 @@ pub struct TierOverride {
     pub extension_needs_approval: Option<bool>,
     pub probe_interval_seconds: Option<i64>,
     pub probe_failure_threshold: Option<u32>,
+    pub strategy: Option<DeploymentStrategy>,
     pub budget_gate: Option<BudgetGate>,
     pub destroy: Option<DestroyRule>,
     pub approval_sla_minutes: Option<i64>,
@@ -349,6 +379,9 @@ impl TierOverride {
         }
         if let Some(n) = self.probe_failure_threshold {
             p.probe.failure_threshold = n;
+        }
+        if let Some(d) = self.strategy {
+            p.strategy = d;
         }
         if let Some(g) = self.budget_gate {
             p.budget_gate = g;

@@ -5,13 +5,14 @@
 
 use crate::api::approvals::{ApprovalItem, CancelApproval};
 use crate::api::environments::{
-    environment_detail, DestroyEnvironment, DestroyOutcome, EnvironmentView, ExtendEnvironment, ExtendOutcome,
-    RateEnvironment,
+    environment_detail, DeployEnvironment, DeploymentLine, DestroyEnvironment, DestroyOutcome, EnvironmentView,
+    ExtendEnvironment, ExtendOutcome, RateEnvironment, RollbackDeployment,
 };
 use crate::components::badges::{StateBadge, TierBadge};
 use crate::components::clock::client_now;
 use crate::components::live::use_live;
 use crate::domain::expiry::ttl_left;
+use crate::domain::health::Health;
 use crate::domain::lifecycle::EnvState;
 use crate::domain::time::utc_datetime;
 use leptos::prelude::*;
@@ -31,12 +32,15 @@ pub fn EnvironmentPage() -> impl IntoView {
         rate: ServerAction::<RateEnvironment>::new(),
         share: ServerAction::<crate::api::costs::SetEnvironmentShared>::new(),
         cancel: ServerAction::<CancelApproval>::new(),
+        deploy: ServerAction::<DeployEnvironment>::new(),
+        rollback: ServerAction::<RollbackDeployment>::new(),
+        deploy_what: RwSignal::new(String::new()),
         hours: RwSignal::new(None),
         confirming: RwSignal::new(false),
         score: RwSignal::new(0),
         comment: RwSignal::new(String::new()),
     };
-    let Controls { extend, destroy, rate, share, cancel, .. } = ui;
+    let Controls { extend, destroy, rate, share, cancel, deploy, rollback, .. } = ui;
     // Bumped every second while it is being built and started (see `poll_while_starting`).
     let tick = RwSignal::new(0u32);
     let detail = Resource::new(
@@ -50,6 +54,8 @@ pub fn EnvironmentPage() -> impl IntoView {
                     rate.version().get(),
                     share.version().get(),
                     cancel.version().get(),
+                    deploy.version().get(),
+                    rollback.version().get(),
                 ),
                 tick.get(),
             )
@@ -88,6 +94,10 @@ struct Controls {
     comment: RwSignal<String>,
     share: ServerAction<crate::api::costs::SetEnvironmentShared>,
     cancel: ServerAction<CancelApproval>,
+    deploy: ServerAction<DeployEnvironment>,
+    rollback: ServerAction<RollbackDeployment>,
+    /// The ref or commit typed for the next deployment (empty: its own branch).
+    deploy_what: RwSignal<String>,
 }
 
 /// While the environment is `pending` or `ready` (built, migrated, started),
@@ -98,7 +108,10 @@ struct Controls {
 #[cfg(feature = "hydrate")]
 fn poll_while_starting(detail: Resource<Result<EnvironmentView, crate::error::AppError>>, tick: RwSignal<u32>) {
     let starting = Memo::new(move |_| {
-        detail.with(|d| matches!(d, Some(Ok(v)) if matches!(v.row.state, EnvState::Pending | EnvState::Ready)))
+        detail.with(|d| {
+            matches!(d, Some(Ok(v)) if matches!(v.row.state, EnvState::Pending | EnvState::Ready)
+                || v.deployments.iter().any(|x| x.state == "queued" || x.state == "deploying"))
+        })
     });
     Effect::new(move |_| {
         if starting.get() {
@@ -126,7 +139,7 @@ fn Detail(d: EnvironmentView, ui: Controls) -> impl IntoView {
             <div>
                 <h1 class="flex flex-wrap items-center gap-3 text-2xl font-semibold tracking-tight">
                     <span data-testid="env-title">{row.name.clone()}</span>
-                    <StateBadge state=row.state />
+                    <StateBadge state=row.state health=row.health />
                     <TierBadge tier=row.tier />
                 </h1>
                 <p class="mt-1 text-sm text-slate-600">
@@ -136,6 +149,12 @@ fn Detail(d: EnvironmentView, ui: Controls) -> impl IntoView {
                     })}
                     {format!(" · owner {}", row.owner.clone().unwrap_or_else(|| "—".into()))}
                 </p>
+                {(row.health == Health::Unhealthy).then(|| view! {
+                    <div role="status" data-testid="unhealthy" class="mt-2 max-w-3xl rounded-md bg-red-50 p-2 text-sm text-red-800">
+                        "Its health probe fails or its process is gone: the portal is restarting it, waiting longer after each failed restart. "
+                        "Its resources still exist, so it is still charged until it is destroyed."
+                    </div>
+                })}
                 {d.failure.clone().map(|f| view! {
                     <div role="alert" class="mt-2 max-w-3xl rounded-md bg-red-50 p-2 text-sm text-red-800">
                         <p class="font-medium">"Failed:"</p>
@@ -278,13 +297,119 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
             </section>
     }
     .into_any();
+    let deployments = (live_env || !d.deployments.is_empty()).then(|| {
+        view! { <Deployments id=row.id.clone() strategy=d.strategy.clone() can_deploy=d.can_deploy items=d.deployments.clone() ui /> }
+            .into_any()
+    });
     view! {
         {requests}
         <div class="grid gap-4 lg:grid-cols-3">{expiry}{cost}{facts}</div>
+        {deployments}
         {rating}
         <div class="mt-4 grid gap-4 lg:grid-cols-2">{timeline}{log}</div>
     }
     .into_any()
+}
+
+/// Redeploy (the branch as it is now, or a typed ref or commit) and the
+/// deployment records: who, what, how, when ready, how it ended.
+#[component]
+fn Deployments(
+    id: String,
+    strategy: String,
+    can_deploy: bool,
+    items: Vec<DeploymentLine>,
+    ui: Controls,
+) -> impl IntoView {
+    let (deploy, rollback) = (ui.deploy, ui.rollback);
+    let pending = deploy.pending();
+    let env_id = id.clone();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let what = ui.deploy_what.get_untracked().trim().to_string();
+        let is_sha = crate::domain::repository::is_commit_sha(&what.to_ascii_lowercase());
+        let (commit_sha, git_ref) = match what.as_str() {
+            "" => (None, None),
+            _ if is_sha => (Some(what), None),
+            _ => (None, Some(what)),
+        };
+        deploy.dispatch(DeployEnvironment { id: env_id.clone(), commit_sha, git_ref });
+    };
+    let how = match strategy.as_str() {
+        "recreate" => "recreate: stop, start, probe (a short gap)",
+        "rolling" => "rolling: the new version starts beside the old and takes over once ready",
+        _ => "blue-green: the new colour takes over once ready; the old one is kept 15 min for a rollback",
+    };
+    view! {
+        <section aria-labelledby="deploy-h" class="mt-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+            <h2 id="deploy-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Deployments"</h2>
+            <p class="mt-1 text-sm text-slate-600" data-testid="strategy">{format!("This tier deploys by {how}.")}</p>
+            {can_deploy.then(|| view! {
+                <form on:submit=on_submit class="mt-3 flex flex-wrap items-end gap-2 text-sm">
+                    <label class="block">
+                        <span class="text-xs font-medium text-slate-600">"Branch, refs/pull/N/head or commit (empty: its own branch now)"</span>
+                        <input type="text" name="what" data-testid="deploy-what" maxlength="200"
+                            class="mt-1 block w-96 max-w-full rounded-md border border-slate-300 px-2 py-1.5 font-mono"
+                            prop:value=move || ui.deploy_what.get()
+                            on:input=move |ev| ui.deploy_what.set(event_target_value(&ev)) />
+                    </label>
+                    <button type="submit" data-testid="redeploy" disabled=move || pending.get()
+                        class="rounded-md bg-indigo-600 px-3 py-1.5 font-semibold text-white hover:bg-indigo-500 disabled:opacity-60">
+                        "Redeploy"
+                    </button>
+                </form>
+            })}
+            {move || deploy.value().get().map(|r| match r {
+                Ok(_) => view! { <p role="status" class="mt-2 text-sm text-emerald-800" data-testid="deploy-outcome">"Deployment queued."</p> }.into_any(),
+                Err(err) => view! { <p role="alert" class="mt-2 text-sm text-red-800" data-testid="deploy-outcome">{err.to_string()}</p> }.into_any(),
+            })}
+            {move || rollback.value().get().map(|r| match r {
+                Ok(()) => view! { <p role="status" class="mt-2 text-sm text-emerald-800" data-testid="rollback-outcome">"Rolling back: the previous colour takes the traffic again."</p> }.into_any(),
+                Err(err) => view! { <p role="alert" class="mt-2 text-sm text-red-800" data-testid="rollback-outcome">{err.to_string()}</p> }.into_any(),
+            })}
+            {if items.is_empty() {
+                view! { <p class="mt-2 text-sm text-slate-600">"No deployments yet: it runs the commit it was created at."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="mt-3 w-full text-sm" data-testid="deployments">
+                        <caption class="sr-only">"Deployments, newest first"</caption>
+                        <thead class="text-left text-xs text-slate-500">
+                            <tr><th scope="col">"Asked (UTC)"</th><th scope="col">"Commit"</th><th scope="col">"Strategy"</th>
+                                <th scope="col">"Outcome"</th><th scope="col">"By"</th><th scope="col">"Took"</th><th scope="col"></th></tr>
+                        </thead>
+                        <tbody>
+                            {items.into_iter().map(|d| {
+                                let took = d.finished_at.map(|f| crate::domain::roi::wait_text(f - d.created_at)).unwrap_or_else(|| "…".into());
+                                let (env, dep) = (id.clone(), d.id.clone());
+                                view! {
+                                    <tr class="border-t border-slate-100 align-top" data-testid="deployment" data-state=d.state.clone()>
+                                        <td class="py-1 tabular-nums">{utc_datetime(d.created_at)}</td>
+                                        <td class="py-1"><code title=d.commit_sha.clone() class="rounded bg-slate-100 px-1 text-xs">{d.commit_sha.chars().take(12).collect::<String>()}</code>
+                                            {d.git_ref.clone().map(|r| view! { <span class="ml-1 text-xs text-slate-500">{r}</span> })}</td>
+                                        <td class="py-1">{d.strategy.clone()}</td>
+                                        <td class="py-1"><span class="font-medium">{d.state.clone()}</span>
+                                            {d.reason.clone().map(|r| view! { <span class="block max-w-md whitespace-pre-wrap text-xs text-red-800">{r}</span> })}</td>
+                                        <td class="py-1">{d.requested_by.clone().unwrap_or_else(|| "the portal".into())}</td>
+                                        <td class="py-1 tabular-nums">{took}</td>
+                                        <td class="py-1 text-right">{d.can_roll_back.then(|| view! {
+                                            <button type="button" data-testid="rollback" class="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-50"
+                                                title=d.rollback_until.map(|u| format!("possible until {}", utc_datetime(u)))
+                                                on:click=move |_| { rollback.dispatch(RollbackDeployment { id: env.clone(), deployment: dep.clone() }); }>
+                                                "Roll back"
+                                            </button>
+                                        })}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
 }
 
 #[component]

@@ -337,7 +337,7 @@ fn EnvironmentRowView(row: EnvironmentRow, now: i64) -> impl IntoView {
             </td>
             <td class="px-3 py-2 whitespace-nowrap">{row.app}</td>
             <td class="px-3 py-2 whitespace-nowrap"><TierBadge tier=row.tier /></td>
-            <td class="px-3 py-2"><StateBadge state=row.state /></td>
+            <td class="px-3 py-2"><StateBadge state=row.state health=row.health /></td>
             <td class="px-3 py-2">{row.owner.unwrap_or_else(|| "—".to_string())}</td>
             <td class="px-3 py-2 whitespace-nowrap" title=utc_datetime(row.created_at)>{short_duration(now - row.created_at)}</td>
             <td class=format!("px-3 py-2 whitespace-nowrap {ttl_class}") title=row.expires_at.map(utc_datetime).unwrap_or_default()>{ttl.label()}</td>

@@ -612,7 +612,6 @@ impl DemoPlan {
             owner_id: owner_id.clone(),
             tier: tier.as_str().into(),
             state: state.as_str().into(),
-            desired: if state == EnvState::Destroyed { "destroyed" } else { "running" }.into(),
             git_ref: Some(git_ref),
             pr_number,
             // History: a plausible commit id (its repository is long gone).
@@ -628,6 +627,9 @@ impl DemoPlan {
             claimed_at: None,
             // Checked once right away; the first tick computes the real next check.
             next_check_at: matches!(state, EnvState::Ready | EnvState::Active | EnvState::Idle).then_some(created_at),
+            health: "unknown".into(),
+            health_changed_at: None,
+            restarts: 0,
         });
         {
             // Live demo environments have been running (and costing) since

@@ -11,6 +11,7 @@ use super::{authz, internal, AppState, Db, RequestMeta};
 use crate::domain::approval::ApprovalKind;
 use crate::domain::authz::Action;
 use crate::domain::blueprint::Blueprint;
+use crate::domain::health::Health;
 use crate::domain::lifecycle::{self, Effect, EnvState, Event, Lifecycle};
 use crate::domain::measure::ReadyPath;
 use crate::domain::naming::{environment_name, Source};
@@ -110,6 +111,10 @@ pub fn blueprint_of(app: &store::apps::App) -> Result<Blueprint, AppError> {
 }
 
 /// The last `len` alphanumerics of an id (its random end): a name suffix.
+/// The largest pull-request number accepted: GitHub's and GitLab's are
+/// 32-bit, and the column and the names carry it as such.
+const MAX_PR_NUMBER: u64 = i32::MAX as u64;
+
 fn suffix_of(id: &str, len: usize) -> String {
     id.chars().rev().filter(|c| c.is_ascii_alphanumeric()).take(len).collect()
 }
@@ -151,7 +156,6 @@ pub(crate) fn pending_row(
         owner_id: None,
         tier: tier.as_str().to_string(),
         state: lc.state.as_str().to_string(),
-        desired: "running".into(),
         git_ref: None,
         pr_number: None,
         commit_sha: None,
@@ -165,6 +169,9 @@ pub(crate) fn pending_row(
         failure_reason: None,
         claimed_at: None,
         next_check_at: None,
+        health: Health::Unknown.as_str().into(),
+        health_changed_at: None,
+        restarts: 0,
     }
 }
 
@@ -241,6 +248,9 @@ pub async fn create_noting_budget(
     let source = match (&new.pr_number, new.branch.as_deref().map(str::trim)) {
         (Some(_), Some(b)) if !b.is_empty() => {
             return Err(AppError::invalid("pr_number", "give a branch or a pull request number, not both"));
+        }
+        (Some(n), _) if !(1..=MAX_PR_NUMBER).contains(n) => {
+            return Err(AppError::invalid("pr_number", "give a pull request number from 1 to 2147483647"));
         }
         (Some(n), _) => Source::PullRequest(*n),
         (None, Some(b)) if !b.is_empty() && b.len() <= 200 => Source::Branch(b),
@@ -350,6 +360,7 @@ pub async fn resolve_commit(
             match wanted {
                 Wanted::Branch(b) => format!("{} has no branch {b:?}", app.slug),
                 Wanted::PullRequest(n) => format!("{} has no pull request #{n}", app.slug),
+                Wanted::Commit(sha) => format!("{} has no commit {sha}", app.slug),
             },
         )),
         Err(SourceError::Unreachable(why)) => {
@@ -569,8 +580,16 @@ pub(crate) async fn transition_in(
         env.ready_at = Some(now);
         store::measurements::mark_ready(&mut **tx, &env.id, now).await.map_err(internal("ending a wait"))?;
     }
-    if matches!(event, Event::DestroyRequested | Event::DestroyApproved) {
-        env.desired = "destroyed".into();
+    // Health is known from the first passing readiness probe on, and
+    // unknown again while nothing runs.
+    let health = match after.state {
+        EnvState::Active if before.state == EnvState::Ready => Some(Health::Healthy),
+        EnvState::Pending | EnvState::Failed | EnvState::Destroyed => Some(Health::Unknown),
+        _ => None,
+    };
+    if let Some(h) = health.filter(|h| h.as_str() != env.health) {
+        env.health = h.as_str().into();
+        env.health_changed_at = Some(now);
     }
     if after.state == EnvState::Destroyed {
         env.destroyed_at = Some(now);
@@ -592,6 +611,73 @@ pub(crate) async fn transition_in(
     record_effects(tx, &env, policy, &effects, now).await?;
     tell_owner(tx, &env, before.state, after.state, now).await?;
     Ok(Some(env))
+}
+
+/// Records what the health monitor concluded, through the one write path:
+/// the row (if it still runs and nobody changed it meanwhile), its audit
+/// event, the owner's notification and — when it turned unhealthy — the
+/// restart job, delayed by the backoff its earlier restarts earned. Returns
+/// whether anything was written.
+pub async fn record_health(db: &Db, id: &str, change: &crate::domain::health::Change) -> Result<bool, AppError> {
+    use crate::domain::health::{restart_backoff_ms, STABLE_AFTER_MS};
+    for _ in 0..5 {
+        let now = now_ms();
+        let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
+        let Some(v) = store::environments::find(&mut *tx, id).await.map_err(internal("loading an environment"))? else {
+            return Ok(false);
+        };
+        let state: EnvState = stored(&v.env.state, "state", id)?;
+        let was: Health = stored(&v.env.health, "health", id)?;
+        // Only a running environment has a health to change; a restart
+        // already queued is not queued twice.
+        if !matches!(state, EnvState::Active | EnvState::Idle | EnvState::Expiring) || was == change.to {
+            return Ok(false);
+        }
+        let mut env = v.env.clone();
+        env.health = change.to.as_str().into();
+        let stable = env.health_changed_at.is_none_or(|at| now - at >= STABLE_AFTER_MS);
+        env.health_changed_at = Some(now);
+        let action = match change.to {
+            // A blue-green deployment still in its window goes back to the
+            // colour that worked; anything else is restarted with backoff.
+            Health::Unhealthy
+                if super::deployments::roll_back_automatically(&mut tx, &env, &change.reason, now).await? =>
+            {
+                "environment.unhealthy"
+            }
+            Health::Unhealthy => {
+                if stable {
+                    env.restarts = 0;
+                }
+                let run_at = now + restart_backoff_ms(env.restarts);
+                env.restarts += 1;
+                store::jobs::enqueue(&mut *tx, &new_id(), "restart", Some(id), run_at)
+                    .await
+                    .map_err(internal("enqueueing a restart"))?;
+                "environment.unhealthy"
+            }
+            _ => "environment.recovered",
+        };
+        if !store::environments::update_lifecycle(&mut *tx, &env, v.version)
+            .await
+            .map_err(internal("writing an environment's health"))?
+        {
+            continue; // moved meanwhile: decide again on the fresh row
+        }
+        let event = AuditEvent::system(action, Some(env.id.clone()), Some(env.team_id.clone())).with_detail(
+            serde_json::json!({ "from": was.as_str(), "to": change.to.as_str(), "reason": change.reason, "restarts": env.restarts }),
+        );
+        store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a health change"))?;
+        let message = match change.to {
+            Health::Unhealthy => format!("{} is unhealthy ({}); restarting it", env.name, change.reason),
+            _ => format!("{} is healthy again", env.name),
+        };
+        let kind = if change.to == Health::Unhealthy { "environment_unhealthy" } else { "environment_recovered" };
+        super::notify::to_user(&mut tx, env.owner_id.as_deref(), Some(&env.id), kind, &message, now).await?;
+        tx.commit().await.map_err(internal("committing a health change"))?;
+        return Ok(true);
+    }
+    Err(AppError::Conflict("the environment is changing right now; try again".into()))
 }
 
 /// The owner's inbox hears when their environment is ready, failed or

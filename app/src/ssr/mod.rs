@@ -14,6 +14,7 @@ pub mod context;
 pub mod costs;
 pub mod db;
 pub mod demo;
+pub mod deployments;
 pub mod environments;
 pub mod insights;
 pub mod live;

@@ -18,6 +18,7 @@
 use super::git::Git;
 use super::pg_databases::PgDatabases;
 use super::{Driver, DriverError, EnvSpec, Seed};
+use app::domain::tier::DeploymentStrategy;
 use async_trait::async_trait;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
@@ -71,13 +72,14 @@ impl LocalDriver {
     }
 
     /// Stops every process of one environment (its process group first).
-    /// `keep`: a running process whose whole process group (the start
-    /// command's shell and what it started) stays.
-    async fn stop(&self, id: &str, keep: Option<i32>) {
+    /// `keep`: running processes whose whole process groups (the start
+    /// command's shell and what it started) stay.
+    async fn stop(&self, id: &str, keep: &[i32]) {
+        let keep: Vec<Option<i32>> = keep.iter().map(|pid| process_group(*pid)).collect();
         let pids: Vec<i32> = self
             .processes()
             .into_iter()
-            .filter(|(pid, env)| env == id && (keep.is_none() || process_group(*pid) != keep))
+            .filter(|(pid, env)| env == id && !keep.contains(&process_group(*pid)))
             .map(|(p, _)| p)
             .collect();
         for pid in &pids {
@@ -238,12 +240,12 @@ impl LocalDriver {
     }
 
     async fn clean_up_failed(&self, id: &str) {
-        self.stop(id, None).await;
+        self.stop(id, &[]).await;
         if let Some(pg) = &self.pg {
             let _ = pg.drop_env(id).await;
         }
         let dir = self.env_dir(id);
-        for part in ["src", "src.tmp", "home", "app.db", "app.db.tmp", "pid", "port", "commit", "built"] {
+        for part in ["src", "src.tmp", "next", "prev", "home", "app.db", "app.db.tmp", "serving", "kept", "built"] {
             let path = dir.join(part);
             let _ = tokio::fs::remove_dir_all(&path).await;
             let _ = tokio::fs::remove_file(&path).await;
@@ -251,24 +253,39 @@ impl LocalDriver {
     }
 
     async fn provision_steps(&self, spec: &EnvSpec, dir: &Path, log: &Path) -> Result<serde_json::Value, DriverError> {
+        let cwd = if spec.source.is_some() { dir.join("src") } else { dir.to_path_buf() };
+        let database_url = self.prepare(spec, &cwd, true, log).await?;
+        let serving = self.start_ready(spec, &cwd, &database_url, log).await?;
+        write_serving(dir, "serving", &serving).await?;
+        Ok(serving.facts(dir))
+    }
+
+    /// Everything before the start, in `cwd`: the code at the commit, its
+    /// build (once per commit in `src`, whose `built` marker a retry after a
+    /// crash trusts; always in a deployment's `next`), the environment's own
+    /// database (cloned from the template once) and the migration. Returns
+    /// the database URL.
+    async fn prepare(&self, spec: &EnvSpec, cwd: &Path, marked: bool, log: &Path) -> Result<String, DriverError> {
+        let dir = self.env_dir(&spec.id);
         let commit = spec.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("");
         // 1. The code at the environment's commit.
-        let cwd = match &spec.source {
-            Some(source) => {
-                let src = dir.join("src");
-                append_log(log, &format!("==> checkout {}\n", source.commit)).await;
-                self.git.checkout(&source.app_id, &source.commit, &src).await.map_err(DriverError::Failed)?;
-                src
-            }
-            None => dir.to_path_buf(),
-        };
-        // 2. The build, once per commit (a retry after a crash skips a finished one).
+        if let Some(source) = &spec.source {
+            append_log(log, &format!("==> checkout {}\n", source.commit)).await;
+            self.git.checkout(&source.app_id, &source.commit, cwd).await.map_err(DriverError::Failed)?;
+        }
+        // 2. The build.
         if let Some(build) = &spec.build {
-            let built = tokio::fs::read_to_string(dir.join("built")).await.unwrap_or_default();
+            let built = if marked {
+                tokio::fs::read_to_string(dir.join("built")).await.unwrap_or_default()
+            } else {
+                String::new()
+            };
             if built.trim() != commit || commit.is_empty() {
                 append_log(log, &format!("==> build: {build}\n")).await;
-                self.run_step("build", build, &cwd, spec, None, spec.build_timeout, log).await?;
-                tokio::fs::write(dir.join("built"), commit).await?;
+                self.run_step("build", build, cwd, spec, None, spec.build_timeout, log).await?;
+                if marked {
+                    tokio::fs::write(dir.join("built"), commit).await?;
+                }
             }
         }
         // 3. Its own database, cloned from the template, then migrated.
@@ -290,18 +307,31 @@ impl LocalDriver {
         };
         if let Some(migrate) = &spec.migrate {
             append_log(log, &format!("==> migrate: {migrate}\n")).await;
-            self.run_step("migrate", migrate, &cwd, spec, Some(&database_url), spec.build_timeout, log).await?;
+            self.run_step("migrate", migrate, cwd, spec, Some(&database_url), spec.build_timeout, log).await?;
         }
-        // 4. The start, then the readiness probe.
+        Ok(database_url)
+    }
+
+    /// Starts the blueprint's start command in `cwd` on a free port and
+    /// waits for its readiness probe (polling quickly at first, 60 s at
+    /// most). A process that never gets ready is killed.
+    async fn start_ready(
+        &self,
+        spec: &EnvSpec,
+        cwd: &Path,
+        database_url: &str,
+        log: &Path,
+    ) -> Result<Serving, DriverError> {
+        let commit = spec.source.as_ref().map(|s| s.commit.clone()).unwrap_or_default();
         append_log(log, &format!("==> start: {}\n", spec.start)).await;
         let port = free_port()?;
         let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.arg("-c")
             .arg(&spec.start)
-            .current_dir(&cwd)
+            .current_dir(cwd)
             .env_clear()
-            .envs(self.step_env(spec, Some(&database_url)))
+            .envs(self.step_env(spec, Some(database_url)))
             .env("PORT", port.to_string())
             .stdin(std::process::Stdio::null())
             .stdout(out.try_clone()?)
@@ -312,36 +342,199 @@ impl LocalDriver {
             .kill_on_drop(false);
         let child = cmd.spawn()?;
         let pid = child.id().ok_or_else(|| DriverError::Failed("the process exited at once".into()))? as i32;
-        tokio::fs::write(dir.join("pid"), pid.to_string()).await?;
-        tokio::fs::write(dir.join("port"), port.to_string()).await?;
-        tokio::fs::write(dir.join("commit"), commit).await?;
-        // Readiness: poll quickly at first, give up after 60 s.
         for attempt in 0..650 {
             if self.healthy(port, &spec.health_path).await {
-                return Ok(serde_json::json!({ "pid": pid, "port": port, "dir": dir, "commit": commit }));
+                return Ok(Serving { pid, port, commit });
             }
             if !alive(pid) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(if attempt < 50 { 20 } else { 100 })).await;
         }
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        stop_group(pid).await;
         let output = self.failure_output(spec, log).await;
         Err(DriverError::Failed(format!("readiness probe on {} failed; output:\n{output}", spec.health_path)))
     }
 
+    /// What serves the environment now, if its process is alive.
     async fn running(&self, id: &str) -> Option<(i32, u16)> {
+        let s = read_serving(&self.env_dir(id), "serving").await?;
+        alive(s.pid).then_some((s.pid, s.port))
+    }
+
+    /// Rolling and blue-green: the new version starts in `next/` beside
+    /// what serves, and takes the traffic only once it passes its readiness
+    /// probe (one atomic rename of the `serving` record, which the proxy
+    /// reads). Rolling then stops the old process; blue-green keeps it
+    /// (`kept`, `prev/`) for the rollback window.
+    async fn deploy_beside(
+        &self,
+        spec: &EnvSpec,
+        strategy: DeploymentStrategy,
+        log: &Path,
+    ) -> Result<serde_json::Value, DriverError> {
+        let dir = self.env_dir(&spec.id);
+        let Some(old) = read_serving(&dir, "serving").await.filter(|s| alive(s.pid)) else {
+            // Nothing serves to keep serving: the same as a recreate.
+            append_log(log, "==> nothing serves now: starting it afresh\n").await;
+            return self.provision(spec).await;
+        };
+        // Nothing left of an interrupted attempt; what serves and the kept
+        // colour stay until the new version is ready.
+        let kept = read_serving(&dir, "kept").await.filter(|k| alive(k.pid) && k.pid != old.pid);
+        let keep: Vec<i32> = [Some(old.pid), kept.as_ref().map(|k| k.pid)].into_iter().flatten().collect();
+        self.stop(&spec.id, &keep).await;
+        let next = dir.join("next");
+        let _ = tokio::fs::remove_dir_all(&next).await;
+        let database_url = self.prepare(spec, &next, false, log).await?;
+        let new = match self.start_ready(spec, &next, &database_url, log).await {
+            Ok(new) => new,
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(&next).await;
+                append_log(
+                    log,
+                    &format!("==> the new version never became ready; {} keeps serving\n", short(&old.commit)),
+                )
+                .await;
+                return Err(DriverError::Permanent(format!(
+                    "the new version never became ready; the previous one keeps serving. {e}"
+                )));
+            }
+        };
+        // The switch: `serving` names the new process in one rename. One
+        // kept colour at most: an older one goes first.
+        if let Some(kept) = &kept {
+            stop_group(kept.pid).await;
+        }
+        let prev = dir.join("prev");
+        let _ = tokio::fs::remove_dir_all(&prev).await;
+        if tokio::fs::try_exists(dir.join("src")).await.unwrap_or(false) {
+            tokio::fs::rename(dir.join("src"), &prev).await?;
+        }
+        tokio::fs::rename(&next, dir.join("src")).await?;
+        tokio::fs::write(dir.join("built"), &new.commit).await?;
+        if strategy == DeploymentStrategy::BlueGreen {
+            write_serving(&dir, "kept", &old).await?;
+        } else {
+            let _ = tokio::fs::remove_file(dir.join("kept")).await;
+        }
+        write_serving(&dir, "serving", &new).await?;
+        append_log(log, &format!("==> {} serves now ({})\n", short(&new.commit), strategy.as_str())).await;
+        if strategy != DeploymentStrategy::BlueGreen {
+            stop_group(old.pid).await;
+            let _ = tokio::fs::remove_dir_all(&prev).await;
+        }
+        Ok(new.facts(&dir))
+    }
+
+    /// Blue-green: stops the kept colour, if any (its window closed, or a
+    /// new deployment replaces it).
+    async fn retire_kept(&self, id: &str) -> Result<(), DriverError> {
         let dir = self.env_dir(id);
-        let pid: i32 = tokio::fs::read_to_string(dir.join("pid")).await.ok()?.trim().parse().ok()?;
-        let port: u16 = tokio::fs::read_to_string(dir.join("port")).await.ok()?.trim().parse().ok()?;
-        alive(pid).then_some((pid, port))
+        if let Some(kept) = read_serving(&dir, "kept").await {
+            let serving = read_serving(&dir, "serving").await;
+            // Never the one that serves (a rollback already swapped them).
+            if serving.is_none_or(|s| s.pid != kept.pid) {
+                stop_group(kept.pid).await;
+            }
+        }
+        let _ = tokio::fs::remove_dir_all(dir.join("prev")).await;
+        match tokio::fs::remove_file(dir.join("kept")).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Blue-green: traffic back to the kept colour in one rename, then the
+    /// rolled-back one stops.
+    async fn switch_back(&self, id: &str) -> Result<serde_json::Value, DriverError> {
+        let dir = self.env_dir(id);
+        let log = dir.join("output.log");
+        let Some(kept) = read_serving(&dir, "kept").await.filter(|k| alive(k.pid)) else {
+            return Err(DriverError::Permanent(
+                "the previous colour is no longer running; nothing to switch back to".into(),
+            ));
+        };
+        let current = read_serving(&dir, "serving").await;
+        write_serving(&dir, "serving", &kept).await?;
+        append_log(&log, &format!("==> rolled back: {} serves again\n", short(&kept.commit))).await;
+        if let Some(current) = current.filter(|c| c.pid != kept.pid) {
+            stop_group(current.pid).await;
+        }
+        let gone = dir.join("rolled-back");
+        let _ = tokio::fs::remove_dir_all(&gone).await;
+        if tokio::fs::try_exists(dir.join("prev")).await.unwrap_or(false) {
+            tokio::fs::rename(dir.join("src"), &gone).await?;
+            tokio::fs::rename(dir.join("prev"), dir.join("src")).await?;
+            tokio::fs::write(dir.join("built"), &kept.commit).await?;
+            let _ = tokio::fs::remove_dir_all(&gone).await;
+        }
+        tokio::fs::remove_file(dir.join("kept")).await?;
+        Ok(kept.facts(&dir))
     }
 
     async fn healthy(&self, port: u16, path: &str) -> bool {
-        let url = format!("http://127.0.0.1:{port}{path}");
-        matches!(self.http.get(url).send().await, Ok(r) if r.status().is_success())
+        self.check(port, path).await.is_ok()
     }
+
+    /// One GET of the health path (the client's 2 s timeout); why it failed.
+    async fn check(&self, port: u16, path: &str) -> Result<(), String> {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        match self.http.get(url).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("{path} answered {}", r.status().as_u16())),
+            Err(e) if e.is_timeout() => Err(format!("{path} did not answer within 2 s")),
+            Err(_) => Err(format!("{path} refused the connection")),
+        }
+    }
+}
+
+/// One running version of an environment: its process (group leader), port
+/// and commit. `serving` names the one the proxy sends traffic to; `kept`,
+/// blue-green's previous colour. Each is one small file replaced by a
+/// rename, so a reader (or a crash) sees the old record or the new one,
+/// never half of each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Serving {
+    pid: i32,
+    port: u16,
+    commit: String,
+}
+
+impl Serving {
+    fn facts(&self, dir: &Path) -> serde_json::Value {
+        serde_json::json!({ "pid": self.pid, "port": self.port, "dir": dir, "commit": self.commit })
+    }
+}
+
+async fn write_serving(dir: &Path, name: &str, s: &Serving) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    tokio::fs::write(&tmp, format!("{} {} {}\n", s.pid, s.port, s.commit)).await?;
+    tokio::fs::rename(&tmp, dir.join(name)).await
+}
+
+async fn read_serving(dir: &Path, name: &str) -> Option<Serving> {
+    let text = tokio::fs::read_to_string(dir.join(name)).await.ok()?;
+    let mut parts = text.split_whitespace();
+    let pid = parts.next()?.parse().ok()?;
+    let port = parts.next()?.parse().ok()?;
+    let commit = parts.next().unwrap_or("").to_string();
+    Some(Serving { pid, port, commit })
+}
+
+/// Stops one process group (TERM, then KILL after 1.5 s).
+async fn stop_group(pid: i32) {
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
+    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    for _ in 0..30 {
+        if !alive(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
 }
 
 /// A process's group id (from `/proc/<pid>/stat`).
@@ -368,15 +561,17 @@ impl Driver for LocalDriver {
     async fn provision(&self, spec: &EnvSpec) -> Result<serde_json::Value, DriverError> {
         let dir = self.env_dir(&spec.id);
         let commit = spec.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("");
-        if let Some((pid, port)) = self.running(&spec.id).await {
-            let running_commit = tokio::fs::read_to_string(dir.join("commit")).await.unwrap_or_default();
-            if running_commit.trim() == commit && self.healthy(port, &spec.health_path).await {
-                self.stop(&spec.id, Some(pid)).await; // strays from an interrupted attempt
-                return Ok(serde_json::json!({ "pid": pid, "port": port, "dir": dir, "commit": commit }));
+        if let Some(s) = read_serving(&dir, "serving").await.filter(|s| alive(s.pid)) {
+            if s.commit == commit && self.healthy(s.port, &spec.health_path).await {
+                // Strays from an interrupted attempt (a kept colour too) go.
+                self.stop(&spec.id, &[s.pid]).await;
+                let _ = self.retire_kept(&spec.id).await;
+                return Ok(s.facts(&dir));
             }
         }
         // Whatever an earlier, interrupted attempt (or the previous commit) left running goes first.
-        self.stop(&spec.id, None).await;
+        self.stop(&spec.id, &[]).await;
+        let _ = self.retire_kept(&spec.id).await;
         tokio::fs::create_dir_all(&dir).await?;
         let log = dir.join("output.log");
         append_log(
@@ -415,7 +610,7 @@ impl Driver for LocalDriver {
     }
 
     async fn teardown(&self, id: &str) -> Result<(), DriverError> {
-        self.stop(id, None).await;
+        self.stop(id, &[]).await;
         if let Some(pg) = &self.pg {
             pg.drop_env(id).await?;
         }
@@ -447,6 +642,48 @@ impl Driver for LocalDriver {
 
     async fn endpoint(&self, id: &str) -> Option<SocketAddr> {
         self.running(id).await.map(|(_, port)| SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    async fn deploy(&self, spec: &EnvSpec, strategy: DeploymentStrategy) -> Result<serde_json::Value, DriverError> {
+        let log = self.env_dir(&spec.id).join("output.log");
+        let commit = spec.source.as_ref().map(|s| short(&s.commit).to_string()).unwrap_or_default();
+        append_log(&log, &format!("==> deploying {commit} ({})\n", strategy.as_str())).await;
+        match strategy {
+            // Stop, start, probe, in place. A failure leaves nothing
+            // running (the health monitor then restarts what the
+            // environment records), but keeps its database and files.
+            DeploymentStrategy::Recreate => {
+                self.stop(&spec.id, &[]).await;
+                self.retire_kept(&spec.id).await?;
+                let dir = self.env_dir(&spec.id);
+                self.provision_steps(spec, &dir, &log).await.map_err(|e| match e {
+                    DriverError::Failed(m) | DriverError::Permanent(m) => DriverError::Permanent(m),
+                    other => other,
+                })
+            }
+            DeploymentStrategy::Rolling | DeploymentStrategy::BlueGreen => {
+                self.deploy_beside(spec, strategy, &log).await
+            }
+        }
+    }
+
+    async fn roll_back(&self, id: &str) -> Result<serde_json::Value, DriverError> {
+        self.switch_back(id).await
+    }
+
+    async fn retire(&self, id: &str) -> Result<(), DriverError> {
+        self.retire_kept(id).await
+    }
+
+    async fn probe(&self, id: &str, health_path: &str) -> app::domain::health::Probe {
+        use app::domain::health::Probe;
+        match self.running(id).await {
+            None => Probe::Gone,
+            Some((_, port)) => match self.check(port, health_path).await {
+                Ok(()) => Probe::Passed,
+                Err(why) => Probe::Failed(why),
+            },
+        }
     }
 
     async fn snapshots(&self, name: &str) -> Vec<String> {

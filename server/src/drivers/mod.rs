@@ -95,6 +95,20 @@ pub trait Driver: Send + Sync {
     async fn owned(&self) -> Result<Vec<String>, DriverError>;
     /// Where the environment answers, if it runs.
     async fn endpoint(&self, id: &str) -> Option<std::net::SocketAddr>;
+    /// Replaces what runs with `spec`'s commit by `strategy` (recreate,
+    /// rolling, blue-green); a version that never becomes ready is a
+    /// permanent error (under rolling and blue-green the old one still serves).
+    async fn deploy(
+        &self,
+        spec: &EnvSpec,
+        strategy: app::domain::tier::DeploymentStrategy,
+    ) -> Result<serde_json::Value, DriverError>;
+    /// Blue-green: traffic back to the kept colour at once; the other stops.
+    async fn roll_back(&self, id: &str) -> Result<serde_json::Value, DriverError>;
+    /// Blue-green: the kept colour stops (its rollback window closed).
+    async fn retire(&self, id: &str) -> Result<(), DriverError>;
+    /// One health probe: `health_path` over HTTP while its process runs.
+    async fn probe(&self, id: &str, health_path: &str) -> app::domain::health::Probe;
     /// The last `max_bytes` of the environment's process output.
     async fn log_tail(&self, id: &str, max_bytes: u64) -> Option<String>;
     /// Snapshots kept of an environment (by its name at the time).

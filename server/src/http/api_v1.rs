@@ -48,7 +48,9 @@ async fn unknown_route() -> ApiError {
         super::costs_api::month_json, super::costs_api::export_csv, super::costs_api::export_focus,
         super::costs_api::set_budget, super::approvals_api::list_approvals, super::approvals_api::get_approval,
         super::approvals_api::approve, super::approvals_api::deny, super::approvals_api::cancel,
-        super::insights_api::roi, super::insights_api::maturity),
+        super::insights_api::roi, super::insights_api::maturity,
+        super::deployments_api::create_deployment, super::deployments_api::list_deployments,
+        super::deployments_api::get_deployment, super::deployments_api::rollback_deployment),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -214,6 +216,9 @@ struct EnvironmentJson {
     app: String,
     tier: String,
     state: String,
+    /// What the health probes say: `healthy`, `unhealthy` (being restarted;
+    /// still charged) or `unknown` (provisioning, failed or destroyed).
+    health: String,
     owner: Option<String>,
     git_ref: Option<String>,
     pr_number: Option<i64>,
@@ -240,6 +245,7 @@ fn environment_json(state: &AppState, e: store::environments::Listed) -> Environ
         app: e.app_slug,
         tier: e.tier,
         state: e.state,
+        health: e.health,
         owner: e.owner_login,
         git_ref: e.git_ref,
         pr_number: e.pr_number,
@@ -269,7 +275,7 @@ async fn list_environments(
 }
 
 /// The JSON body of a request, or a 422 naming what is wrong with it.
-fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     payload.map(|Json(v)| v).map_err(|rejection| ApiError(AppError::invalid("body", rejection.body_text())))
 }
 

@@ -7,6 +7,7 @@ pub mod audit_csv;
 pub mod auth;
 pub mod costs_api;
 pub mod csrf;
+pub mod deployments_api;
 pub mod events;
 pub mod health;
 pub mod insights_api;
@@ -50,6 +51,7 @@ pub fn router(
         .merge(costs_api::router())
         .merge(insights_api::router())
         .merge(approvals_api::router())
+        .merge(deployments_api::router())
         .merge(audit_csv::router())
         .merge(events::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

@@ -156,6 +156,22 @@ mod tests {
         async fn endpoint(&self, _: &str) -> Option<std::net::SocketAddr> {
             None
         }
+        async fn deploy(
+            &self,
+            _: &crate::drivers::EnvSpec,
+            _: app::domain::tier::DeploymentStrategy,
+        ) -> Result<serde_json::Value, crate::drivers::DriverError> {
+            unreachable!()
+        }
+        async fn roll_back(&self, _: &str) -> Result<serde_json::Value, crate::drivers::DriverError> {
+            unreachable!()
+        }
+        async fn retire(&self, _: &str) -> Result<(), crate::drivers::DriverError> {
+            unreachable!()
+        }
+        async fn probe(&self, _: &str, _: &str) -> app::domain::health::Probe {
+            app::domain::health::Probe::Gone
+        }
     }
 
     #[test]

@@ -7,11 +7,13 @@
 use crate::drivers::git::Git;
 use crate::drivers::{Driver, DriverError, EnvSpec, Secrets, Seed, SourceSpec, TemplateSpec};
 use app::domain::blueprint::Blueprint;
+use app::domain::health::{Change, Health};
 use app::domain::lifecycle::Event;
 use app::domain::repository::Wanted;
+use app::domain::tier::DeploymentStrategy;
 use app::ssr::clock::now_ms;
 use app::ssr::store::{self, audit::AuditEvent, jobs::Job};
-use app::ssr::{environments, Db, PortalSettings};
+use app::ssr::{deployments, environments, Db, PortalSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -61,6 +63,9 @@ impl Reconciler {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(err) => tracing::error!(error = %err, "reconciler pass failed"),
+            }
+            if let Err(err) = self.retire_closed_windows().await {
+                tracing::error!(error = %err, "retiring kept colours failed");
             }
             if now_ms() - last_sweep > 60_000 {
                 last_sweep = now_ms();
@@ -237,6 +242,49 @@ impl Reconciler {
                     .await
                     .map_err(fail)?;
             }
+            // The health monitor found it unhealthy: start it again (the
+            // driver keeps a process that serves again by now). Running out
+            // of attempts fails the environment with the reason, like any job.
+            "restart" if matches!(state.as_str(), "active" | "idle" | "expiring") => {
+                self.complete_for_provision(&mut spec, &app).await?;
+                let detail = self.driver.provision(&spec).await.map_err(driver_err)?;
+                store::resources::record_detail(self.db.pool(), env_id, &detail.to_string())
+                    .await
+                    .map_err(|e| Step::Retry(e.to_string()))?;
+                let back = Change { to: Health::Healthy, reason: "restarted".into() };
+                environments::record_health(&self.db, env_id, &back).await.map_err(fail)?;
+            }
+            // A deployment ends as a record (succeeded or failed); it never
+            // fails the environment, whatever the driver says.
+            "deploy" => {
+                let Some(d) = deployments::start(&self.db, env_id).await.map_err(fail)? else {
+                    return Ok(());
+                };
+                let last = job.attempts >= job.max_attempts;
+                let outcome = self.deploy(&mut spec, &app, &d).await;
+                match outcome {
+                    Ok(detail) => {
+                        store::resources::record_detail(self.db.pool(), env_id, &detail.to_string())
+                            .await
+                            .map_err(|e| Step::Retry(e.to_string()))?;
+                        deployments::finish(&self.db, &d, Ok(())).await.map_err(fail)?;
+                    }
+                    Err(Step::Retry(reason)) if !last => return Err(Step::Retry(reason)),
+                    Err(step) => deployments::finish(&self.db, &d, Err(step.reason())).await.map_err(fail)?,
+                }
+            }
+            "rollback" => match self.driver.roll_back(env_id).await {
+                Ok(detail) => {
+                    store::resources::record_detail(self.db.pool(), env_id, &detail.to_string())
+                        .await
+                        .map_err(|e| Step::Retry(e.to_string()))?;
+                    deployments::rolled_back(&self.db, env_id).await.map_err(fail)?;
+                }
+                Err(DriverError::Permanent(reason)) => {
+                    deployments::rollback_impossible(&self.db, env_id, &reason).await.map_err(fail)?;
+                }
+                Err(other) => return Err(Step::Retry(other.to_string())),
+            },
             "snapshot" if state == "expiring" => {
                 let path = self.driver.snapshot(&spec).await.map_err(driver_err)?;
                 tracing::info!(env = %spec.name, %path, "snapshot kept");
@@ -254,6 +302,34 @@ impl Reconciler {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Carries out a deployment: the commit's spec, then the driver by the
+    /// deployment's strategy.
+    async fn deploy(
+        &self,
+        spec: &mut EnvSpec,
+        app: &store::apps::App,
+        d: &store::deployments::Deployment,
+    ) -> Result<serde_json::Value, Step> {
+        spec.source = Some(SourceSpec { app_id: app.id.clone(), commit: d.commit_sha.clone() });
+        self.complete_for_provision(spec, app).await?;
+        let strategy: DeploymentStrategy =
+            d.strategy.parse().map_err(|e: String| Step::Permanent(format!("the deployment's strategy: {e}")))?;
+        self.driver.deploy(spec, strategy).await.map_err(|e| match e {
+            DriverError::Permanent(m) => Step::Permanent(m),
+            other => Step::Retry(other.to_string()),
+        })
+    }
+
+    /// Stops the kept colour of blue-green deployments whose window closed.
+    pub async fn retire_closed_windows(&self) -> Result<usize, String> {
+        let closed = store::deployments::windows_closed(self.db.pool(), now_ms()).await.map_err(|e| e.to_string())?;
+        for d in &closed {
+            self.driver.retire(&d.environment_id).await.map_err(|e| e.to_string())?;
+            deployments::window_closed(&self.db, d).await.map_err(|e| e.to_string())?;
+        }
+        Ok(closed.len())
     }
 
     /// Removes resources on the host that no live environment owns.

@@ -12,7 +12,6 @@ pub struct Environment {
     pub owner_id: Option<String>,
     pub tier: String,
     pub state: String,
-    pub desired: String,
     pub git_ref: Option<String>,
     pub pr_number: Option<i64>,
     pub commit_sha: Option<String>,
@@ -29,14 +28,20 @@ pub struct Environment {
     pub claimed_at: Option<i64>,
     /// When the scheduler should next tick it (see migration 0004).
     pub next_check_at: Option<i64>,
+    /// What the health monitor concluded (see migration 0011); written only
+    /// by `environments::record_health`.
+    pub health: String,
+    pub health_changed_at: Option<i64>,
+    pub restarts: i64,
 }
 
 pub async fn insert<'c>(ex: impl Exec<'c>, env: &Environment) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, git_ref,
+        "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, health, git_ref,
              pr_number, commit_sha, pooled, created_at, ready_at, last_activity_at, expires_at,
-             warned_at, destroyed_at, failure_reason, claimed_at, next_check_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+             warned_at, destroyed_at, failure_reason, claimed_at, next_check_at, health_changed_at, restarts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+             $22, $23)",
     )
     .bind(&env.id)
     .bind(&env.name)
@@ -45,7 +50,7 @@ pub async fn insert<'c>(ex: impl Exec<'c>, env: &Environment) -> sqlx::Result<()
     .bind(&env.owner_id)
     .bind(&env.tier)
     .bind(&env.state)
-    .bind(&env.desired)
+    .bind(&env.health)
     .bind(&env.git_ref)
     .bind(env.pr_number)
     .bind(&env.commit_sha)
@@ -59,6 +64,8 @@ pub async fn insert<'c>(ex: impl Exec<'c>, env: &Environment) -> sqlx::Result<()
     .bind(&env.failure_reason)
     .bind(env.claimed_at)
     .bind(env.next_check_at)
+    .bind(env.health_changed_at)
+    .bind(env.restarts)
     .execute(ex)
     .await?;
     Ok(())
@@ -77,6 +84,7 @@ pub struct Listed {
     pub commit_sha: Option<String>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    pub health: String,
     pub app_slug: String,
     pub team_id: String,
     pub team_slug: String,
@@ -85,7 +93,7 @@ pub struct Listed {
 
 const LISTED_SELECT: &str =
     "SELECT e.id, e.name, e.tier, e.state, e.git_ref, e.pr_number, e.commit_sha, e.created_at, e.expires_at,
-        a.slug AS app_slug, t.id AS team_id, t.slug AS team_slug, u.login AS owner_login
+        e.health, a.slug AS app_slug, t.id AS team_id, t.slug AS team_slug, u.login AS owner_login
      FROM environments e
      JOIN apps a ON a.id = e.app_id
      JOIN teams t ON t.id = e.team_id
@@ -118,8 +126,9 @@ pub async fn count_by_state<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<(String, 
 }
 
 const ENV_COLUMNS: &str =
-    "id, name, team_id, app_id, owner_id, tier, state, desired, git_ref, pr_number, commit_sha, pooled,
-    created_at, ready_at, last_activity_at, expires_at, warned_at, destroyed_at, failure_reason, claimed_at, next_check_at";
+    "id, name, team_id, app_id, owner_id, tier, state, git_ref, pr_number, commit_sha, pooled,
+    created_at, ready_at, last_activity_at, expires_at, warned_at, destroyed_at, failure_reason, claimed_at, next_check_at,
+    health, health_changed_at, restarts";
 
 /// An environment with its optimistic-concurrency version.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -147,12 +156,12 @@ pub async fn find_by_name<'c>(ex: impl Exec<'c>, name: &str) -> sqlx::Result<Opt
 /// `version` was read; returns whether it did.
 pub async fn update_lifecycle<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE environments SET state = $1, desired = $2, ready_at = $3, last_activity_at = $4, expires_at = $5,
-             warned_at = $6, destroyed_at = $7, failure_reason = $8, next_check_at = $9, version = version + 1
-         WHERE id = $10 AND version = $11",
+        "UPDATE environments SET state = $1, ready_at = $2, last_activity_at = $3, expires_at = $4,
+             warned_at = $5, destroyed_at = $6, failure_reason = $7, next_check_at = $8,
+             health = $11, health_changed_at = $12, restarts = $13, version = version + 1
+         WHERE id = $9 AND version = $10",
     )
     .bind(&env.state)
-    .bind(&env.desired)
     .bind(env.ready_at)
     .bind(env.last_activity_at)
     .bind(env.expires_at)
@@ -162,9 +171,27 @@ pub async fn update_lifecycle<'c>(ex: impl Exec<'c>, env: &Environment, version:
     .bind(env.next_check_at)
     .bind(&env.id)
     .bind(version)
+    .bind(&env.health)
+    .bind(env.health_changed_at)
+    .bind(env.restarts)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Environments the health monitor probes: running (active, idle or
+/// expiring, pool members included) with no provisioning, restart,
+/// deployment or rollback under way, as (id, tier, health, app id).
+pub async fn to_probe<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<(String, String, String, String)>> {
+    sqlx::query_as(
+        "SELECT e.id, e.tier, e.health, e.app_id FROM environments e
+         WHERE e.state IN ('active', 'idle', 'expiring')
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.environment_id = e.id AND j.finished_at IS NULL
+                             AND j.kind IN ('provision', 'restart', 'deploy', 'rollback'))
+         ORDER BY e.id",
+    )
+    .fetch_all(ex)
+    .await
 }
 
 /// Records when the scheduler should next look (derived data: no version bump).

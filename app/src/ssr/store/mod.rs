@@ -5,6 +5,7 @@
 pub mod approvals;
 pub mod apps;
 pub mod audit;
+pub mod deployments;
 pub mod documents;
 pub mod environments;
 pub mod jobs;

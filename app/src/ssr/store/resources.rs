@@ -56,6 +56,17 @@ pub async fn mark_created<'c>(ex: impl Exec<'c>, environment_id: &str, now: i64,
     Ok(())
 }
 
+/// Replaces the runtime facts of resources that exist (a restart's new
+/// process id and port); their cost clocks keep running.
+pub async fn record_detail<'c>(ex: impl Exec<'c>, environment_id: &str, detail: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE resources SET detail = $1 WHERE environment_id = $2 AND state = 'created'")
+        .bind(detail)
+        .bind(environment_id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 /// Stops the cost clock of every resource of an environment.
 pub async fn mark_deleted<'c>(ex: impl Exec<'c>, environment_id: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query(
