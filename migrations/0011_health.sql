@@ -11,6 +11,9 @@ ALTER TABLE environments DROP COLUMN desired;
 ALTER TABLE environments ADD COLUMN health TEXT NOT NULL DEFAULT 'unknown'
     CHECK (health IN ('healthy', 'unhealthy', 'unknown'));
 ALTER TABLE environments ADD COLUMN health_changed_at BIGINT;
+-- Environments running before this migration passed their readiness probe
+-- then: the monitor watches them from now on.
+UPDATE environments SET health = 'healthy' WHERE state IN ('active', 'idle', 'expiring');
 -- Restarts since the environment was last stably healthy: the backoff of the
 -- next one grows with it.
 ALTER TABLE environments ADD COLUMN restarts BIGINT NOT NULL DEFAULT 0;
@@ -22,8 +25,9 @@ CREATE TABLE deployments (
     environment_id   TEXT NOT NULL REFERENCES environments(id),
     commit_sha       TEXT NOT NULL,
     git_ref          TEXT,
-    -- What served before it (a rollback goes back to it).
+    -- What served before it, and its ref (a rollback goes back to them).
     previous_commit  TEXT,
+    previous_ref     TEXT,
     strategy         TEXT NOT NULL CHECK (strategy IN ('recreate', 'rolling', 'blue-green')),
     -- NULL: the portal itself (an automatic rollback).
     requested_by     TEXT REFERENCES users(id),
@@ -37,3 +41,5 @@ CREATE TABLE deployments (
     rollback_until   BIGINT
 );
 CREATE INDEX deployments_environment ON deployments (environment_id, created_at);
+-- The Environments page counts the unhealthy ones on every load.
+CREATE INDEX environments_unhealthy ON environments (team_id) WHERE health = 'unhealthy';

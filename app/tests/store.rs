@@ -1546,6 +1546,7 @@ mod runtime {
     use app::ssr::clock::now_ms;
     use app::ssr::context::{BoxFuture, SourceError, Sources};
     use app::ssr::deployments::{self, Wanting};
+    use app::ssr::environments::NewEnvironment;
     use app::ssr::{environments, AppState};
     use std::sync::Arc;
 
@@ -1679,6 +1680,7 @@ mod runtime {
             (want(None, Some("bad..ref")), "ref"),
             (want(None, Some("no-such-branch")), "ref"),
             (want(None, Some("refs/pull/0/head")), "ref"),
+            (want(Some(NEXT), Some("next")), "ref"),
         ] {
             match deployments::deploy(&state, &alice, &id, w).await {
                 Err(AppError::Invalid { field: f, .. }) => assert_eq!(f, field),
@@ -1710,8 +1712,10 @@ mod runtime {
         // What the reconciler records.
         let started = deployments::start(&db, &id).await.unwrap().expect("under way");
         assert_eq!(started.state, "deploying");
-        deployments::finish(&db, &started, Ok(())).await.unwrap();
-        assert_eq!(env(&db, &id).await.commit_sha.as_deref(), Some(NEXT), "what serves now");
+        deployments::finish(&db, &started, Ok(false)).await.unwrap();
+        let now_serving = env(&db, &id).await;
+        assert_eq!(now_serving.commit_sha.as_deref(), Some(NEXT), "what serves now");
+        assert_eq!(now_serving.git_ref.as_deref(), Some("next"), "and the branch it follows");
         let done = store::deployments::find(db.pool(), &d.id).await.unwrap().unwrap();
         assert_eq!((done.state.as_str(), done.rollback_until), ("succeeded", None));
         assert!(done.ready_at.is_some() && done.finished_at.is_some());
@@ -1748,21 +1752,34 @@ mod runtime {
                 .unwrap();
         assert_eq!(d.strategy, "blue-green", "the tier's setting is read");
         let started = deployments::start(&db, &id).await.unwrap().unwrap();
-        deployments::finish(&db, &started, Ok(())).await.unwrap();
+        deployments::finish(&db, &started, Ok(true)).await.unwrap();
         let served = store::deployments::find(db.pool(), &d.id).await.unwrap().unwrap();
         let until = served.rollback_until.expect("a window");
         assert_eq!(until, served.ready_at.unwrap() + app::domain::deployment::ROLLBACK_WINDOW_MS);
 
         // A person rolls back: queued, then recorded by the reconciler.
         deployments::rollback(&state, &alice, &id, &d.id).await.unwrap();
+        assert!(
+            matches!(deployments::rollback(&state, &alice, &id, &d.id).await, Err(AppError::Conflict(_))),
+            "one rollback at a time"
+        );
         let queued =
             "SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND kind = 'rollback' AND finished_at IS NULL";
         assert_eq!(count(&db, queued, &id).await, 1);
         deployments::rolled_back(&db, &id).await.unwrap();
         let back = store::deployments::find(db.pool(), &d.id).await.unwrap().unwrap();
         assert_eq!((back.state.as_str(), back.rollback_until), ("rolled-back", None));
-        assert_eq!(env(&db, &id).await.commit_sha.as_deref(), Some(MAIN), "the previous commit serves again");
+        assert_eq!(back.reason.as_deref(), Some("rolled back by alice"));
+        let restored = env(&db, &id).await;
+        assert_eq!(restored.commit_sha.as_deref(), Some(MAIN), "the previous commit serves again");
+        assert_eq!(restored.git_ref.as_deref(), Some("main"), "and its branch");
         assert!(matches!(deployments::rollback(&state, &alice, &id, &d.id).await, Err(AppError::Conflict(_))), "once");
+        // The reconciler finishes its job.
+        sqlx::query("UPDATE jobs SET finished_at = 1 WHERE environment_id = $1 AND kind = 'rollback'")
+            .bind(&id)
+            .execute(db.pool())
+            .await
+            .unwrap();
 
         // The new colour failing its probes in the window: the portal rolls back by itself.
         let d2 =
@@ -1770,16 +1787,154 @@ mod runtime {
                 .await
                 .unwrap();
         let s2 = deployments::start(&db, &id).await.unwrap().unwrap();
-        deployments::finish(&db, &s2, Ok(())).await.unwrap();
+        deployments::finish(&db, &s2, Ok(true)).await.unwrap();
         let sick = Change { to: Health::Unhealthy, reason: "the health probe failed 3 times".into() };
         assert!(environments::record_health(&db, &id, &sick).await.unwrap());
         let automatic = "SELECT COUNT(*) FROM audit_events WHERE target_id = $1 AND action = 'environment.rollback'
                          AND actor_label = 'system'";
         assert_eq!(count(&db, automatic, &id).await, 1);
-        assert_eq!(count(&db, queued, &id).await, 2, "a rollback queued instead of a restart");
+        assert_eq!(count(&db, queued, &id).await, 1, "a rollback queued instead of a restart");
         let restarts = "SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND kind = 'restart'";
         assert_eq!(count(&db, restarts, &id).await, 0);
         deployments::rolled_back(&db, &id).await.unwrap();
-        assert_eq!(store::deployments::find(db.pool(), &d2.id).await.unwrap().unwrap().state, "rolled-back");
+        let auto = store::deployments::find(db.pool(), &d2.id).await.unwrap().unwrap();
+        assert_eq!(auto.state, "rolled-back");
+        assert!(auto.reason.unwrap().starts_with("rolled back by the portal: the health probe failed"));
+
+        // Nothing was kept (the old colour was already gone): no window, no rollback.
+        let d3 =
+            deployments::deploy(&state, &alice, &id, Wanting { git_ref: Some("next".into()), ..Default::default() })
+                .await
+                .unwrap();
+        let s3 = deployments::start(&db, &id).await.unwrap().unwrap();
+        deployments::finish(&db, &s3, Ok(false)).await.unwrap();
+        assert_eq!(store::deployments::find(db.pool(), &d3.id).await.unwrap().unwrap().rollback_until, None);
+        assert!(matches!(deployments::rollback(&state, &alice, &id, &d3.id).await, Err(AppError::Conflict(_))));
+    });
+
+    on_both_engines!(long_lived_tiers_take_a_manager_to_deploy, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = with_repo(&db, None).await;
+        let erin = as_user(&viewer(&db, "erin").await);
+        let staging = NewEnvironment {
+            app: "checkout-web".into(),
+            team: None,
+            branch: Some("main".into()),
+            pr_number: None,
+            tier: Tier::Staging,
+        };
+        let env = environments::create(&state, &erin, staging).await.unwrap();
+        let tiers = &state.settings.tiers;
+        environments::system_event(&db, tiers, &env.id, Event::Provisioned, "test").await.unwrap();
+        environments::system_event(&db, tiers, &env.id, Event::DeployHealthy, "test").await.unwrap();
+        let alice = as_user(&viewer(&db, "alice").await);
+        let next = || Wanting { git_ref: Some("next".into()), ..Default::default() };
+        match deployments::deploy(&state, &alice, &env.id, next()).await {
+            Err(AppError::Refused(rule)) => assert!(rule.contains("manager or a platform admin"), "{rule}"),
+            other => panic!("a developer deployed to staging: {other:?}"),
+        }
+        let denied: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'authz.deny' AND detail LIKE '%deploying to%'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(denied, 1, "the refusal is audited");
+        let bob = as_user(&viewer(&db, "bob").await);
+        let d = deployments::deploy(&state, &bob, &env.id, next()).await.unwrap();
+        assert_eq!(d.strategy, "rolling", "staging's default strategy");
+    });
+}
+
+mod way_out {
+    use super::pools_and_listing::{new_preview, state};
+    use super::*;
+    use app::domain::lifecycle::Event;
+    use app::ssr::environments;
+
+    async fn open_jobs(db: &Db, id: &str, kind: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND kind = $2 AND finished_at IS NULL")
+            .bind(id)
+            .bind(kind)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+    }
+
+    on_both_engines!(destroy_resumes_a_way_out_whose_job_was_lost, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db, 0);
+        let alice = RequestMeta { viewer: Some(viewer(&db, "alice").await), ..Default::default() };
+        let env = environments::create(&state, &alice, new_preview("lost-job")).await.unwrap();
+        let tiers = &state.settings.tiers;
+        environments::system_event(&db, tiers, &env.id, Event::Provisioned, "test").await.unwrap();
+        environments::system_event(&db, tiers, &env.id, Event::DeployHealthy, "test").await.unwrap();
+        environments::destroy(&state, &alice, &env.id).await.unwrap();
+        assert_eq!(open_jobs(&db, &env.id, "teardown").await, 1);
+        // While the teardown is queued, a second Destroy adds nothing.
+        environments::destroy(&state, &alice, &env.id).await.unwrap();
+        assert_eq!(open_jobs(&db, &env.id, "teardown").await, 1);
+        // The job is lost (finished without its transition): stuck expiring.
+        sqlx::query("UPDATE jobs SET finished_at = 1 WHERE environment_id = $1")
+            .bind(&env.id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        environments::destroy(&state, &alice, &env.id).await.unwrap();
+        assert_eq!(open_jobs(&db, &env.id, "teardown").await, 1, "the way out is queued again");
+        let resumed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE target_id = $1 AND action = 'environment.destroy' AND detail LIKE '%resumed%'",
+        )
+        .bind(&env.id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(resumed, 1);
+        environments::system_event(&db, tiers, &env.id, Event::TornDown, "test").await.unwrap();
+        let gone = store::environments::find(db.pool(), &env.id).await.unwrap().unwrap().env;
+        assert_eq!(gone.state, "destroyed");
+        let open: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE environment_id = $1 AND state <> 'deleted'")
+                .bind(&env.id)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(open, 0, "every resource's clock stopped");
+    });
+
+    on_both_engines!(a_drift_between_what_serves_and_what_is_recorded_queues_one_restart, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db, 0);
+        let alice = RequestMeta { viewer: Some(viewer(&db, "alice").await), ..Default::default() };
+        let env = environments::create(&state, &alice, new_preview("drifting")).await.unwrap();
+        let tiers = &state.settings.tiers;
+        environments::system_event(&db, tiers, &env.id, Event::Provisioned, "test").await.unwrap();
+        environments::system_event(&db, tiers, &env.id, Event::DeployHealthy, "test").await.unwrap();
+        // Its provisioning is done (the reconciler would have finished the job).
+        sqlx::query("UPDATE jobs SET finished_at = 1 WHERE environment_id = $1")
+            .bind(&env.id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let want = "a".repeat(40);
+        sqlx::query("UPDATE environments SET commit_sha = $1 WHERE id = $2")
+            .bind(&want)
+            .bind(&env.id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert!(!environments::correct_drift(&db, &env.id, &want).await.unwrap(), "no drift");
+        let found = "b".repeat(40);
+        assert!(environments::correct_drift(&db, &env.id, &found).await.unwrap());
+        assert!(!environments::correct_drift(&db, &env.id, &found).await.unwrap(), "one restart queued");
+        assert_eq!(open_jobs(&db, &env.id, "restart").await, 1);
+        let audited: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE target_id = $1 AND action = 'environment.drift'",
+        )
+        .bind(&env.id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(audited, 1);
     });
 }

@@ -1,24 +1,5 @@
 import { Page } from '@playwright/test';
-import { test, expect, hydrated, otherUser, shot, signInAs } from './fixtures';
-
-/** Alice makes a compliance preview and waits on its page until it runs. */
-async function compliancePreview(page: Page): Promise<string> {
-  await page.goto('/');
-  await hydrated(page);
-  await page.getByRole('button', { name: 'Options…' }).click();
-  const panel = page.getByRole('form', { name: 'New preview options' });
-  await panel.getByRole('radio', { name: /Compliance preview/ }).check();
-  await expect(panel).toContainText('held for platform approval');
-  await panel.getByRole('button', { name: 'Create preview' }).click();
-  const outcome = page.getByTestId('create-outcome');
-  await expect(outcome).toContainText('is being created');
-  const name = (await outcome.getByRole('link').textContent())!.trim();
-  await outcome.getByRole('link').click();
-  await expect(page.getByTestId('env-title')).toHaveText(name);
-  await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'active', { timeout: 30_000 });
-  await hydrated(page);
-  return name;
-}
+import { test, expect, compliancePreview, hydrated, otherUser, shot, signInAs } from './fixtures';
 
 /** The pending card of `name` in a queue page, once it has arrived. */
 function card(page: Page, name: string, kind: string) {

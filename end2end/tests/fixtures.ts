@@ -45,3 +45,22 @@ export async function otherUser(browser: Browser, testInfo: TestInfo, displayNam
 export async function shot(page: Page, testInfo: TestInfo, name: string) {
   await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
 }
+
+/** Makes a compliance preview (the signed-in user's) and waits on its page until it runs. */
+export async function compliancePreview(page: Page): Promise<string> {
+  await page.goto('/');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Options…' }).click();
+  const panel = page.getByRole('form', { name: 'New preview options' });
+  await panel.getByRole('radio', { name: /Compliance preview/ }).check();
+  await expect(panel).toContainText('held for platform approval');
+  await panel.getByRole('button', { name: 'Create preview' }).click();
+  const outcome = page.getByTestId('create-outcome');
+  await expect(outcome).toContainText('is being created');
+  const name = (await outcome.getByRole('link').textContent())!.trim();
+  await outcome.getByRole('link').click();
+  await expect(page.getByTestId('env-title')).toHaveText(name);
+  await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'active', { timeout: 30_000 });
+  await hydrated(page);
+  return name;
+}

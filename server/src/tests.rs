@@ -226,6 +226,11 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ("POST", "/api/fn/extend_environment", form, "id=someone-elses&hours=1", [401, 404, 404, 404]),
         ("POST", "/api/fn/destroy_environment", form, "id=someone-elses", [401, 404, 404, 404]),
         ("POST", "/api/fn/rate_environment", form, "id=someone-elses&score=3", [401, 404, 404, 404]),
+        ("POST", "/api/fn/deploy_environment", form, "id=someone-elses", [401, 404, 404, 404]),
+        ("POST", "/api/fn/rollback_deployment", form, "id=someone-elses&deployment=d", [401, 404, 404, 404]),
+        ("GET", "/api/v1/environments/someone-elses/deployments", "", "", [401, 404, 404, 404]),
+        ("POST", "/api/v1/environments/someone-elses/deployments", json, r#"{"ref":"main"}"#, [401, 404, 404, 404]),
+        ("POST", "/api/v1/environments/someone-elses/deployments/d/rollback", "", "", [401, 404, 404, 404]),
         ("POST", "/api/fn/list_my_tokens", form, "", [401, 200, 200, 200]),
         (
             "POST",

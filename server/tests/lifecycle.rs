@@ -315,7 +315,9 @@ async fn preview_lifecycle(database_url: Option<String>) {
 
     // Destroy: nothing of it is left on the host.
     let dir = p.data.path().join("envs").join(&id);
-    let pid: i64 = std::fs::read_to_string(dir.join("pid")).unwrap().trim().parse().unwrap();
+    // The driver's `serving` record: "<pid> <port> <commit>".
+    let serving = std::fs::read_to_string(dir.join("serving")).unwrap();
+    let pid: i64 = serving.split_whitespace().next().unwrap().parse().unwrap();
     assert!(pid_alive(pid));
     let (s, e) = call(&http, reqwest::Method::DELETE, api(&format!("/{id}")), &token, None).await;
     assert_eq!(s, 202, "{e}");
@@ -454,8 +456,8 @@ async fn insert_expired(pool: &sqlx::AnyPool, prefix: &str, n: usize) {
     let mut tx = pool.begin().await.unwrap();
     for i in 0..n {
         sqlx::query(
-            "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, pooled, created_at, last_activity_at, expires_at, next_check_at)
-             VALUES ($1, $2, 'team-payments', 'app-checkout-web', 'user-alice', 'preview-lightweight', 'active', 'running', 0, $3, $3, $4, $4)",
+            "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, pooled, created_at, last_activity_at, expires_at, next_check_at)
+             VALUES ($1, $2, 'team-payments', 'app-checkout-web', 'user-alice', 'preview-lightweight', 'active', 0, $3, $3, $4, $4)",
         )
         .bind(format!("{prefix}-{i:04}"))
         .bind(format!("checkout-web-{prefix}-{i:04}"))
@@ -1131,8 +1133,8 @@ async fn seed_10k(pool: &sqlx::AnyPool) {
         };
         let state = ["active", "idle", "ready", "destroyed"][i % 4];
         sqlx::query(
-            "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, desired, pooled, created_at, last_activity_at, expires_at)
-             VALUES ($1, $2, $3, $4, 'user-alice', 'preview-lightweight', $5, 'running', 0, $6, $6, $7)",
+            "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, pooled, created_at, last_activity_at, expires_at)
+             VALUES ($1, $2, $3, $4, 'user-alice', 'preview-lightweight', $5, 0, $6, $6, $7)",
         )
         .bind(format!("bench-{i:05}"))
         .bind(format!("bench-env-{i:05}"))
@@ -1753,4 +1755,145 @@ async fn deployments_follow_the_tier_strategy_on_sqlite() {
 async fn deployments_follow_the_tier_strategy_on_postgres() {
     let pg = PgDb::new("deploys");
     deployments_follow_the_tier_strategy(Some(pg.url.clone())).await;
+}
+
+/// A way out that fails ends somewhere: a full preview whose snapshot cannot
+/// be written (the snapshot folder is a file) ends `failed` with the reason
+/// after its attempts; Destroy then tears it down for good, and every
+/// resource's cost clock stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_snapshot_ends_failed_and_destroy_then_finishes() {
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(conf_dir.path(), "pool = []\n");
+    let p = start_with(None, &[("EOD_CONFIG", &conf)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let api = format!("{}/api/v1/environments", p.base);
+    let body = json!({ "app": "checkout-web", "branch": "main", "tier": "preview-full" });
+    let (s, env) = call(&http, reqwest::Method::POST, api.clone(), &token, Some(body)).await;
+    assert_eq!(s, 201, "{env}");
+    let id = env["id"].as_str().unwrap().to_string();
+    wait_for_state(&http, &p, &token, &id, "active").await;
+    // Break the snapshot: where its folder should be, a file.
+    let snapshots = p.data_dir().join("snapshots");
+    let _ = std::fs::remove_dir_all(&snapshots);
+    std::fs::write(&snapshots, "not a folder").unwrap();
+
+    let (s, _) = call(&http, reqwest::Method::DELETE, format!("{api}/{id}"), &token, None).await;
+    assert_eq!(s, 202);
+    // Five attempts with backoff (about 30 s), then `failed` with the reason.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let failed = loop {
+        let (_, e) = call(&http, reqwest::Method::GET, format!("{api}/{id}"), &token, None).await;
+        if e["state"] == "failed" {
+            break e;
+        }
+        assert!(e["state"] == "expiring", "{e}");
+        assert!(Instant::now() < deadline, "still {} waiting for failed", e["state"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(failed["health"], "unknown", "{failed}");
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+    let reason: String = sqlx::query_scalar("SELECT failure_reason FROM environments WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(!reason.is_empty(), "the reason is kept");
+    let told: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM notifications WHERE environment_id = $1 AND kind = 'environment_failed'",
+    )
+    .bind(&id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(told, 1, "the owner is told");
+
+    // Destroy on `failed` finishes the way out.
+    let (s, _) = call(&http, reqwest::Method::DELETE, format!("{api}/{id}"), &token, None).await;
+    assert_eq!(s, 202);
+    wait_for_state(&http, &p, &token, &id, "destroyed").await;
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE environment_id = $1 AND ended_at IS NULL")
+        .bind(&id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(open, 0, "every resource interval is closed");
+    assert!(env_processes(&p.data_dir()).iter().all(|(_, e)| *e != id), "nothing of it runs");
+    assert!(!p.data_dir().join("envs").join(&id).exists(), "nothing of it is left on the host");
+    db.close().await;
+}
+
+/// A portal killed (SIGKILL) in the middle of a blue-green deployment: the
+/// restarted portal takes the job over once its lease lapses and ends it;
+/// afterwards exactly one colour serves through the proxy, the kept colour
+/// is the only other process of the environment, and nothing is orphaned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_during_a_blue_green_switch_leaves_one_colour_serving() {
+    let repo = deployable_repo();
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(conf_dir.path(), "pool = []\n\n[tier.preview-lightweight]\nstrategy = \"blue-green\"\n");
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().display().to_string();
+    let settings = [("EOD_CONFIG", conf.as_str()), ("EOD_DATA_DIR", data_dir.as_str())];
+    let p = start_with(None, &settings);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    p.register_app(
+        &http,
+        json!({ "team": "payments", "slug": "deployable", "name": "Deployable", "repository": repo.path(),
+            "blueprint": { "build": "cp page.html index.html", "start": "sh start.sh" } }),
+    )
+    .await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let api = format!("{}/api/v1/environments", p.base);
+    let (s, env) =
+        call(&http, reqwest::Method::POST, api.clone(), &token, Some(json!({ "app": "deployable", "branch": "main" })))
+            .await;
+    assert_eq!(s, 201, "{env}");
+    let id = env["id"].as_str().unwrap().to_string();
+    let name = env["name"].as_str().unwrap().to_string();
+    wait_for_state(&http, &p, &token, &id, "active").await;
+    let (s, d) =
+        call(&http, reqwest::Method::POST, format!("{api}/{id}/deployments"), &token, Some(json!({ "ref": "next" })))
+            .await;
+    assert_eq!(s, 202, "{d}");
+    let dep = d["id"].as_str().unwrap().to_string();
+    // Kill the portal once the new colour's process exists (mid-switch).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let groups_of = |id: &str| -> std::collections::BTreeSet<i64> {
+        env_processes(data.path()).into_iter().filter(|(_, e)| e == id).map(|(pid, _)| process_group(pid)).collect()
+    };
+    while groups_of(&id).len() < 2 {
+        assert!(Instant::now() < deadline, "the new colour never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    p.crash();
+
+    let p = start_with(None, &settings);
+    p.wait_ready(&http).await;
+    let d = wait_for_deployment(&http, &p, &token, &id, &dep, "succeeded").await;
+    assert_eq!(d["state"], "succeeded");
+    let page = http
+        .get(format!("{}/", p.base))
+        .header("host", format!("{name}.localhost:{}", p.port))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("the next version"), "the new colour serves: {page}");
+    // Two colours at most: the one serving and the one kept for a rollback.
+    let dir = data.path().join("envs").join(&id);
+    let record = |file: &str| -> Option<i64> {
+        std::fs::read_to_string(dir.join(file)).ok()?.split_whitespace().next()?.parse().ok()
+    };
+    let serving = record("serving").expect("one serving record");
+    let kept = record("kept").expect("the old colour is kept");
+    assert_ne!(serving, kept);
+    assert_eq!(groups_of(&id), [serving, kept].into_iter().collect(), "no orphaned process of the environment");
+    assert!(!dir.join("next").exists(), "no half-made version left");
 }

@@ -38,6 +38,8 @@ pub struct EnvironmentList {
     pub rows: Vec<EnvironmentRow>,
     /// How many match the filters (all pages).
     pub total: i64,
+    /// How many of the viewer's running environments are unhealthy (any filter).
+    pub unhealthy: i64,
     pub query: ListQuery,
     /// Teams and apps the viewer can filter by (slugs).
     pub teams: Vec<String>,
@@ -89,10 +91,14 @@ async fn list_environments_inner(query: ListQuery) -> Result<EnvironmentList, Ap
         store::environments::list_page(pool, &viewer, &query).await.map_err(internal("listing environments"))?;
     let rows = listed.into_iter().map(|e| parse_row(e, &state)).collect::<Result<Vec<_>, AppError>>()?;
     let (teams, apps) = visible_teams_and_apps(&viewer).await?;
+    let unhealthy = store::environments::count_unhealthy(pool, &viewer)
+        .await
+        .map_err(internal("counting unhealthy environments"))?;
     Ok(EnvironmentList {
         now: now_ms(),
         rows,
         total,
+        unhealthy,
         query,
         teams: teams.into_iter().map(|(_, slug)| slug).collect(),
         apps: apps.into_iter().map(|a| a.slug).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),

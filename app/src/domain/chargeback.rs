@@ -556,6 +556,9 @@ pub struct SpanCost {
     pub charged_teams: u32,
     /// Shared and warm-pool cost, which the reports allocate to teams.
     pub shared: Micros,
+    /// The environments with direct cost (ids), so a caller can tell how
+    /// many are demo rows.
+    pub charged_ids: Vec<String>,
 }
 
 /// The actual cost of [from, to) (cut at `as_of`), computed exactly as a
@@ -580,6 +583,7 @@ pub fn span_cost(
         charged_envs: report.environments.iter().filter(|e| e.cost.0 > 0).count() as u32,
         charged_teams: report.teams.iter().filter(|t| t.direct.0 > 0).count() as u32,
         shared: report.pools.iter().map(|p| p.cost).sum(),
+        charged_ids: report.environments.iter().filter(|e| e.cost.0 > 0).map(|e| e.env_id.clone()).collect(),
     }
 }
 

@@ -853,6 +853,47 @@ mod tests {
     }
 
     #[test]
+    fn every_state_of_every_tier_can_reach_destroyed() {
+        // The portal's own events and a person's destroy: from any state some
+        // sequence ends in `destroyed` (an approval counts as an event here).
+        let events = [
+            Event::Provisioned,
+            Event::DeployHealthy,
+            Event::Failed { reason: "x".into() },
+            Event::Retry,
+            Event::DestroyRequested,
+            Event::DestroyApproved,
+            Event::SnapshotTaken,
+            Event::TornDown,
+            Event::Tick,
+        ];
+        for tier in Tier::ALL {
+            for state in EnvState::ALL {
+                let (lc, policy) = at(state, tier);
+                let mut frontier = vec![(lc, T0)];
+                let mut seen = vec![];
+                let mut reached = state == EnvState::Destroyed;
+                while let Some((lc, now)) = frontier.pop() {
+                    if lc.state == EnvState::Destroyed {
+                        reached = true;
+                        break;
+                    }
+                    if seen.contains(&lc.state) {
+                        continue;
+                    }
+                    seen.push(lc.state);
+                    for e in &events {
+                        if let Ok((next, _)) = apply(&lc, e, &policy, now + 400 * 24 * HOUR_MS) {
+                            frontier.push((next, now + 400 * 24 * HOUR_MS));
+                        }
+                    }
+                }
+                assert!(reached, "{tier:?}: {state:?} never reaches destroyed");
+            }
+        }
+    }
+
+    #[test]
     fn only_destroyed_is_not_live() {
         let dead: Vec<_> = EnvState::ALL.into_iter().filter(|s| !s.is_live()).collect();
         assert_eq!(dead, vec![EnvState::Destroyed]);

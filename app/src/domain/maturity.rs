@@ -58,6 +58,7 @@ pub struct Observed {
     pub alerts: Basis,
     /// Environments with direct cost charged to their team, and teams charged.
     pub charged_envs: u32,
+    pub charged_demo: u32,
     pub charged_teams: u32,
     /// Shared cost allocated to teams, in micro-dollars.
     pub allocated_micros: i64,
@@ -116,6 +117,8 @@ pub struct PeriodFigures {
     pub waits: Basis,
     pub audit_events: u32,
     pub charged_envs: u32,
+    /// Of those, demo seed rows.
+    pub charged_demo: u32,
     pub charged_teams: u32,
     pub allocated_micros: i64,
 }
@@ -142,6 +145,7 @@ pub fn observed(trail: &Trail, standing: &Standing, figures: &PeriodFigures, fro
         budgets: standing.budgets,
         alerts: seen_in(&trail.alerts, from, to).basis,
         charged_envs: figures.charged_envs,
+        charged_demo: figures.charged_demo,
         charged_teams: figures.charged_teams,
         allocated_micros: figures.allocated_micros,
         reviews: seen_in(&trail.reviews, from, to),
@@ -277,13 +281,13 @@ fn cost_control(o: &Observed) -> Axis {
     ];
     evidence.push(ev(
         format!(
-            "{} environment(s) charged to {} team(s); {} of shared cost allocated",
-            o.charged_envs,
+            "{} charged to {} team(s); {} of shared cost allocated",
+            count_text(Basis { n: o.charged_envs, demo: o.charged_demo }, "environment", "environments"),
             o.charged_teams,
             super::money::Micros(o.allocated_micros)
         ),
         Some("/costs".into()),
-        false,
+        o.charged_demo > 0,
     ));
     let next_step = match level {
         0 => Some("Destroy environments nobody needs (even by hand), then give previews a TTL.".into()),
@@ -383,6 +387,7 @@ mod tests {
             budgets: 2,
             alerts: Basis { n: 1, demo: 0 },
             charged_envs: 4,
+            charged_demo: 0,
             charged_teams: 2,
             allocated_micros: 1,
             reviews: seen(1),
@@ -438,6 +443,15 @@ mod tests {
         let slow = assess(&Observed { median_wait_ms: Some(25 * MINUTE_MS), ..everything() });
         assert_eq!(slow.overall, 2);
         assert!(slow.provisioning.next_step.unwrap().contains("20 minutes"));
+    }
+
+    #[test]
+    fn charged_demo_environments_are_flagged() {
+        let o = Observed { charged_envs: 4, charged_demo: 3, ..everything() };
+        let charged = assess(&o).cost_control.evidence.into_iter().find(|e| e.text.contains("charged")).unwrap();
+        assert!(charged.demo && charged.text.contains("4 environments (3 demo seed) charged"), "{charged:?}");
+        let measured = assess(&everything()).cost_control.evidence.into_iter().find(|e| e.text.contains("charged"));
+        assert!(!measured.unwrap().demo);
     }
 
     #[test]

@@ -287,7 +287,22 @@ fn EnvironmentTable(list: EnvironmentList) -> impl IntoView {
         (list.query.page > 0).then(|| format!("/?{}", list.query.with_page(list.query.page - 1).to_query_string()));
     let next =
         (last < list.total).then(|| format!("/?{}", list.query.with_page(list.query.page + 1).to_query_string()));
+    let unhealthy = (list.unhealthy > 0).then(|| {
+        view! {
+            <p role="status" data-testid="unhealthy-count" class="mb-2 rounded-md bg-red-50 p-2 text-sm text-red-800">
+                {format!(
+                    "{} of your teams' running environments {} unhealthy: {} probe fails or {} process is gone, and the portal is restarting {}.",
+                    list.unhealthy,
+                    if list.unhealthy == 1 { "is" } else { "are" },
+                    if list.unhealthy == 1 { "its" } else { "their" },
+                    if list.unhealthy == 1 { "its" } else { "their" },
+                    if list.unhealthy == 1 { "it" } else { "them" },
+                )}
+            </p>
+        }
+    });
     view! {
+        {unhealthy}
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
             <table class="min-w-full divide-y divide-slate-200 text-sm">
                 <caption class="sr-only">{format!("Environments, {summary}")}</caption>

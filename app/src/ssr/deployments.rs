@@ -45,6 +45,9 @@ pub async fn deploy(
     let env = load_visible(state, meta, env_id, Action::OperateEnvironments).await?;
     let commit_sha = wanting.commit_sha.map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty());
     let git_ref = wanting.git_ref.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    if commit_sha.is_some() && git_ref.is_some() {
+        return Err(AppError::invalid("ref", "give commit_sha or ref, not both"));
+    }
     if let Some(sha) = &commit_sha {
         if !is_commit_sha(sha) {
             return Err(AppError::invalid("commit_sha", "give a full commit id (40 or 64 hexadecimal digits)"));
@@ -86,6 +89,13 @@ pub async fn deploy(
         _ => env.git_ref.clone(),
     });
     let tier: Tier = stored(&env.tier, "tier", &env.id)?;
+    // Long-lived tiers are made by platform admins; what runs there changes
+    // with the team's manager or a platform admin, not any developer.
+    if !tier.is_preview() && !super::environments::may_manage(&viewer, &env.team_id) {
+        let rule = format!("deploying to {} takes the team's manager or a platform admin", tier.label());
+        super::authz::audit_denial(state, meta, Action::OperateEnvironments, Some(&env.team_id), &rule).await;
+        return Err(AppError::Refused(rule));
+    }
     let strategy = state.settings.tiers.get(tier).strategy;
     for _ in 0..5 {
         let now = now_ms();
@@ -102,6 +112,7 @@ pub async fn deploy(
             commit_sha: sha.clone(),
             git_ref: record_ref.clone(),
             previous_commit: current.env.commit_sha.clone(),
+            previous_ref: current.env.git_ref.clone(),
             strategy: strategy.as_str().into(),
             requested_by: Some(viewer.user_id.clone()),
             state: DeployState::Queued.as_str().into(),
@@ -179,7 +190,14 @@ async fn rollback_check(ex: &mut sqlx::AnyConnection, d: &Deployment, now: i64) 
         store::deployments::serving(&mut *ex, &d.environment_id).await.map_err(internal("reading deployments"))?;
     let busy =
         store::deployments::under_way(&mut *ex, &d.environment_id).await.map_err(internal("reading deployments"))?;
-    if busy.is_some() {
+    let rolling_back: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND kind = 'rollback' AND finished_at IS NULL",
+    )
+    .bind(&d.environment_id)
+    .fetch_one(&mut *ex)
+    .await
+    .map_err(internal("reading jobs"))?;
+    if busy.is_some() || rolling_back > 0 {
         return Err(refused(deployment::Refused::Busy));
     }
     let check = RollbackCheck {
@@ -272,19 +290,20 @@ pub async fn start(db: &Db, env_id: &str) -> Result<Option<Deployment>, AppError
     Ok(running.then_some(d))
 }
 
-/// Records how a deployment ended: `Ok` the new version serves (the
-/// environment's `commit_sha` follows), `Err(reason)` it never became ready.
-pub async fn finish(db: &Db, d: &Deployment, outcome: Result<(), String>) -> Result<(), AppError> {
+/// Records how a deployment ended: `Ok(kept)` the new version serves (the
+/// environment's commit and ref follow; `kept`: the old version still runs
+/// for a rollback), `Err(reason)` it never became ready.
+pub async fn finish(db: &Db, d: &Deployment, outcome: Result<bool, String>) -> Result<(), AppError> {
     let now = now_ms();
     let strategy: DeploymentStrategy = d.strategy.parse().map_err(|_| AppError::Internal)?;
     let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
     let mut done = d.clone();
     done.finished_at = Some(now);
     let (action, detail) = match &outcome {
-        Ok(()) => {
+        Ok(kept) => {
             done.state = DeployState::Succeeded.as_str().into();
             done.ready_at = Some(now);
-            done.rollback_until = deployment::rollback_until(strategy, now);
+            done.rollback_until = deployment::rollback_until(strategy, now).filter(|_| *kept);
             (
                 "environment.deployed",
                 serde_json::json!({ "deployment": d.id, "commit_sha": d.commit_sha, "strategy": d.strategy,
@@ -314,7 +333,7 @@ pub async fn finish(db: &Db, d: &Deployment, outcome: Result<(), String>) -> Res
             .execute(&mut *tx)
             .await
             .map_err(internal("closing older windows"))?;
-        set_commit(&mut tx, &d.environment_id, &d.commit_sha, now).await?;
+        set_commit(&mut tx, &d.environment_id, &d.commit_sha, d.git_ref.as_deref(), now).await?;
     }
     let env =
         store::environments::find(&mut *tx, &d.environment_id).await.map_err(internal("loading an environment"))?;
@@ -346,9 +365,28 @@ pub async fn rolled_back(db: &Db, env_id: &str) -> Result<(), AppError> {
     let Some(d) = store::deployments::serving(&mut *tx, env_id).await.map_err(internal("reading deployments"))? else {
         return Ok(());
     };
+    // Who asked for it (or why the portal did), from its audit event.
+    let asked: Option<(String, String)> = sqlx::query_as(
+        "SELECT actor_label, detail FROM audit_events WHERE target_id = $1 AND action = 'environment.rollback'
+         ORDER BY at DESC, id DESC LIMIT 1",
+    )
+    .bind(env_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal("reading a rollback"))?;
     let mut done = d.clone();
     done.state = DeployState::RolledBack.as_str().into();
     done.rollback_until = None;
+    done.reason = Some(match asked {
+        Some((who, detail)) if who == "system" => {
+            let why = serde_json::from_str::<serde_json::Value>(&detail)
+                .ok()
+                .and_then(|v| v["reason"].as_str().map(str::to_string));
+            format!("rolled back by the portal: {}", why.unwrap_or_else(|| "its health probe failed".into()))
+        }
+        Some((who, _)) => format!("rolled back by {who}"),
+        None => "rolled back".into(),
+    });
     if !store::deployments::advance(&mut *tx, &done, DeployState::Succeeded.as_str())
         .await
         .map_err(internal("recording a rollback"))?
@@ -356,7 +394,7 @@ pub async fn rolled_back(db: &Db, env_id: &str) -> Result<(), AppError> {
         return Ok(());
     }
     if let Some(previous) = &d.previous_commit {
-        set_commit(&mut tx, env_id, previous, now).await?;
+        set_commit(&mut tx, env_id, previous, d.previous_ref.as_deref(), now).await?;
     }
     let env = store::environments::find(&mut *tx, env_id).await.map_err(internal("loading an environment"))?;
     let event = AuditEvent::system("environment.rolled_back", Some(env_id.into()), env.map(|v| v.env.team_id))
@@ -388,19 +426,32 @@ pub async fn rollback_impossible(db: &Db, env_id: &str, reason: &str) -> Result<
 }
 
 /// The environment's `commit_sha` is what serves: it follows a deployment or
-/// a rollback (a version bump, so concurrent lifecycle writes re-read).
+/// a rollback (a version bump, so concurrent lifecycle writes re-read), and
+/// so do its ref and pull request when the deployment named a ref (a bare
+/// commit keeps them: the branch is still the one it follows).
 async fn set_commit(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     env_id: &str,
     sha: &str,
+    git_ref: Option<&str>,
     now: i64,
 ) -> Result<(), AppError> {
+    let pr = git_ref.and_then(parse_ref).and_then(|w| match w {
+        Wanted::PullRequest(n) => Some(n as i64),
+        _ => None,
+    });
+    let git_ref = git_ref.map(|r| r.strip_prefix("refs/heads/").unwrap_or(r));
     sqlx::query(
-        "UPDATE environments SET commit_sha = $1, health = 'healthy', health_changed_at = $2, version = version + 1 WHERE id = $3",
+        "UPDATE environments SET commit_sha = $1, health = 'healthy', health_changed_at = $2,
+             git_ref = COALESCE($4, git_ref), pr_number = CASE WHEN $4 IS NULL THEN pr_number ELSE $5 END,
+             version = version + 1
+         WHERE id = $3",
     )
     .bind(sha)
     .bind(now)
     .bind(env_id)
+    .bind(git_ref)
+    .bind(pr)
     .execute(&mut **tx)
     .await
     .map_err(internal("recording what serves"))?;

@@ -128,7 +128,8 @@ pub(crate) async fn free_name(
     id: &str,
     make: impl Fn(&str) -> String,
 ) -> Result<String, AppError> {
-    for len in [4, 6, 8, 12] {
+    // The whole id last: unique because the id is.
+    for len in [4, 6, 8, 12, 32] {
         let name = make(&suffix_of(id, len));
         let taken = store::environments::find_by_name(&mut *ex, &name).await.map_err(internal("choosing a name"))?;
         if taken.is_none() {
@@ -427,6 +428,11 @@ async fn claim_pooled(
         env.expires_at = lc.expires_at;
         env.warned_at = None;
         env.next_check_at = lifecycle::next_check(&lc, policy);
+        if !same_commit {
+            // Rebuilt at its new commit: nothing is known of its health until then.
+            env.health = Health::Unknown.as_str().into();
+            env.health_changed_at = Some(now);
+        }
         let claimed = store::environments::claim(&mut *tx, &env, member.version).await.map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 AppError::Conflict("an environment with that name exists; try again".into())
@@ -680,6 +686,39 @@ pub async fn record_health(db: &Db, id: &str, change: &crate::domain::health::Ch
     Err(AppError::Conflict("the environment is changing right now; try again".into()))
 }
 
+/// The driver serves `found` where the environment records another commit
+/// (a crash between a deployment's switch and its record, a hand edit): a
+/// restart at the recorded commit, audited, unless work on it is queued.
+/// Returns whether it queued one.
+pub async fn correct_drift(db: &Db, id: &str, found: &str) -> Result<bool, AppError> {
+    let now = now_ms();
+    let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
+    let Some(v) = store::environments::find(&mut *tx, id).await.map_err(internal("loading an environment"))? else {
+        return Ok(false);
+    };
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND finished_at IS NULL
+           AND kind IN ('provision', 'restart', 'deploy', 'rollback', 'snapshot', 'teardown')",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal("reading jobs"))?;
+    let state: EnvState = stored(&v.env.state, "state", id)?;
+    let want = v.env.commit_sha.clone().unwrap_or_default();
+    if queued > 0 || want == found || !matches!(state, EnvState::Active | EnvState::Idle | EnvState::Expiring) {
+        return Ok(false);
+    }
+    store::jobs::enqueue(&mut *tx, &new_id(), "restart", Some(id), now)
+        .await
+        .map_err(internal("enqueueing a restart"))?;
+    let event = AuditEvent::system("environment.drift", Some(id.into()), Some(v.env.team_id.clone()))
+        .with_detail(serde_json::json!({ "serving": found, "recorded": want }));
+    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a drift"))?;
+    tx.commit().await.map_err(internal("committing a drift"))?;
+    Ok(true)
+}
+
 /// The owner's inbox hears when their environment is ready, failed or
 /// destroyed (and why), in the transaction of the change.
 async fn tell_owner(
@@ -781,7 +820,13 @@ pub async fn destroy(state: &AppState, meta: &RequestMeta, id: &str) -> Result<D
         authz::audit_denial(state, meta, Action::OperateEnvironments, Some(&env.team_id), &rule).await;
         return Err(AppError::Refused(rule));
     }
-    match destroy_path(policy, stored(&env.state, "state", &env.id)?) {
+    let current: EnvState = stored(&env.state, "state", &env.id)?;
+    if current == EnvState::Expiring {
+        if let Some(resumed) = resume_way_out(state, meta, &env, policy).await? {
+            return Ok(Destroyed::Started(Box::new(resumed)));
+        }
+    }
+    match destroy_path(policy, current) {
         DestroyPath::Now => act(state, meta, id, Event::DestroyRequested, "environment.destroy")
             .await
             .map(|e| Destroyed::Started(Box::new(e))),
@@ -791,6 +836,46 @@ pub async fn destroy(state: &AppState, meta: &RequestMeta, id: &str) -> Result<D
             Ok(Destroyed::ApprovalRequested(Box::new(approval)))
         }
     }
+}
+
+/// Destroy on an environment stuck on its way out — `expiring` with no
+/// snapshot or teardown queued or running and no request waiting on the
+/// approvers (a job lost to a crash before it was recorded): queues the
+/// tier's way out again (snapshot first where the tier keeps one), audited.
+/// `None` when it is not stuck (the work under way goes on).
+async fn resume_way_out(
+    state: &AppState,
+    meta: &RequestMeta,
+    env: &Environment,
+    policy: &crate::domain::tier::TierPolicy,
+) -> Result<Option<Environment>, AppError> {
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
+    let work: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE environment_id = $1 AND finished_at IS NULL AND kind IN ('snapshot', 'teardown')",
+    )
+    .bind(&env.id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal("reading jobs"))?;
+    let waiting = store::approvals::open_for(&mut *tx, &env.id).await.map_err(internal("reading approvals"))?;
+    let fresh = store::environments::find(&mut *tx, &env.id).await.map_err(internal("loading an environment"))?;
+    if work > 0 || !waiting.is_empty() || fresh.is_none_or(|v| v.env.state != EnvState::Expiring.as_str()) {
+        return Ok(None);
+    }
+    let kind = match policy.at_ttl {
+        crate::domain::tier::AtTtl::SnapshotThenDestroy | crate::domain::tier::AtTtl::SoftDestroy => "snapshot",
+        _ => "teardown",
+    };
+    store::jobs::enqueue(&mut *tx, &new_id(), kind, Some(&env.id), now).await.map_err(internal("enqueueing a job"))?;
+    let mut event =
+        AuditEvent::from_request(meta, "environment.destroy", "environment", Some(env.id.clone()), Outcome::Success)
+            .with_detail(serde_json::json!({ "resumed": kind }));
+    event.team_id = Some(env.team_id.clone());
+    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a destroy"))?;
+    tx.commit().await.map_err(internal("committing a destroy"))?;
+    state.work.notify_one();
+    Ok(Some(env.clone()))
 }
 
 /// The team's manager or a platform admin.

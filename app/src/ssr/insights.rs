@@ -227,6 +227,13 @@ pub async fn maturity(state: &AppState, meta: &RequestMeta, days: Option<u32>) -
         },
         budgets: budgets as u32,
     };
+    // Charged environments the demo seed invented are flagged as such.
+    let demo_ids: std::collections::HashSet<String> = sqlx::query_scalar("SELECT id FROM environments WHERE demo = 1")
+        .fetch_all(pool)
+        .await
+        .map_err(internal("reading demo environments"))?
+        .into_iter()
+        .collect();
     let figures = |from: i64, to: i64, cost: &SpanCost, audit_events: i64| {
         let w = measure::waits(&g.facts.waits, from, to);
         PeriodFigures {
@@ -234,6 +241,7 @@ pub async fn maturity(state: &AppState, meta: &RequestMeta, days: Option<u32>) -
             waits: w.basis,
             audit_events: audit_events.max(0) as u32,
             charged_envs: cost.charged_envs,
+            charged_demo: cost.charged_ids.iter().filter(|id| demo_ids.contains(*id)).count() as u32,
             charged_teams: cost.charged_teams,
             allocated_micros: cost.shared.0,
         }

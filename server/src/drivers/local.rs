@@ -232,7 +232,11 @@ impl LocalDriver {
     /// environment's secret values masked (a build may print them; the
     /// reason is stored, shown and logged).
     async fn failure_output(&self, spec: &EnvSpec, log: &Path) -> String {
-        let mut text = last_lines(&tail(log, 4_000).await, 15);
+        // Only this attempt's output: from its last "==> provisioning" or
+        // "==> deploying" line on (earlier attempts' errors would mislead).
+        let recent = tail(log, 4_000).await;
+        let start = ["==> provisioning ", "==> deploying "].iter().filter_map(|m| recent.rfind(m)).max().unwrap_or(0);
+        let mut text = last_lines(&recent[start..], 15);
         for value in spec.secrets.0.values().filter(|v| !v.is_empty()) {
             text = text.replace(value.as_str(), "[secret]");
         }
@@ -377,7 +381,7 @@ impl LocalDriver {
         let Some(old) = read_serving(&dir, "serving").await.filter(|s| alive(s.pid)) else {
             // Nothing serves to keep serving: the same as a recreate.
             append_log(log, "==> nothing serves now: starting it afresh\n").await;
-            return self.provision(spec).await;
+            return Ok(with_kept(self.provision(spec).await?, false));
         };
         // Nothing left of an interrupted attempt; what serves and the kept
         // colour stay until the new version is ready.
@@ -424,7 +428,7 @@ impl LocalDriver {
             stop_group(old.pid).await;
             let _ = tokio::fs::remove_dir_all(&prev).await;
         }
-        Ok(new.facts(&dir))
+        Ok(with_kept(new.facts(&dir), strategy == DeploymentStrategy::BlueGreen))
     }
 
     /// Blue-green: stops the kept colour, if any (its window closed, or a
@@ -506,6 +510,13 @@ impl Serving {
     fn facts(&self, dir: &Path) -> serde_json::Value {
         serde_json::json!({ "pid": self.pid, "port": self.port, "dir": dir, "commit": self.commit })
     }
+}
+
+/// A deployment's facts with whether the old version was kept (a rollback
+/// is possible only then).
+fn with_kept(mut facts: serde_json::Value, kept: bool) -> serde_json::Value {
+    facts["kept"] = serde_json::Value::Bool(kept);
+    facts
 }
 
 async fn write_serving(dir: &Path, name: &str, s: &Serving) -> std::io::Result<()> {
@@ -644,9 +655,23 @@ impl Driver for LocalDriver {
         self.running(id).await.map(|(_, port)| SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
-    async fn deploy(&self, spec: &EnvSpec, strategy: DeploymentStrategy) -> Result<serde_json::Value, DriverError> {
-        let log = self.env_dir(&spec.id).join("output.log");
-        let commit = spec.source.as_ref().map(|s| short(&s.commit).to_string()).unwrap_or_default();
+    async fn deploy(
+        &self,
+        spec: &EnvSpec,
+        strategy: DeploymentStrategy,
+        resume: bool,
+    ) -> Result<serde_json::Value, DriverError> {
+        let dir = self.env_dir(&spec.id);
+        let log = dir.join("output.log");
+        let wanted = spec.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("");
+        // A retry after a crash that came after the switch: done already.
+        if let Some(s) = read_serving(&dir, "serving").await.filter(|s| resume && alive(s.pid) && s.commit == wanted) {
+            if self.healthy(s.port, &spec.health_path).await {
+                let kept = read_serving(&dir, "kept").await.is_some_and(|k| alive(k.pid));
+                return Ok(with_kept(s.facts(&dir), kept));
+            }
+        }
+        let commit = short(wanted).to_string();
         append_log(&log, &format!("==> deploying {commit} ({})\n", strategy.as_str())).await;
         match strategy {
             // Stop, start, probe, in place. A failure leaves nothing
@@ -655,11 +680,11 @@ impl Driver for LocalDriver {
             DeploymentStrategy::Recreate => {
                 self.stop(&spec.id, &[]).await;
                 self.retire_kept(&spec.id).await?;
-                let dir = self.env_dir(&spec.id);
-                self.provision_steps(spec, &dir, &log).await.map_err(|e| match e {
+                let facts = self.provision_steps(spec, &dir, &log).await.map_err(|e| match e {
                     DriverError::Failed(m) | DriverError::Permanent(m) => DriverError::Permanent(m),
                     other => other,
-                })
+                })?;
+                Ok(with_kept(facts, false))
             }
             DeploymentStrategy::Rolling | DeploymentStrategy::BlueGreen => {
                 self.deploy_beside(spec, strategy, &log).await
@@ -673,6 +698,10 @@ impl Driver for LocalDriver {
 
     async fn retire(&self, id: &str) -> Result<(), DriverError> {
         self.retire_kept(id).await
+    }
+
+    async fn serving_commit(&self, id: &str) -> Option<String> {
+        read_serving(&self.env_dir(id), "serving").await.filter(|s| alive(s.pid)).map(|s| s.commit)
     }
 
     async fn probe(&self, id: &str, health_path: &str) -> app::domain::health::Probe {

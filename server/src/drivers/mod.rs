@@ -98,15 +98,21 @@ pub trait Driver: Send + Sync {
     /// Replaces what runs with `spec`'s commit by `strategy` (recreate,
     /// rolling, blue-green); a version that never becomes ready is a
     /// permanent error (under rolling and blue-green the old one still serves).
+    /// `resume`: a retry of an attempt that may have switched already (a
+    /// version of that commit that serves healthy is then kept as it is).
+    /// The facts returned say whether an old version was `kept` (blue-green).
     async fn deploy(
         &self,
         spec: &EnvSpec,
         strategy: app::domain::tier::DeploymentStrategy,
+        resume: bool,
     ) -> Result<serde_json::Value, DriverError>;
     /// Blue-green: traffic back to the kept colour at once; the other stops.
     async fn roll_back(&self, id: &str) -> Result<serde_json::Value, DriverError>;
     /// Blue-green: the kept colour stops (its rollback window closed).
     async fn retire(&self, id: &str) -> Result<(), DriverError>;
+    /// The commit of the process that serves, if one does.
+    async fn serving_commit(&self, id: &str) -> Option<String>;
     /// One health probe: `health_path` over HTTP while its process runs.
     async fn probe(&self, id: &str, health_path: &str) -> app::domain::health::Probe;
     /// The last `max_bytes` of the environment's process output.

@@ -274,8 +274,21 @@ async fn list_environments(
     Ok(Json(rows.into_iter().map(|e| environment_json(&state, e)).collect()))
 }
 
+/// An optional JSON body: empty (or blank) is `T::default()`; anything
+/// else must parse, whatever its content type, or it is a 422 saying what
+/// was `expected`.
+pub(crate) fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    raw: &[u8],
+    expected: &str,
+) -> Result<T, ApiError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(raw).map_err(|e| ApiError(AppError::invalid("body", format!("expected {expected}: {e}"))))
+}
+
 /// The JSON body of a request, or a 422 naming what is wrong with it.
-pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     payload.map(|Json(v)| v).map_err(|rejection| ApiError(AppError::invalid("body", rejection.body_text())))
 }
 

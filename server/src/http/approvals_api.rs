@@ -127,11 +127,7 @@ pub struct DecisionBody {
 
 /// The body is optional (an approve needs none); when present it is JSON.
 fn decision_body(raw: &[u8]) -> Result<DecisionBody, ApiError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DecisionBody::default());
-    }
-    serde_json::from_slice(raw)
-        .map_err(|e| ApiError(AppError::invalid("body", format!("expected {{\"reason\": \"…\"}}: {e}"))))
+    super::api_v1::optional_body(raw, "{\"reason\": \"…\"}")
 }
 
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", params(("id" = String, Path)), request_body = DecisionBody, responses(

@@ -2,12 +2,11 @@
 //! strategy), read the deployments, roll a blue-green one back. Reading needs
 //! `environments:read`; deploying and rolling back `environments:write`.
 
-use super::api_v1::{body, ApiError, Caller};
+use super::api_v1::{optional_body, ApiError, Caller};
 use app::domain::token::Scope;
 use app::ssr::deployments::{self, Wanting};
 use app::ssr::store::deployments::Listed;
 use app::ssr::AppState;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -90,14 +89,11 @@ pub async fn create_deployment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    payload: Result<Json<DeployBody>, JsonRejection>,
+    payload: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<DeploymentJson>), ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
-    // An empty body is the Redeploy button's request.
-    let b = match payload {
-        Err(JsonRejection::MissingJsonContentType(_)) => DeployBody::default(),
-        other => body(other)?,
-    };
+    // No body is the Redeploy button's request: its own branch as it is now.
+    let b: DeployBody = optional_body(&payload, "{\"commit_sha\": \"…\"} or {\"ref\": \"…\"}")?;
     let d = deployments::deploy(&state, &caller.meta, &id, Wanting { commit_sha: b.commit_sha, git_ref: b.git_ref })
         .await?;
     let listed = deployments::find(&state, &caller.meta, &id, &d.id).await?;

@@ -160,6 +160,7 @@ mod tests {
             &self,
             _: &crate::drivers::EnvSpec,
             _: app::domain::tier::DeploymentStrategy,
+            _: bool,
         ) -> Result<serde_json::Value, crate::drivers::DriverError> {
             unreachable!()
         }
@@ -168,6 +169,9 @@ mod tests {
         }
         async fn retire(&self, _: &str) -> Result<(), crate::drivers::DriverError> {
             unreachable!()
+        }
+        async fn serving_commit(&self, _: &str) -> Option<String> {
+            None
         }
         async fn probe(&self, _: &str, _: &str) -> app::domain::health::Probe {
             app::domain::health::Probe::Gone

@@ -2,12 +2,15 @@
 //! interval (`probe_interval_seconds`), folds the results with the tier's
 //! `probe_failure_threshold` (`domain::health::observe`) and records each
 //! change through `environments::record_health`, which queues the restart
-//! of an unhealthy one. Probe streaks live in memory: a restarted portal
+//! of an unhealthy one. It also compares the commit that serves with the one
+//! recorded (desired vs observed) and restarts at the recorded one on a
+//! drift (a crash between a switch and its record). Probe streaks live in memory: a restarted portal
 //! starts counting again, which only delays a verdict by a few probes.
 
 use crate::drivers::Driver;
 use app::domain::blueprint::Blueprint;
-use app::domain::health::{observe, Health, Streak};
+use app::domain::health::{observe, Health, Probe, Streak};
+use app::domain::repository::is_commit_sha;
 use app::domain::tier::Tier;
 use app::ssr::clock::now_ms;
 use app::ssr::{environments, store, Db, PortalSettings};
@@ -54,31 +57,45 @@ impl HealthMonitor {
             .collect();
         let now = now_ms();
         let mut due = Vec::new();
-        for (id, tier, health, app_id) in &rows {
-            let (Ok(tier), Ok(health)) = (tier.parse::<Tier>(), health.parse::<Health>()) else { continue };
-            let Some(path) = paths.get(app_id) else { continue };
+        for row in &rows {
+            let (Ok(tier), Ok(health)) = (row.tier.parse::<Tier>(), row.health.parse::<Health>()) else { continue };
+            let Some(path) = paths.get(&row.app_id) else { continue };
             let probe = self.settings.tiers.get(tier).probe;
-            let entry = self.memory.entry(id.clone()).or_insert((Streak::default(), now));
+            let entry = self.memory.entry(row.id.clone()).or_insert((Streak::default(), now));
             if entry.1 <= now {
                 entry.1 = now + probe.interval_ms;
-                due.push((id.clone(), health, probe, path.clone()));
+                due.push((row.id.clone(), health, probe, path.clone(), row.commit_sha.clone()));
             }
         }
         // Forget what no longer runs.
-        let running: std::collections::HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        let running: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         self.memory.retain(|id, _| running.contains(id.as_str()));
 
         let driver = &self.driver;
         let probed: Vec<_> = futures_util::stream::iter(due)
-            .map(|(id, health, policy, path)| async move {
+            .map(|(id, health, policy, path, recorded)| async move {
                 let probe = driver.probe(&id, &path).await;
-                (id, health, policy, probe)
+                // Desired vs observed: the commit that serves against the one recorded.
+                let drift = match (&probe, recorded) {
+                    (Probe::Passed, Some(want)) if is_commit_sha(&want) => {
+                        driver.serving_commit(&id).await.filter(|found| *found != want)
+                    }
+                    _ => None,
+                };
+                (id, health, policy, probe, drift)
             })
             .buffer_unordered(PARALLEL_PROBES)
             .collect()
             .await;
         let mut changed = 0;
-        for (id, health, policy, probe) in probed {
+        for (id, health, policy, probe, drift) in probed {
+            if let Some(found) = drift {
+                match environments::correct_drift(&self.db, &id, &found).await {
+                    Ok(true) => changed += 1,
+                    Ok(false) => {}
+                    Err(err) => tracing::warn!(env = %id, error = %err, "correcting a drift"),
+                }
+            }
             let Some(entry) = self.memory.get_mut(&id) else { continue };
             let (streak, change) = observe(health, entry.0, &probe, &policy);
             entry.0 = streak;

@@ -261,16 +261,28 @@ impl Reconciler {
                     return Ok(());
                 };
                 let last = job.attempts >= job.max_attempts;
-                let outcome = self.deploy(&mut spec, &app, &d).await;
+                let outcome = self.deploy(&mut spec, &app, &d, job.attempts > 1).await;
                 match outcome {
                     Ok(detail) => {
                         store::resources::record_detail(self.db.pool(), env_id, &detail.to_string())
                             .await
                             .map_err(|e| Step::Retry(e.to_string()))?;
-                        deployments::finish(&self.db, &d, Ok(())).await.map_err(fail)?;
+                        let kept = detail["kept"].as_bool().unwrap_or(false);
+                        deployments::finish(&self.db, &d, Ok(kept)).await.map_err(fail)?;
                     }
                     Err(Step::Retry(reason)) if !last => return Err(Step::Retry(reason)),
-                    Err(step) => deployments::finish(&self.db, &d, Err(step.reason())).await.map_err(fail)?,
+                    Err(step) => {
+                        deployments::finish(&self.db, &d, Err(step.reason())).await.map_err(fail)?;
+                        // A failed recreate left nothing running: say so now and
+                        // restart the last good commit (not at the next probe).
+                        if d.strategy == DeploymentStrategy::Recreate.as_str() {
+                            let down = Change {
+                                to: Health::Unhealthy,
+                                reason: "its deployment failed and nothing runs".into(),
+                            };
+                            environments::record_health(&self.db, env_id, &down).await.map_err(fail)?;
+                        }
+                    }
                 }
             }
             "rollback" => match self.driver.roll_back(env_id).await {
@@ -311,12 +323,13 @@ impl Reconciler {
         spec: &mut EnvSpec,
         app: &store::apps::App,
         d: &store::deployments::Deployment,
+        resume: bool,
     ) -> Result<serde_json::Value, Step> {
         spec.source = Some(SourceSpec { app_id: app.id.clone(), commit: d.commit_sha.clone() });
         self.complete_for_provision(spec, app).await?;
         let strategy: DeploymentStrategy =
             d.strategy.parse().map_err(|e: String| Step::Permanent(format!("the deployment's strategy: {e}")))?;
-        self.driver.deploy(spec, strategy).await.map_err(|e| match e {
+        self.driver.deploy(spec, strategy, resume).await.map_err(|e| match e {
             DriverError::Permanent(m) => Step::Permanent(m),
             other => Step::Retry(other.to_string()),
         })

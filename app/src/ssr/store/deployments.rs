@@ -9,6 +9,7 @@ pub struct Deployment {
     pub commit_sha: String,
     pub git_ref: Option<String>,
     pub previous_commit: Option<String>,
+    pub previous_ref: Option<String>,
     pub strategy: String,
     pub requested_by: Option<String>,
     pub state: String,
@@ -20,18 +21,19 @@ pub struct Deployment {
     pub rollback_until: Option<i64>,
 }
 
-const COLUMNS: &str = "id, environment_id, commit_sha, git_ref, previous_commit, strategy, requested_by, state, reason,
-    created_at, started_at, ready_at, finished_at, rollback_until";
+const COLUMNS: &str = "id, environment_id, commit_sha, git_ref, previous_commit, previous_ref, strategy, requested_by,
+    state, reason, created_at, started_at, ready_at, finished_at, rollback_until";
 
 pub async fn insert<'c>(ex: impl Exec<'c>, d: &Deployment) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO deployments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "INSERT INTO deployments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&d.id)
     .bind(&d.environment_id)
     .bind(&d.commit_sha)
     .bind(&d.git_ref)
     .bind(&d.previous_commit)
+    .bind(&d.previous_ref)
     .bind(&d.strategy)
     .bind(&d.requested_by)
     .bind(&d.state)
@@ -58,7 +60,8 @@ pub struct Listed {
     pub requested_by_login: Option<String>,
 }
 
-const LISTED_SELECT: &str = "SELECT d.id, d.environment_id, d.commit_sha, d.git_ref, d.previous_commit, d.strategy,
+const LISTED_SELECT: &str =
+    "SELECT d.id, d.environment_id, d.commit_sha, d.git_ref, d.previous_commit, d.previous_ref, d.strategy,
     d.requested_by, d.state, d.reason, d.created_at, d.started_at, d.ready_at, d.finished_at, d.rollback_until,
     u.login AS requested_by_login
     FROM deployments d LEFT JOIN users u ON u.id = d.requested_by";

@@ -116,6 +116,20 @@ pub async fn list_live_visible<'c>(ex: impl Exec<'c>, viewer: &Viewer, limit: i6
     .await
 }
 
+/// Running environments the viewer may see whose health is `unhealthy`
+/// (a partial index keeps this cheap at 10,000 environments).
+pub async fn count_unhealthy<'c>(ex: impl Exec<'c>, viewer: &Viewer) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM environments e
+         WHERE e.health = 'unhealthy' AND e.state IN ('active', 'idle', 'expiring') AND e.pooled = 0
+           AND ($1 = 1 OR e.team_id IN (SELECT m.team_id FROM memberships m WHERE m.user_id = $2))",
+    )
+    .bind(flag(viewer.is_platform_admin))
+    .bind(&viewer.user_id)
+    .fetch_one(ex)
+    .await
+}
+
 /// One environment as listed (any state).
 pub async fn listed_by_id<'c>(ex: impl Exec<'c>, id: &str) -> sqlx::Result<Option<Listed>> {
     sqlx::query_as(&format!("{LISTED_SELECT} WHERE e.id = $1")).bind(id).fetch_optional(ex).await
@@ -179,15 +193,27 @@ pub async fn update_lifecycle<'c>(ex: impl Exec<'c>, env: &Environment, version:
     Ok(done.rows_affected() == 1)
 }
 
+/// One environment the health monitor probes.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Probed {
+    pub id: String,
+    pub tier: String,
+    pub health: String,
+    pub app_id: String,
+    /// The commit it should serve (its last good deployment's).
+    pub commit_sha: Option<String>,
+}
+
 /// Environments the health monitor probes: running (active, idle or
-/// expiring, pool members included) with no provisioning, restart,
-/// deployment or rollback under way, as (id, tier, health, app id).
-pub async fn to_probe<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<(String, String, String, String)>> {
+/// expiring, pool members included) since their readiness probe passed
+/// (health known), with no work on its process under way (provisioning,
+/// restart, deployment, rollback, snapshot or teardown).
+pub async fn to_probe<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<Probed>> {
     sqlx::query_as(
-        "SELECT e.id, e.tier, e.health, e.app_id FROM environments e
-         WHERE e.state IN ('active', 'idle', 'expiring')
+        "SELECT e.id, e.tier, e.health, e.app_id, e.commit_sha FROM environments e
+         WHERE e.state IN ('active', 'idle', 'expiring') AND e.health <> 'unknown'
            AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.environment_id = e.id AND j.finished_at IS NULL
-                             AND j.kind IN ('provision', 'restart', 'deploy', 'rollback'))
+                             AND j.kind IN ('provision', 'restart', 'deploy', 'rollback', 'snapshot', 'teardown'))
          ORDER BY e.id",
     )
     .fetch_all(ex)
@@ -251,7 +277,8 @@ pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sq
     let done = sqlx::query(
         "UPDATE environments SET name = $1, owner_id = $2, git_ref = $3, pr_number = $4, pooled = 0,
              claimed_at = $5, created_at = $6, state = $7, last_activity_at = $8, expires_at = $9, warned_at = NULL,
-             next_check_at = $10, commit_sha = $13, ready_at = $14, version = version + 1
+             next_check_at = $10, commit_sha = $13, ready_at = $14, health = $15, health_changed_at = $16,
+             version = version + 1
          WHERE id = $11 AND version = $12 AND pooled = 1",
     )
     .bind(&env.name)
@@ -268,6 +295,8 @@ pub async fn claim<'c>(ex: impl Exec<'c>, env: &Environment, version: i64) -> sq
     .bind(version)
     .bind(&env.commit_sha)
     .bind(env.ready_at)
+    .bind(&env.health)
+    .bind(env.health_changed_at)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
