@@ -338,7 +338,10 @@ pub struct EnvironmentView {
     pub may_destroy: bool,
     /// The tier's deployment strategy (`recreate`, `rolling`, `blue-green`).
     pub strategy: String,
-    /// Redeploy is offered: it runs and the viewer operates its team's environments.
+    /// The viewer operates its team's environments: the Redeploy form is
+    /// shown (a permission, so the page keeps its shape while the state moves).
+    pub may_operate: bool,
+    /// Redeploy is enabled: it runs and no deployment is under way.
     pub can_deploy: bool,
     /// Its deployments, newest first.
     pub deployments: Vec<DeploymentLine>,
@@ -487,6 +490,7 @@ async fn environment_detail_inner(id: String) -> Result<EnvironmentView, AppErro
     let can_deploy = may_operate && matches!(row.state, EnvState::Active | EnvState::Idle) && !busy;
     Ok(EnvironmentView {
         strategy: policy.strategy.as_str().to_string(),
+        may_operate,
         can_deploy,
         deployments,
         now,

@@ -149,12 +149,13 @@ fn Detail(d: EnvironmentView, ui: Controls) -> impl IntoView {
                     })}
                     {format!(" · owner {}", row.owner.clone().unwrap_or_else(|| "—".into()))}
                 </p>
-                {(row.health == Health::Unhealthy).then(|| view! {
-                    <div role="status" data-testid="unhealthy" class="mt-2 max-w-3xl rounded-md bg-red-50 p-2 text-sm text-red-800">
-                        "Its health probe fails or its process is gone: the portal is restarting it, waiting longer after each failed restart. "
-                        "Its resources still exist, so it is still charged until it is destroyed."
-                    </div>
-                })}
+                // Always there (hidden unless unhealthy): the page keeps its
+                // shape when a live refresh races hydration.
+                <div role="status" data-testid="unhealthy" hidden=row.health != Health::Unhealthy
+                    class="mt-2 max-w-3xl rounded-md bg-red-50 p-2 text-sm text-red-800">
+                    "Its health probe fails or its process is gone: the portal is restarting it, waiting longer after each failed restart. "
+                    "Its resources still exist, so it is still charged until it is destroyed."
+                </div>
                 {d.failure.clone().map(|f| view! {
                     <div role="alert" class="mt-2 max-w-3xl rounded-md bg-red-50 p-2 text-sm text-red-800">
                         <p class="font-medium">"Failed:"</p>
@@ -298,7 +299,7 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
     }
     .into_any();
     let deployments = (live_env || !d.deployments.is_empty()).then(|| {
-        view! { <Deployments id=row.id.clone() strategy=d.strategy.clone() can_deploy=d.can_deploy items=d.deployments.clone() ui /> }
+        view! { <Deployments id=row.id.clone() strategy=d.strategy.clone() may_operate=d.may_operate can_deploy=d.can_deploy items=d.deployments.clone() ui /> }
             .into_any()
     });
     view! {
@@ -317,6 +318,7 @@ fn detail_sections(d: &EnvironmentView, now: RwSignal<i64>, ui: Controls) -> Any
 fn Deployments(
     id: String,
     strategy: String,
+    may_operate: bool,
     can_deploy: bool,
     items: Vec<DeploymentLine>,
     ui: Controls,
@@ -347,7 +349,9 @@ fn Deployments(
         <section aria-labelledby="deploy-h" class="mt-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
             <h2 id="deploy-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Deployments"</h2>
             <p class="mt-1 text-sm text-slate-600" data-testid="strategy">{format!("This tier deploys by {how}.")}</p>
-            {can_deploy.then(|| view! {
+            // Shown by permission and only enabled while it can take one, so
+            // the page's shape does not change as the state moves.
+            {may_operate.then(|| view! {
                 <form on:submit=on_submit class="mt-3 flex flex-wrap items-end gap-2 text-sm">
                     <label class="block">
                         <span class="text-xs font-medium text-slate-600">"Branch, refs/pull/N/head or commit (empty: its own branch now)"</span>
@@ -356,7 +360,8 @@ fn Deployments(
                             prop:value=move || ui.deploy_what.get()
                             on:input=move |ev| ui.deploy_what.set(event_target_value(&ev)) />
                     </label>
-                    <button type="submit" data-testid="redeploy" disabled=move || pending.get()
+                    <button type="submit" data-testid="redeploy" disabled=move || pending.get() || !can_deploy
+                        title=if can_deploy { "" } else { "Only an active or idle environment with no deployment under way takes one." }
                         class="rounded-md bg-indigo-600 px-3 py-1.5 font-semibold text-white hover:bg-indigo-500 disabled:opacity-60">
                         "Redeploy"
                     </button>
