@@ -26,6 +26,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// After traffic moves to another version, the one it left keeps serving
+/// this long before it is stopped: requests the proxy routed just before the
+/// switch reach a process that still accepts them.
+const DRAIN: Duration = Duration::from_millis(500);
+
 pub struct LocalDriver {
     root: PathBuf,
     git: std::sync::Arc<Git>,
@@ -425,6 +430,7 @@ impl LocalDriver {
         write_serving(&dir, "serving", &new).await?;
         append_log(log, &format!("==> {} serves now ({})\n", short(&new.commit), strategy.as_str())).await;
         if strategy != DeploymentStrategy::BlueGreen {
+            tokio::time::sleep(DRAIN).await;
             stop_group(old.pid).await;
             let _ = tokio::fs::remove_dir_all(&prev).await;
         }
@@ -464,6 +470,7 @@ impl LocalDriver {
         write_serving(&dir, "serving", &kept).await?;
         append_log(&log, &format!("==> rolled back: {} serves again\n", short(&kept.commit))).await;
         if let Some(current) = current.filter(|c| c.pid != kept.pid) {
+            tokio::time::sleep(DRAIN).await;
             stop_group(current.pid).await;
         }
         let gone = dir.join("rolled-back");

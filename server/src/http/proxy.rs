@@ -107,12 +107,23 @@ pub async fn route(State((state, proxy)): State<(AppState, Arc<Proxy>)>, req: Re
         return (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large for the preview proxy.").into_response();
     };
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut upstream = proxy.http.request(parts.method.clone(), format!("http://{addr}{path}"));
-    for (k, v) in parts.headers.iter().filter(|(k, _)| !hop_by_hop(k)) {
-        upstream = upstream.header(k, v);
+    let send = |addr: std::net::SocketAddr| {
+        let mut upstream = proxy.http.request(parts.method.clone(), format!("http://{addr}{path}"));
+        for (k, v) in parts.headers.iter().filter(|(k, _)| !hop_by_hop(k)) {
+            upstream = upstream.header(k, v);
+        }
+        upstream.header("x-forwarded-host", host.as_str()).body(bytes.clone()).send()
+    };
+    let mut sent = send(addr).await;
+    // A deployment or rollback switched versions between the lookup and the
+    // connect (the old one stopped listening): the request never reached
+    // it, so it goes once more to whatever serves now.
+    if matches!(&sent, Err(e) if e.is_connect()) {
+        if let Some(now_serving) = proxy.driver.endpoint(&env.id).await.filter(|a| *a != addr) {
+            sent = send(now_serving).await;
+        }
     }
-    upstream = upstream.header("x-forwarded-host", host.as_str()).body(bytes);
-    match upstream.send().await {
+    match sent {
         Ok(res) => {
             let mut out = Response::builder().status(res.status().as_u16());
             for (k, v) in res.headers().iter().filter(|(k, _)| !hop_by_hop(k)) {
