@@ -23,6 +23,9 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed attempts from one address (sign-ins, tokens).
+    #[error("too many failed attempts from your address; try again in a minute")]
+    TooMany,
     #[error("something went wrong on our side; it has been logged")]
     Internal,
     #[error("request failed: {0}")]
@@ -42,6 +45,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::Invalid { .. } => 422,
             AppError::Conflict(_) => 409,
+            AppError::TooMany => 429,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
         }

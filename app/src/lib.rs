@@ -26,6 +26,8 @@ use pages::{
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::security::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en" class="h-full bg-slate-50">

@@ -91,6 +91,20 @@ on_both_engines!(audit_events_are_appended_and_read_back, |db: Db| async move {
     assert!(store::audit::count_by_action(db.pool(), "environment.create").await.unwrap() >= 50);
 });
 
+on_both_engines!(the_database_refuses_to_change_or_remove_audit_events, |db: Db| async move {
+    demo::seed(&db, NOW).await.unwrap();
+    let before = store::audit::count_by_action(db.pool(), "environment.create").await.unwrap();
+    let change = sqlx::query("UPDATE audit_events SET action = 'nothing.happened'").execute(db.pool()).await;
+    assert!(change.unwrap_err().to_string().contains("append-only"));
+    let remove = sqlx::query("DELETE FROM audit_events").execute(db.pool()).await;
+    assert!(remove.unwrap_err().to_string().contains("append-only"));
+    if db.engine() == app::ssr::db::Engine::Postgres {
+        let truncate = sqlx::query("TRUNCATE audit_events").execute(db.pool()).await;
+        assert!(truncate.unwrap_err().to_string().contains("append-only"));
+    }
+    assert_eq!(store::audit::count_by_action(db.pool(), "environment.create").await.unwrap(), before);
+});
+
 on_both_engines!(schema_rejects_unknown_tiers_and_states, |db: Db| async move {
     demo::seed(&db, NOW).await.unwrap();
     let bad = sqlx::query(
@@ -1938,3 +1952,55 @@ mod way_out {
         assert_eq!(audited, 1);
     });
 }
+
+on_both_engines!(preview_codes_work_once_and_sessions_end_with_their_grant, |db: Db| async move {
+    use app::ssr::store::preview_access::{self as pa, Holder, ShareLink};
+    demo::seed(&db, NOW).await.unwrap();
+    let env: String =
+        sqlx::query_scalar("SELECT id FROM environments WHERE destroyed_at IS NULL AND pooled = 0 LIMIT 1")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    let pool = db.pool();
+    // A code: once, for its environment, before it expires.
+    pa::insert_code(pool, "code-1", &env, "user-alice", "/cart", (NOW, NOW + 60_000)).await.unwrap();
+    assert_eq!(pa::redeem_code(pool, "code-1", "other-env", NOW).await.unwrap(), None);
+    let got = pa::redeem_code(pool, "code-1", &env, NOW + 1).await.unwrap();
+    assert_eq!(got, Some(("user-alice".to_string(), "/cart".to_string())));
+    assert_eq!(pa::redeem_code(pool, "code-1", &env, NOW + 2).await.unwrap(), None, "used");
+    pa::insert_code(pool, "code-2", &env, "user-alice", "/", (NOW, NOW + 60_000)).await.unwrap();
+    assert_eq!(pa::redeem_code(pool, "code-2", &env, NOW + 60_000).await.unwrap(), None, "expired");
+
+    // A user's session: until it expires or the user is disabled.
+    pa::insert_session(pool, "s-user", &env, Holder::User("user-alice"), (NOW, NOW + 1_000)).await.unwrap();
+    assert!(pa::session_admits(pool, "s-user", &env, NOW + 1).await.unwrap());
+    assert!(!pa::session_admits(pool, "s-user", "other-env", NOW + 1).await.unwrap());
+    assert!(!pa::session_admits(pool, "s-user", &env, NOW + 1_000).await.unwrap(), "expired");
+    pa::insert_session(pool, "s-user-2", &env, Holder::User("user-alice"), (NOW, NOW + 10_000)).await.unwrap();
+    store::users::set_disabled(pool, "user-alice", Some(NOW)).await.unwrap();
+    assert!(!pa::session_admits(pool, "s-user-2", &env, NOW + 1).await.unwrap(), "disabled user");
+    store::users::set_disabled(pool, "user-alice", None).await.unwrap();
+    assert!(pa::session_admits(pool, "s-user-2", &env, NOW + 1).await.unwrap());
+
+    // A share link's session: until the link expires or is revoked.
+    let link = ShareLink {
+        id: "link-1".into(),
+        environment_id: env.clone(),
+        note: "review".into(),
+        created_by: "user-alice".into(),
+        created_at: NOW,
+        expires_at: NOW + 5_000,
+        revoked_at: None,
+        revoked_by: None,
+    };
+    pa::insert_link(pool, &link, "link-hash").await.unwrap();
+    assert_eq!(pa::usable_link(pool, "link-hash", NOW).await.unwrap().map(|l| l.id), Some("link-1".into()));
+    assert!(pa::usable_link(pool, "link-hash", NOW + 5_000).await.unwrap().is_none(), "expired link");
+    pa::insert_session(pool, "s-guest", &env, Holder::ShareLink("link-1"), (NOW, NOW + 100_000)).await.unwrap();
+    assert!(pa::session_admits(pool, "s-guest", &env, NOW + 1).await.unwrap());
+    assert!(!pa::session_admits(pool, "s-guest", &env, NOW + 5_000).await.unwrap(), "the link expired");
+    assert!(pa::revoke_link(pool, &env, "link-1", "user-alice", NOW + 2).await.unwrap());
+    assert!(!pa::revoke_link(pool, &env, "link-1", "user-alice", NOW + 3).await.unwrap(), "once");
+    assert!(!pa::session_admits(pool, "s-guest", &env, NOW + 4).await.unwrap(), "revoked");
+    assert_eq!(pa::links_of(pool, &env).await.unwrap()[0].revoked_at, Some(NOW + 2));
+});

@@ -45,7 +45,7 @@ test('a developer redeploys a preview at another branch, bad refs are refused, a
   await preview.close();
 
   // Its process is killed: seen by the health monitor, restarted, healthy again.
-  const serving = readFileSync(`../target/e2e/${testInfo.project.name}/envs/${id}/serving`, 'utf8');
+  const serving = readFileSync(`../target/e2e/${testInfo.project.name}/runtime/${id}/serving`, 'utf8');
   const pid = Number(serving.split(' ')[0]);
   process.kill(-pid, 'SIGKILL');
   await expect(page.getByTestId('timeline')).toContainText('unhealthy by system', { timeout: 30_000 });

@@ -72,6 +72,12 @@ pub const KEYS: &[Key] = &[
         default: "(unset: SQLite copies)",
         doc: "PostgreSQL server for environments' own databases (postgres://user:pass@host/admin-db): each environment gets CREATE DATABASE … TEMPLATE its app's template, snapshots use pg_dump.",
     },
+    Key {
+        env: "EOD_RUN_AS",
+        file: "run_as",
+        default: "eod-workload",
+        doc: "When the portal runs as root: the system user whose group environments' processes run in, each under its own unprivileged uid (no workload can read another's files or the portal's); portal runs them as the portal's own user (no isolation). Ignored when the portal is not root.",
+    },
     Key { env: "EOD_LOG", file: "log", default: "info", doc: "Log filter (tracing env-filter syntax), e.g. info or eod=debug,sqlx=warn." },
     Key {
         env: "EOD_SECRET_KEY",
@@ -137,6 +143,8 @@ pub struct Config {
     /// Where environments' databases live when not SQLite copies (`EOD_ENV_DATABASE_URL`).
     pub env_database_url: Option<String>,
     pub log: String,
+    /// Whom environments' processes run as (`EOD_RUN_AS`).
+    pub run_as: RunAs,
     /// Identity providers from the file's `[[provider]]` tables.
     pub providers: Vec<Provider>,
     /// Lifecycle policy of every tier: defaults plus the file's `[tier.<id>]` tables.
@@ -166,6 +174,15 @@ struct CostsFile {
     warm_pools: Option<Allocation>,
     shared_database: Option<Allocation>,
     shared_environments: Option<Allocation>,
+}
+
+/// Whom environments' processes run as when the portal runs as root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunAs {
+    /// This user's group, each environment under its own uid.
+    User(String),
+    /// The portal's own user: no isolation between workloads and the portal.
+    Portal,
 }
 
 /// Scheme, host and port people reach the portal at.
@@ -396,7 +413,21 @@ impl Config {
                 return Err(invalid(name, "nothing, unless EOD_SMTP_URL is set too", "(set)"));
             }
         };
+        let run_as = match raw("EOD_RUN_AS") {
+            Some((v, _)) if v.trim() == "portal" => RunAs::Portal,
+            Some((v, name)) => {
+                let ok = !v.is_empty()
+                    && v.len() <= 32
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !ok {
+                    return Err(invalid(name, "a system user name or portal", &v));
+                }
+                RunAs::User(v)
+            }
+            None => RunAs::User("eod-workload".into()),
+        };
         Ok(Config {
+            run_as,
             approvers,
             smtp,
             secret_key,

@@ -47,6 +47,9 @@ enum Command {
         #[arg(default_value = "serve", value_parser = ["serve", "migrate"])]
         action: String,
     },
+    /// Apply an SQL file to DATABASE_URL (the local driver seeds SQLite templates with it).
+    #[command(hide = true)]
+    SeedSql { file: PathBuf },
     /// Manage API tokens (bootstrap and automation).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -74,6 +77,9 @@ enum TokenCommand {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Everything the portal creates (database, keys, records, checkouts
+    // before they are handed over) is private to it by default.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     if let Some(Command::SampleApp { action }) = &cli.command {
         // Configured by its own environment (PORT, DATABASE_URL…), not EOD_*.
@@ -82,6 +88,15 @@ async fn main() -> std::process::ExitCode {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("eod sample-app: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::SeedSql { file }) = &cli.command {
+        return match sample_app::apply_sql(file).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("eod seed-sql: {err}");
                 std::process::ExitCode::FAILURE
             }
         };
@@ -106,6 +121,7 @@ async fn main() -> std::process::ExitCode {
             Ok(())
         }
         Command::SampleApp { .. } => unreachable!("handled before configuration"),
+        Command::SeedSql { .. } => unreachable!("handled before configuration"),
         Command::Token(TokenCommand::Create { user, scopes, expires, name }) => {
             create_token(&config, &user, &scopes, expires, name).await
         }
@@ -149,8 +165,33 @@ enum StartError {
 async fn open_db(config: &Config) -> Result<Db, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    protect_data_dir(config).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     tracing::info!(database = %config.database_url_redacted(), "opening database");
     Ok(Db::open(&config.database_url, config.db_max_connections).await?)
+}
+
+/// The data directory is the portal's: 0700, or 0711 when workloads run
+/// under their own uids (they pass through to their directory beneath it,
+/// never list it); the database, its journal and the secret key are 0600
+/// (also when an earlier version made them with laxer modes).
+fn protect_data_dir(config: &Config) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let isolated = nix::unistd::geteuid().is_root() && config.run_as != config::RunAs::Portal;
+    let mode = if isolated { 0o711 } else { 0o700 };
+    std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(mode))?;
+    for file in ["eod.db", "eod.db-wal", "eod.db-shm", "secret.key"] {
+        let path = config.data_dir.join(file);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    for dir in ["repos", "templates", "snapshots", "runtime"] {
+        let path = config.data_dir.join(dir);
+        if path.is_dir() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(config: &Config) -> Result<(), StartError> {
@@ -260,8 +301,13 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
     let work = Arc::new(tokio::sync::Notify::new());
     let settings = Arc::new(settings);
     let git = Arc::new(drivers::git::Git::new(&config.data_dir));
-    let driver: Arc<dyn drivers::Driver> =
-        Arc::new(drivers::local::LocalDriver::new(&config.data_dir, config.env_database_url.as_deref(), git.clone()));
+    let isolation = drivers::local::Isolation::resolve(&config.run_as).map_err(StartError::Refused)?;
+    let driver: Arc<dyn drivers::Driver> = Arc::new(drivers::local::LocalDriver::new(
+        &config.data_dir,
+        config.env_database_url.as_deref(),
+        git.clone(),
+        isolation,
+    ));
     let sources: Arc<dyn app::ssr::context::Sources> = git.clone();
     let changes = app::ssr::live::Changes::default();
     tokio::spawn(changes.clone().run(db.clone(), std::time::Duration::from_millis(300)));
@@ -304,7 +350,7 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         work,
         std::time::Duration::from_secs(5),
     ));
-    let proxy = Arc::new(http::proxy::Proxy::new(driver, config.preview_domain.clone()));
+    let proxy = Arc::new(http::proxy::Proxy::new(driver, config.preview_domain.clone(), config.public_url.is_https()));
     Ok((http::router(state, sessions, Arc::new(identity), proxy, config), db))
 }
 
@@ -380,6 +426,10 @@ fn print_config(config: &Config) {
             "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
             "EOD_ENV_DATABASE_URL" => config.env_database_url_redacted(),
             "EOD_LOG" => config.log.clone(),
+            "EOD_RUN_AS" => match &config.run_as {
+                config::RunAs::User(name) => name.clone(),
+                config::RunAs::Portal => "portal".into(),
+            },
             "EOD_SECRET_KEY" => if config.secret_key.is_some() { "(set, hidden)" } else { "(unset)" }.to_string(),
             "EOD_APP_ADMINS" => match config.app_admins {
                 app::ssr::context::AppAdmins::Managers => "managers".into(),

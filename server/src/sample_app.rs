@@ -27,6 +27,19 @@ struct Sample {
 
 /// Applies `migrations/*.sql` of the current directory, in name order, each
 /// once (recorded in `eod_sample_migrations`).
+/// Applies one SQL file to `DATABASE_URL`: how the local driver seeds a
+/// SQLite template, as the template's own unprivileged user, so a seed's
+/// `ATTACH` or `VACUUM INTO` reaches nothing of the portal's.
+pub async fn apply_sql(file: &std::path::Path) -> Result<(), String> {
+    let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set".to_string())?;
+    let sql = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.map_err(|e| format!("database: {e}"))?;
+    sqlx::raw_sql(&sql).execute(&pool).await.map_err(|e| format!("{}: {e}", file.display()))?;
+    pool.close().await;
+    Ok(())
+}
+
 pub async fn migrate() -> Result<(), String> {
     let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set".to_string())?;
     sqlx::any::install_default_drivers();
@@ -82,7 +95,14 @@ pub async fn run() -> Result<(), String> {
         page: std::fs::read_to_string("index.html").ok(),
         pool,
     };
-    let app = Router::new().route("/", get(index)).route("/healthz", get(|| async { "ok" })).with_state(state);
+    let app = Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/bytes/{n}", get(bytes))
+        .route("/events", get(events))
+        .route("/ws", get(echo))
+        .route("/headers", get(|headers: HeaderMap| async move { headers_text(&headers) }))
+        .with_state(state);
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await.map_err(|e| e.to_string())?;
     // Its output is the environment's log the portal shows.
@@ -102,6 +122,54 @@ pub async fn run() -> Result<(), String> {
         }
     };
     axum::serve(listener, app).with_graceful_shutdown(terminate).await.map_err(|e| e.to_string())
+}
+
+/// `n` bytes (at most 4 GiB) streamed in 64 KiB chunks: what a large
+/// download through the portal's proxy looks like.
+async fn bytes(axum::extract::Path(n): axum::extract::Path<u64>) -> axum::response::Response {
+    use futures_util::StreamExt;
+    let n = n.min(4 << 30);
+    let chunk = axum::body::Bytes::from(vec![b'x'; 64 * 1024]);
+    let chunks = n / chunk.len() as u64;
+    let rest = axum::body::Bytes::from(vec![b'x'; (n % chunk.len() as u64) as usize]);
+    let stream = futures_util::stream::iter((0..chunks).map(move |_| chunk.clone()))
+        .chain(futures_util::stream::iter([rest]))
+        .map(Ok::<_, std::convert::Infallible>);
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_LENGTH, n)
+        .body(axum::body::Body::from_stream(stream))
+        .expect("a response")
+}
+
+/// Server-sent events: one at once, then one every 500 ms (a dev server's
+/// reload channel).
+async fn events(
+) -> axum::response::Sse<impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>>
+{
+    use futures_util::StreamExt;
+    let ticks = futures_util::stream::unfold(0u64, |n| async move {
+        if n > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Some((Ok(axum::response::sse::Event::default().data(format!("tick {n}"))), n + 1))
+    });
+    axum::response::Sse::new(ticks.boxed())
+}
+
+/// A WebSocket that echoes every message (live reload's kind of channel).
+async fn echo(ws: axum::extract::ws::WebSocketUpgrade) -> axum::response::Response {
+    ws.on_upgrade(|mut socket| async move {
+        while let Some(Ok(msg)) = socket.recv().await {
+            if matches!(msg, axum::extract::ws::Message::Close(_)) || socket.send(msg).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// The request headers as the workload received them, one per line.
+fn headers_text(headers: &HeaderMap) -> String {
+    headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?"))).collect()
 }
 
 /// The name the environment is reached by: the first label of the host the

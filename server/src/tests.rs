@@ -174,6 +174,35 @@ async fn hashed_assets_are_immutable_and_html_is_revalidated() {
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-cache");
 }
 
+#[tokio::test]
+async fn portal_pages_cannot_be_framed_and_scripts_need_the_page_nonce() {
+    let p = portal(|_| {}).await;
+    let res = p.send(Request::get("/login").body(Body::empty()).unwrap()).await;
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(res.headers()[header::REFERRER_POLICY], "same-origin");
+    assert!(res.headers().get(header::STRICT_TRANSPORT_SECURITY).is_none(), "HSTS only behind https");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce").to_string();
+    let html = String::from_utf8(axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+    // Every inline script the page carries has this response's nonce.
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "{html}");
+    // A second page gets another nonce.
+    let again = p.send(Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert!(!again.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains(&nonce));
+    // JSON and errors are covered too.
+    let api = p.send(Request::get("/api/v1/me").body(Body::empty()).unwrap()).await;
+    assert_eq!(api.headers()[header::CONTENT_SECURITY_POLICY], crate::http::security_headers::DEFAULT_POLICY);
+    let https = portal(|c| {
+        c.public_url = crate::config::PublicUrl { scheme: "https".into(), host: "portal.example".into(), port: None }
+    })
+    .await;
+    let res = https.send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.headers()[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
+}
+
 /// The audit trail is append-only: no statement anywhere updates or
 /// deletes its rows.
 #[test]
@@ -327,6 +356,29 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
             "team_id=team-search&login=alice&role=developer",
             [401, 403, 403, 200],
         ),
+        ("POST", "/api/fn/share_links", form, "env_id=someone-elses", [401, 404, 404, 404]),
+        ("POST", "/api/fn/create_share_link", form, "env_id=someone-elses&hours=1&note=", [401, 404, 404, 404]),
+        ("POST", "/api/fn/create_share_link", form, "env_id=someone-elses&hours=0&note=", [401, 422, 422, 422]),
+        ("POST", "/api/fn/revoke_share_link", form, "env_id=someone-elses&link_id=x", [401, 404, 404, 404]),
+        ("GET", "/api/v1/environments/someone-elses/share-links", "", "", [401, 404, 404, 404]),
+        (
+            "POST",
+            "/api/v1/environments/someone-elses/share-links",
+            json,
+            r#"{"expires_in_hours":1}"#,
+            [401, 404, 404, 404],
+        ),
+        (
+            "POST",
+            "/api/v1/environments/someone-elses/share-links",
+            json,
+            r#"{"expires_in_hours":0}"#,
+            [401, 422, 422, 422],
+        ),
+        ("DELETE", "/api/v1/environments/someone-elses/share-links/x", "", "", [401, 404, 404, 404]),
+        ("GET", "/preview-access?to=no-such-preview&next=/", "", "", [303, 404, 404, 404]),
+        ("POST", "/api/fn/list_people", form, "", [401, 403, 403, 200]),
+        ("POST", "/api/fn/set_user_disabled", form, "login=no-such-user&disabled=true", [401, 403, 403, 404]),
         ("GET", "/api/v1/me", "", "", [401, 200, 200, 200]),
         ("GET", "/api/v1/no-such-thing", "", "", [404, 404, 404, 404]),
         ("GET", "/api/v1/apps", "", "", [401, 200, 200, 200]),
@@ -353,6 +405,78 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
             "server function {path} has no row in the authorization matrix"
         );
     }
+}
+
+/// A platform admin disables a user: their session ends, their token gets
+/// 401 on the next request and they cannot sign in again; enabling them
+/// again restores the token. Nobody disables themselves.
+#[tokio::test]
+async fn a_disabled_users_sessions_and_tokens_stop_at_once() {
+    let p = portal(|_| {}).await;
+    let alice = p.sign_in("alice").await;
+    let erin = p.sign_in("erin").await;
+    let viewer = app::ssr::store::users::viewer(p.db.pool(), "user-alice").await.unwrap().unwrap();
+    let meta = app::ssr::RequestMeta { viewer: Some(viewer.clone()), ..Default::default() };
+    let new = app::ssr::tokens::NewToken {
+        name: "ci".into(),
+        scopes: vec![app::domain::token::Scope::EnvironmentsRead],
+        expires_in_days: 1,
+    };
+    let db = p.db.clone();
+    let (_, token) = app::ssr::tokens::create(&db, &meta, &viewer, new).await.unwrap();
+    let with_token = || Request::get("/api/v1/me").header(header::AUTHORIZATION, format!("Bearer {token}"));
+    assert_eq!(p.send(with_token().body(Body::empty()).unwrap()).await.status(), StatusCode::OK);
+    assert_eq!(p.me(&alice).await, StatusCode::OK);
+
+    let toggle = |cookie: String, login: &str, disabled: bool| {
+        Request::post("/api/fn/set_user_disabled")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("login={login}&disabled={disabled}")))
+            .unwrap()
+    };
+    assert_eq!(p.send(toggle(erin.clone(), "erin", true)).await.status(), StatusCode::FORBIDDEN, "not oneself");
+    assert_eq!(p.send(toggle(alice.clone(), "bob", true)).await.status(), StatusCode::FORBIDDEN, "admins only");
+    assert_eq!(p.send(toggle(erin.clone(), "alice", true)).await.status(), StatusCode::OK);
+    assert_eq!(p.send(with_token().body(Body::empty()).unwrap()).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(p.me(&alice).await, StatusCode::UNAUTHORIZED);
+    let again = p
+        .send(
+            Request::post("/auth/demo")
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("login=alice"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN, "a disabled user cannot sign in");
+    assert_eq!(p.audit_count("user.disable").await, 1);
+
+    assert_eq!(p.send(toggle(erin, "alice", false)).await.status(), StatusCode::OK);
+    assert_eq!(p.send(with_token().body(Body::empty()).unwrap()).await.status(), StatusCode::OK);
+    assert_eq!(p.audit_count("user.enable").await, 1);
+}
+
+/// A signed-out visitor of a protected page comes back to it after signing in.
+#[tokio::test]
+async fn signing_in_returns_to_the_page_asked_for() {
+    let p = portal(|_| {}).await;
+    let res = p.send(Request::get("/preview-access?to=shop&next=/cart").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/login");
+    let cookie = res.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let signed_in = p
+        .send(
+            Request::post("/auth/demo")
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("login=alice"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(signed_in.headers()[header::LOCATION], "/preview-access?to=shop&next=/cart");
 }
 
 #[tokio::test]

@@ -60,6 +60,16 @@ fn process_group(pid: i64) -> i64 {
         .unwrap_or(0)
 }
 
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The uid the local driver runs an environment's workload as (see
+/// `Isolation::uid_of`).
+fn workload_uid(id: &str) -> u32 {
+    (1 << 30) | (app::domain::naming::stable_hash(id) as u32 & ((1 << 30) - 1))
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -251,8 +261,13 @@ async fn preview_lifecycle(database_url: Option<String>) {
     assert_eq!(url, format!("http://{name}.localhost:{}/", p.port));
 
     // The preview proxy reaches the sample workload and its own database.
-    let res =
-        http.get(format!("{}/", p.base)).header("host", format!("{name}.localhost:{}", p.port)).send().await.unwrap();
+    let res = http
+        .get(format!("{}/", p.base))
+        .header("host", format!("{name}.localhost:{}", p.port))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains(&name), "{page}");
@@ -315,18 +330,25 @@ async fn preview_lifecycle(database_url: Option<String>) {
 
     // Destroy: nothing of it is left on the host.
     let dir = p.data.path().join("envs").join(&id);
+    let records = p.data.path().join("runtime").join(&id);
     // The driver's `serving` record: "<pid> <port> <commit>".
-    let serving = std::fs::read_to_string(dir.join("serving")).unwrap();
+    let serving = std::fs::read_to_string(records.join("serving")).unwrap();
     let pid: i64 = serving.split_whitespace().next().unwrap().parse().unwrap();
     assert!(pid_alive(pid));
     let (s, e) = call(&http, reqwest::Method::DELETE, api(&format!("/{id}")), &token, None).await;
     assert_eq!(s, 202, "{e}");
     wait_for_state(&http, &p, &token, &id, "destroyed").await;
-    assert!(!dir.exists(), "environment directory removed");
+    assert!(!dir.exists() && !records.exists(), "environment directory and records removed");
     assert!(!pid_alive(pid), "process stopped");
-    let res =
-        http.get(format!("{}/", p.base)).header("host", format!("{name}.localhost:{}", p.port)).send().await.unwrap();
-    assert_eq!(res.status(), 503);
+    // Gone: the same answer as a name that never existed.
+    let res = http
+        .get(format!("{}/", p.base))
+        .header("host", format!("{name}.localhost:{}", p.port))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 
     warm_pool(&p, &http, &token).await;
 }
@@ -370,8 +392,13 @@ async fn warm_pool(p: &Portal, http: &reqwest::Client, token: &str) {
     assert!(name.starts_with("checkout-web-main-"), "{name}");
     let ttl = env["expires_at"].as_i64().unwrap() - env["created_at"].as_i64().unwrap();
     assert_eq!(ttl, 24 * 3_600_000, "the TTL runs from the claim");
-    let res =
-        http.get(format!("{}/", p.base)).header("host", format!("{name}.localhost:{}", p.port)).send().await.unwrap();
+    let res = http
+        .get(format!("{}/", p.base))
+        .header("host", format!("{name}.localhost:{}", p.port))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains(&name) && page.contains(">42<") && page.contains("what runs in production"), "{page}");
@@ -401,6 +428,7 @@ async fn warm_pool(p: &Portal, http: &reqwest::Client, token: &str) {
     let page = http
         .get(format!("{}/", p.base))
         .header("host", format!("{pr_name}.localhost:{}", p.port))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
@@ -786,14 +814,19 @@ async fn crash_convergence(database_url: Option<String>) {
 
     // An orphan from a "previous life": a directory and a process no
     // environment owns.
-    let ghost_dir = data.path().join("envs").join("ghost-env");
+    // Anything there that is not an environment id is never touched.
+    let ghost_id = "0190a5c2-0000-7000-8000-00000000dead";
+    let ghost_dir = data.path().join("envs").join(ghost_id);
     std::fs::create_dir_all(&ghost_dir).unwrap();
-    let mut ghost = Command::new("sleep")
-        .arg("600")
-        .env("EOD_ENV_ROOT", std::path::absolute(data.path()).unwrap())
-        .env("EOD_ENV_ID", "ghost-env")
-        .spawn()
-        .unwrap();
+    let stranger = data.path().join("envs").join("not-an-environment");
+    std::fs::create_dir_all(&stranger).unwrap();
+    let mut ghost = Command::new("sleep");
+    ghost.arg("600").env("EOD_ENV_ROOT", std::path::absolute(data.path()).unwrap()).env("EOD_ENV_ID", ghost_id);
+    if is_root() {
+        // Isolated workloads are known by their uid too.
+        std::os::unix::process::CommandExt::uid(&mut ghost, workload_uid(ghost_id));
+    }
+    let mut ghost = ghost.spawn().unwrap();
     // Restart once more so the sweep runs with the orphan present.
     p.crash();
     p = with_data(&database_url);
@@ -820,6 +853,8 @@ async fn crash_convergence(database_url: Option<String>) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let _ = ghost.wait();
+    assert!(stranger.exists(), "the sweep acts on environment ids only");
+    std::fs::remove_dir(&stranger).unwrap();
 
     // Nothing lost, nothing destroyed twice, every accepted destroy done.
     let states: std::collections::HashMap<String, String> =
@@ -969,6 +1004,7 @@ async fn environments_get_postgres_databases_cloned_from_a_template() {
     let page = http
         .get(format!("{}/", p.base))
         .header("host", format!("{name}.localhost:{}", p.port))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -1010,7 +1046,21 @@ async fn environments_get_postgres_databases_cloned_from_a_template() {
     for db in leftovers {
         pg.psql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"));
     }
+    drop_roles_of(&pg, &server, &key).await;
     server.close().await;
+}
+
+/// Drops the roles a portal made on the environments' server (its template
+/// roles; an environment's goes with it), found by the portal's key.
+async fn drop_roles_of(pg: &PgDb, server: &sqlx::AnyPool, key: &str) {
+    let roles: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1")
+        .bind(format!("eod\\_%\\_{key}\\_%"))
+        .fetch_all(server)
+        .await
+        .unwrap();
+    for role in roles {
+        pg.psql(&format!("DROP ROLE IF EXISTS \"{role}\""));
+    }
 }
 
 /// Benchmark (run with `--ignored --nocapture`): the Environments page with
@@ -1231,7 +1281,8 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
         let http = http.clone();
         let url = format!("{}/", p.base);
         let host = format!("{name}.localhost:{}", p.port);
-        async move { http.get(url).header("host", host).send().await.unwrap().text().await.unwrap() }
+        let token = token.clone();
+        async move { http.get(url).header("host", host).bearer_auth(token).send().await.unwrap().text().await.unwrap() }
     };
 
     let mut pages = vec![];
@@ -1250,7 +1301,7 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
         .as_str()
         .unwrap()
         .to_string();
-    let log = std::fs::read_to_string(p.data.path().join("envs").join(&main_id).join("output.log")).unwrap();
+    let log = std::fs::read_to_string(p.data.path().join("runtime").join(&main_id).join("output.log")).unwrap();
     assert!(log.contains("given-ok") && log.contains("portal-env-hidden"), "{log}");
     assert!(!log.contains("s3cr3t"), "the secret's value is not in the output: {log}");
     assert!(pages[1].contains("2 rows on the second page"), "PR #3 runs feature/two, migrated: {}", pages[1]);
@@ -1281,7 +1332,7 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
         assert!(!reason.contains("s3cr3t"), "{branch}: a secret the build printed is masked: {reason}");
         assert_eq!(attempts, 1, "{branch}: a failing step is not retried");
         let dir = p.data.path().join("envs").join(&id);
-        assert!(!dir.join("src").exists() && !dir.join("app.db").exists(), "{branch}: nothing left behind");
+        assert!(!dir.join("src").exists() && !dir.join("data/app.db").exists(), "{branch}: nothing left behind");
         assert!(env_processes(p.data.path()).iter().all(|(_, env)| *env != id), "{branch}: no process left");
     }
 }
@@ -1465,7 +1516,8 @@ async fn a_killed_workload_is_restarted(database_url: Option<String>) {
     assert!(!now_running.is_empty() && now_running.iter().all(|p| !pids.contains(p)), "a new process serves");
     let res = http
         .get(format!("{}/", p.base))
-        .header("host", format!("{}.localhost:{}", back["name"].as_str().unwrap(), p.port));
+        .header("host", format!("{}.localhost:{}", back["name"].as_str().unwrap(), p.port))
+        .bearer_auth(&token);
     assert_eq!(res.send().await.unwrap().status(), 200, "the preview answers again");
 
     sqlx::any::install_default_drivers();
@@ -1528,8 +1580,7 @@ fn deployable_repo() -> tempfile::TempDir {
 /// longest run of failures in ms).
 async fn request_loop<T>(
     http: &reqwest::Client,
-    url: String,
-    host: String,
+    (url, host, token): (String, String, &str),
     done: impl std::future::Future<Output = T>,
 ) -> (u32, u32, u128) {
     tokio::pin!(done);
@@ -1539,7 +1590,7 @@ async fn request_loop<T>(
     loop {
         tokio::select! {
             _ = &mut done => break,
-            res = http.get(&url).header("host", &host).send() => {
+            res = http.get(&url).header("host", &host).bearer_auth(token).send() => {
                 total += 1;
                 let ok = matches!(res, Ok(r) if r.status() == 200);
                 match (ok, failing_since) {
@@ -1631,8 +1682,9 @@ async fn deployments_follow_the_tier_strategy(database_url: Option<String>) {
     let api = format!("{}/api/v1/environments", p.base);
     let page = |name: &str| {
         let (http, url, host) = (http.clone(), format!("{}/", p.base), format!("{name}.localhost:{}", p.port));
+        let token = token.clone();
         async move {
-            match http.get(url).header("host", host).send().await {
+            match http.get(url).header("host", host).bearer_auth(token).send().await {
                 Ok(r) if r.status() == 200 => r.text().await.unwrap_or_default(),
                 _ => String::new(),
             }
@@ -1678,8 +1730,7 @@ async fn deployments_follow_the_tier_strategy(database_url: Option<String>) {
         let dep = d["id"].as_str().unwrap().to_string();
         let (total, failed, gap) = request_loop(
             &http,
-            format!("{}/", p.base),
-            format!("{name}.localhost:{}", p.port),
+            (format!("{}/", p.base), format!("{name}.localhost:{}", p.port), &token),
             wait_for_deployment(&http, &p, &token, &id, &dep, "succeeded"),
         )
         .await;
@@ -1721,8 +1772,7 @@ async fn deployments_follow_the_tier_strategy(database_url: Option<String>) {
             assert_eq!(s, 202, "{r}");
             let (total, failed, _) = request_loop(
                 &http,
-                format!("{}/", p.base),
-                format!("{name}.localhost:{}", p.port),
+                (format!("{}/", p.base), format!("{name}.localhost:{}", p.port), &token),
                 wait_for_deployment(&http, &p, &token, &id, &dep, "rolled-back"),
             )
             .await;
@@ -1736,7 +1786,7 @@ async fn deployments_follow_the_tier_strategy(database_url: Option<String>) {
                 call(&http, reqwest::Method::POST, deployments.clone(), &token, Some(json!({ "ref": "next" }))).await;
             let again = again["id"].as_str().unwrap().to_string();
             wait_for_deployment(&http, &p, &token, &id, &again, "succeeded").await;
-            let serving = std::fs::read_to_string(p.data_dir().join("envs").join(&id).join("serving")).unwrap();
+            let serving = std::fs::read_to_string(p.data_dir().join("runtime").join(&id).join("serving")).unwrap();
             let pid = serving.split_whitespace().next().unwrap().to_string();
             let killed = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status().unwrap();
             assert!(killed.success());
@@ -1879,6 +1929,7 @@ async fn a_crash_during_a_blue_green_switch_leaves_one_colour_serving() {
     let page = http
         .get(format!("{}/", p.base))
         .header("host", format!("{name}.localhost:{}", p.port))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -1888,12 +1939,473 @@ async fn a_crash_during_a_blue_green_switch_leaves_one_colour_serving() {
     assert!(page.contains("the next version"), "the new colour serves: {page}");
     // Two colours at most: the one serving and the one kept for a rollback.
     let dir = data.path().join("envs").join(&id);
+    let records = data.path().join("runtime").join(&id);
     let record = |file: &str| -> Option<i64> {
-        std::fs::read_to_string(dir.join(file)).ok()?.split_whitespace().next()?.parse().ok()
+        std::fs::read_to_string(records.join(file)).ok()?.split_whitespace().next()?.parse().ok()
     };
     let serving = record("serving").expect("one serving record");
     let kept = record("kept").expect("the old colour is kept");
     assert_ne!(serving, kept);
     assert_eq!(groups_of(&id), [serving, kept].into_iter().collect(), "no orphaned process of the environment");
     assert!(!dir.join("next").exists(), "no half-made version left");
+}
+
+/// A branch that attacks: its start command tries, one by one, what a
+/// workload must never reach, prints `ATTEMPT <what>: SUCCEEDED|BLOCKED`
+/// for each, then serves like any app. `victim` is another team's running
+/// environment (its id and pid, as an attacker could learn them);
+/// `portal_db` the portal's PostgreSQL database, if it runs on one.
+fn hostile_repo(data: &Path, victim: &str, victim_pid: i64, portal_db: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let data = std::path::absolute(data).unwrap();
+    let mut script = format!(
+        "DATA='{data}'; VICTIM='{victim}'; VICTIM_PID={victim_pid}\n\
+         try() {{ what=$1; shift; if \"$@\" >/dev/null 2>&1; then echo \"ATTEMPT $what: SUCCEEDED\"; \
+         else echo \"ATTEMPT $what: BLOCKED\"; fi; }}\n\
+         echo \"running as uid $(id -u), open files at most $(ulimit -n), processes $(ulimit -u), address space $(ulimit -v) KiB\"\n\
+         try portal-variables sh -c 'env | grep -Eq \"^EOD_(DATABASE_URL|ENV_DATABASE_URL|SECRET_KEY|DATA_DIR|CONFIG)=\"'\n\
+         try portal-environ cat /proc/$PPID/environ\n\
+         try data-dir-listing ls \"$DATA\"\n\
+         try secret-key cat \"$DATA/secret.key\"\n\
+         try portal-sqlite-read cat \"$DATA/eod.db\"\n\
+         try portal-sqlite-write sh -c \"echo x >> '$DATA/eod.db'\"\n\
+         try victim-source-write sh -c \"echo pwned > '$DATA/envs/$VICTIM/src/pwned'\"\n\
+         try victim-database-file cat \"$DATA/envs/$VICTIM/data/app.db\"\n\
+         try victim-record-write sh -c \"echo '1 1 x' > '$DATA/runtime/$VICTIM/serving'\"\n\
+         try victim-log-read cat \"$DATA/runtime/$VICTIM/output.log\"\n\
+         try victim-signal kill -0 $VICTIM_PID\n\
+         try victim-environ cat /proc/$VICTIM_PID/environ\n",
+        data = data.display()
+    );
+    if let Some(portal_db) = portal_db {
+        script.push_str(&format!(
+            "OWN_DB=${{DATABASE_URL##*/}}; PREFIX=$(echo \"$OWN_DB\" | cut -d_ -f1-3)\n\
+             VICTIM_DB=\"${{PREFIX}}_$(echo \"$VICTIM\" | tr - _)\"\n\
+             try victim-database psql -w \"${{DATABASE_URL%/*}}/$VICTIM_DB\" -c 'SELECT 1'\n\
+             try portal-database psql -w \"${{DATABASE_URL%/*}}/{portal_db}\" -c 'SELECT count(*) FROM users'\n\
+             try admin-without-password psql -w -h 127.0.0.1 -U eod -d postgres -c 'SELECT 1'\n\
+             try superuser-without-password psql -w -h 127.0.0.1 -U postgres -d postgres -c 'SELECT 1'\n\
+             try make-a-role psql -w \"$DATABASE_URL\" -c 'CREATE ROLE intruder'\n\
+             psql -w \"$DATABASE_URL\" -c 'SELECT 1' >/dev/null 2>&1 && echo 'own database reachable'\n"
+        ));
+    }
+    script.push_str("exec eod sample-app\n");
+    std::fs::write(dir.path().join("hostile.sh"), script).unwrap();
+    git_in(dir.path(), &["init", "--quiet", "--initial-branch=main"]);
+    git_in(dir.path(), &["add", "-A"]);
+    git_in(dir.path(), &["commit", "--quiet", "-m", "attack"]);
+    dir
+}
+
+/// Workload isolation: while another team's preview runs, a hostile branch
+/// tries to read the portal's variables, database and secret key, write the
+/// other environment's files and the proxy's records, signal it, read its
+/// database and (on PostgreSQL) connect to other databases or as other
+/// roles. Every attempt fails, and the victim keeps serving untouched.
+async fn a_hostile_workload_reaches_nothing(portal_pg: Option<PgDb>) {
+    if !is_root() {
+        eprintln!("skipped: workloads are isolated only when the portal runs as root (CI does)");
+        return;
+    }
+    let conf_dir = tempfile::tempdir().unwrap();
+    // The tier's limit is read: the workload sees exactly this.
+    let conf = config_file(
+        conf_dir.path(),
+        "pool = []\n[tier.preview-lightweight]\nmax_open_files = 777\nmax_processes = 300\nmax_address_space_mb = 9000\n",
+    );
+    let admin =
+        std::env::var("EOD_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://eod:eod@127.0.0.1:5432/postgres".into());
+    let mut extra = vec![("EOD_CONFIG", conf.as_str())];
+    if portal_pg.is_some() {
+        extra.push(("EOD_ENV_DATABASE_URL", admin.as_str()));
+    }
+    let p = start_with(portal_pg.as_ref().map(|pg| pg.url.clone()), &extra);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let create = |body: Value| {
+        let (http, token, url) = (http.clone(), token.clone(), format!("{}/api/v1/environments", p.base));
+        async move { call(&http, reqwest::Method::POST, url, &token, Some(body)).await }
+    };
+    let (s, victim) = create(json!({ "app": "checkout-web", "branch": "main", "tier": "preview-lightweight" })).await;
+    assert_eq!(s, 201, "{victim}");
+    let victim_id = victim["id"].as_str().unwrap().to_string();
+    let victim_name = victim["name"].as_str().unwrap().to_string();
+    wait_for_state(&http, &p, &token, &victim_id, "active").await;
+    let victim_records = p.data_dir().join("runtime").join(&victim_id);
+    let serving_before = std::fs::read_to_string(victim_records.join("serving")).unwrap();
+    let victim_pid: i64 = serving_before.split_whitespace().next().unwrap().parse().unwrap();
+
+    let repo = hostile_repo(&p.data_dir(), &victim_id, victim_pid, portal_pg.as_ref().map(|pg| pg.name.as_str()));
+    p.register_app(
+        &http,
+        json!({ "team": "search", "slug": "hostile", "name": "Hostile", "repository": repo.path(),
+                "blueprint": { "start": "sh hostile.sh" } }),
+    )
+    .await;
+    let carol = p.token("carol", &["environments:read", "environments:write"]);
+    let (s, hostile) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/environments", p.base),
+        &carol,
+        Some(json!({ "app": "hostile", "branch": "main", "tier": "preview-lightweight" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{hostile}");
+    let hostile_id = hostile["id"].as_str().unwrap().to_string();
+    wait_for_state(&http, &p, &carol, &hostile_id, "active").await;
+
+    let log = std::fs::read_to_string(p.data_dir().join("runtime").join(&hostile_id).join("output.log")).unwrap();
+    let mut attempts = vec![
+        "portal-variables",
+        "portal-environ",
+        "data-dir-listing",
+        "secret-key",
+        "portal-sqlite-read",
+        "portal-sqlite-write",
+        "victim-source-write",
+        "victim-database-file",
+        "victim-record-write",
+        "victim-log-read",
+        "victim-signal",
+        "victim-environ",
+    ];
+    if portal_pg.is_some() {
+        attempts.extend([
+            "victim-database",
+            "portal-database",
+            "admin-without-password",
+            "superuser-without-password",
+            "make-a-role",
+        ]);
+        assert!(log.contains("own database reachable"), "its own database works: {log}");
+    }
+    for what in attempts {
+        assert!(log.contains(&format!("ATTEMPT {what}: BLOCKED")), "{what} must fail:\n{log}");
+    }
+    assert!(!log.contains("SUCCEEDED"), "{log}");
+    let uid = workload_uid(&hostile_id);
+    let limits =
+        format!("running as uid {uid}, open files at most 777, processes 300, address space {} KiB", 9000 * 1024);
+    assert!(log.contains(&limits), "{log}");
+
+    // The victim is untouched and still serves.
+    assert_eq!(std::fs::read_to_string(victim_records.join("serving")).unwrap(), serving_before);
+    assert!(!p.data_dir().join("envs").join(&victim_id).join("src/pwned").exists());
+    assert!(pid_alive(victim_pid));
+    let res = http
+        .get(format!("{}/", p.base))
+        .header("host", format!("{victim_name}.localhost:{}", p.port))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // And the portal's own files are private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&p.data_dir()), 0o711);
+    assert_eq!(mode(&p.data_dir().join("secret.key")), 0o600);
+    assert_eq!(mode(&victim_records), 0o700);
+    if portal_pg.is_none() {
+        assert_eq!(mode(&p.data_dir().join("eod.db")), 0o600);
+    }
+    // The databases and roles this portal made on the server go with the test.
+    if let Some(pg) = &portal_pg {
+        let server = sqlx::AnyPool::connect(&admin).await.unwrap();
+        let victim_db: String = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
+            .bind(format!("eod\\_env\\_%\\_{}", victim_id.replace('-', "\\_")))
+            .fetch_one(&server)
+            .await
+            .unwrap();
+        let key = victim_db.trim_start_matches("eod_env_").split('_').next().unwrap().to_string();
+        drop(p);
+        let dbs: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
+            .bind(format!("eod\\_%\\_{key}\\_%"))
+            .fetch_all(&server)
+            .await
+            .unwrap();
+        for db in dbs {
+            pg.psql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"));
+        }
+        drop_roles_of(pg, &server, &key).await;
+        server.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_workload_reaches_nothing_on_sqlite() {
+    a_hostile_workload_reaches_nothing(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_workload_reaches_nothing_on_postgres() {
+    a_hostile_workload_reaches_nothing(Some(PgDb::new("hostile"))).await;
+}
+
+/// The portal's resident memory (kB), from `/proc`.
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Preview access protection and the streaming proxy on a real preview: it
+/// answers only to its team (a token, or a browser through the portal's
+/// one-time code), a share link works until revoked, an unknown name
+/// answers like a protected one, anonymous traffic is no activity; the
+/// proxy sets its own forwarding headers, keeps the portal's cookies,
+/// streams server-sent events and 1 GiB without holding it, and pipes a
+/// WebSocket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previews_answer_only_to_whom_they_may_through_a_streaming_proxy() {
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(conf_dir.path(), "pool = []\n[tier.preview-full]\npreview_access = \"public\"\n");
+    let p = start_with(None, &[("EOD_CONFIG", &conf)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let carol = p.token("carol", &["environments:read"]);
+
+    // The tier's rule is read (full previews public here); an app's own
+    // stricter rule wins over it.
+    let repo = deployable_repo();
+    p.register_app(
+        &http,
+        json!({ "team": "payments", "slug": "closed", "name": "Closed", "repository": repo.path(),
+                "blueprint": { "preview_access": "team" } }),
+    )
+    .await;
+    for (app, anonymous) in [("checkout-web", 200), ("closed", 401)] {
+        let (s, env) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{}/api/v1/environments", p.base),
+            &token,
+            Some(json!({ "app": app, "branch": "main", "tier": "preview-full" })),
+        )
+        .await;
+        assert_eq!(s, 201, "{env}");
+        wait_for_state(&http, &p, &token, env["id"].as_str().unwrap(), "active").await;
+        let host = format!("{}.localhost:{}", env["name"].as_str().unwrap(), p.port);
+        let res = http.get(format!("{}/", p.base)).header("host", host).send().await.unwrap();
+        assert_eq!(res.status(), anonymous, "{app} on a public tier");
+    }
+    let (s, env) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/environments", p.base),
+        &token,
+        Some(json!({ "app": "checkout-web", "branch": "main", "tier": "preview-lightweight" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{env}");
+    let (id, name) = (env["id"].as_str().unwrap().to_string(), env["name"].as_str().unwrap().to_string());
+    wait_for_state(&http, &p, &token, &id, "active").await;
+    let host = format!("{name}.localhost:{}", p.port);
+    let get = |host: &str, path: &str| http.get(format!("{}{path}", p.base)).header("host", host.to_string());
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+    let activity = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT last_activity_at FROM environments WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let quiet = activity().await;
+
+    // No credentials: an API client is refused, a browser sent to sign in
+    // through the portal; a name that does not exist answers the same way.
+    let unknown = format!("no-such-preview.localhost:{}", p.port);
+    for h in [&host, &unknown] {
+        let res = get(h, "/").send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        let res = get(h, "/cart?x=1").header("accept", "text/html").send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let label = h.split('.').next().unwrap();
+        let to = format!("{}/preview-access?to={label}&next=%2Fcart%3Fx%3D1", p.base);
+        assert_eq!(res.headers()["location"], to.as_str());
+    }
+    assert_eq!(activity().await, quiet, "refused traffic is no activity");
+
+    // Tokens: the team's passes; another team's and an unknown name are one 404.
+    assert_eq!(get(&host, "/").bearer_auth(&token).send().await.unwrap().status(), 200);
+    assert_eq!(get(&host, "/").bearer_auth(&carol).send().await.unwrap().status(), 404);
+    assert_eq!(get(&unknown, "/").bearer_auth(&token).send().await.unwrap().status(), 404);
+
+    // A signed-in browser: the portal hands a one-time code to the preview
+    // host, which sets its own cookie; the code works once.
+    let alice = demo_cookie(&http, &p, "alice").await;
+    let res = http
+        .get(format!("{}/preview-access?to={name}&next=/cart", p.base))
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let code_url = res.headers()["location"].to_str().unwrap().to_string();
+    let prefix = format!("http://{host}/.eod/auth?code=");
+    assert!(code_url.starts_with(&prefix), "{code_url}");
+    let code_path = code_url.strip_prefix(&format!("http://{host}")).unwrap().to_string();
+    let res = get(&host, &code_path).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/cart");
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.starts_with("eod_preview=") && set.contains("HttpOnly") && !set.contains("Domain"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let res = get(&host, "/").header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains(&name));
+    assert_eq!(get(&host, &code_path).send().await.unwrap().status(), 403, "a code works once");
+    let carol_browser = demo_cookie(&http, &p, "carol").await;
+    let res = http
+        .get(format!("{}/preview-access?to={name}&next=/", p.base))
+        .header("cookie", &carol_browser)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "another team's member gets no code");
+    assert!(activity().await > quiet, "admitted traffic is activity");
+
+    // A share link: works for someone without an account until revoked.
+    let (s, link) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/environments/{id}/share-links", p.base),
+        &token,
+        Some(json!({ "expires_in_hours": 1, "note": "design review" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{link}");
+    let url = link["url"].as_str().unwrap();
+    let share_path = url.strip_prefix(&format!("http://{host}")).unwrap().to_string();
+    let res = get(&host, &share_path).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let guest = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert_eq!(get(&host, "/").header("cookie", &guest).send().await.unwrap().status(), 200);
+    let (s, _) = call(
+        &http,
+        reqwest::Method::DELETE,
+        format!("{}/api/v1/environments/{id}/share-links/{}", p.base, link["id"].as_str().unwrap()),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(get(&host, "/").header("cookie", &guest).send().await.unwrap().status(), 401, "revoked at once");
+    assert_eq!(get(&host, &share_path).send().await.unwrap().status(), 403);
+
+    // The workload sees the proxy's forwarding headers, never the client's
+    // made-up ones, the portal's cookies or the portal's token.
+    let seen = get(&host, "/headers")
+        .header("cookie", format!("{cookie}; theme=dark"))
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-for", "6.6.6.6")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(seen.contains(&format!("x-forwarded-host: {host}")), "{seen}");
+    assert!(seen.contains("x-forwarded-for: 127.0.0.1") && seen.contains("x-forwarded-proto: http"), "{seen}");
+    assert!(seen.contains("cookie: theme=dark") && !seen.contains("eod_preview") && !seen.contains("evil"), "{seen}");
+    let seen = get(&host, "/headers").bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    assert!(!seen.contains("authorization"), "the portal's token stays with the portal: {seen}");
+
+    // Server-sent events arrive as they are sent.
+    let started = Instant::now();
+    let mut events = get(&host, "/events").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let first = events.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("tick 0"));
+    let first_event = started.elapsed();
+    assert!(first_event < Duration::from_secs(2), "first event after {first_event:?}");
+    drop(events);
+
+    // A WebSocket (a dev server's live reload) is piped both ways.
+    {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+        let mut request = format!("ws://127.0.0.1:{}/ws", p.port).into_client_request().unwrap();
+        request.headers_mut().insert("host", host.parse().unwrap());
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        ws.send(Message::Text("hello through the proxy".into())).await.unwrap();
+        let echoed = ws.next().await.unwrap().unwrap();
+        assert_eq!(echoed.into_text().unwrap().as_str(), "hello through the proxy");
+        ws.close(None).await.unwrap();
+    }
+
+    // 1 GiB streams through in bounded memory.
+    let before = rss_kb(p.child.id());
+    let mut download = get(&host, "/bytes/1073741824").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    let (mut total, mut peak) = (0u64, before);
+    while let Some(chunk) = download.chunk().await.unwrap() {
+        total += chunk.len() as u64;
+        if total % (64 << 20) < chunk.len() as u64 {
+            peak = peak.max(rss_kb(p.child.id()));
+        }
+    }
+    assert_eq!(total, 1 << 30);
+    let growth_mib = peak.saturating_sub(before) / 1024;
+    eprintln!("1 GiB through the proxy: portal RSS {before} kB before, peak {peak} kB (+{growth_mib} MiB)");
+    assert!(growth_mib < 64, "the proxy held the body: +{growth_mib} MiB");
+}
+
+/// A long-lived connection is activity while it is open: with a one-minute
+/// idle window, a preview holding an open WebSocket stays active while one
+/// without traffic goes idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_websocket_keeps_a_preview_out_of_idle() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(conf_dir.path(), "pool = []\n[tier.preview-lightweight]\nidle_minutes = 1\n");
+    let p = start_with(None, &[("EOD_CONFIG", &conf)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let mut envs = vec![];
+    for branch in ["main", "fix/cart-rounding"] {
+        let (s, env) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{}/api/v1/environments", p.base),
+            &token,
+            Some(json!({ "app": "checkout-web", "branch": branch, "tier": "preview-lightweight" })),
+        )
+        .await;
+        assert_eq!(s, 201, "{env}");
+        let id = env["id"].as_str().unwrap().to_string();
+        wait_for_state(&http, &p, &token, &id, "active").await;
+        envs.push((id, env["name"].as_str().unwrap().to_string()));
+    }
+    let (held, quiet) = (&envs[0], &envs[1]);
+    let mut request = format!("ws://127.0.0.1:{}/ws", p.port).into_client_request().unwrap();
+    request.headers_mut().insert("host", format!("{}.localhost:{}", held.1, p.port).parse().unwrap());
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    // The quiet one goes idle after its minute (the scheduler's tick after it).
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let (_, env) =
+            call(&http, reqwest::Method::GET, format!("{}/api/v1/environments/{}", p.base, quiet.0), &token, None)
+                .await;
+        if env["state"] == "idle" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the quiet preview never went idle: {env}");
+        // The socket stays in use meanwhile (an echo every few seconds).
+        ws.send(Message::Text("still here".into())).await.unwrap();
+        assert!(ws.next().await.unwrap().is_ok());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let (_, env) =
+        call(&http, reqwest::Method::GET, format!("{}/api/v1/environments/{}", p.base, held.0), &token, None).await;
+    assert_eq!(env["state"], "active", "the preview with an open WebSocket is not idle: {env}");
+    ws.close(None).await.unwrap();
 }

@@ -12,5 +12,6 @@ pub mod live;
 pub mod notifications;
 pub mod policies;
 pub mod session;
+pub mod share_links;
 pub mod teams;
 pub mod tokens;

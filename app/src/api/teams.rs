@@ -73,3 +73,48 @@ pub async fn set_team_member(team_id: String, login: String, role: String) -> Re
         .await,
     )
 }
+
+/// One person on the platform admins' People list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub login: String,
+    pub display_name: String,
+    pub platform_admin: bool,
+    pub disabled: bool,
+}
+
+#[server(prefix = "/api/fn", endpoint = "list_people")]
+pub async fn list_people() -> Result<Vec<Person>, AppError> {
+    crate::ssr::with_status(
+        async {
+            use crate::domain::authz::Action;
+            use crate::ssr::{authz, context::*, internal, store};
+            let (state, meta) = (app_state()?, request_meta());
+            authz::require(&state, &meta, Action::ManageTeams, None).await?;
+            let rows = store::users::list_people(state.db.pool()).await.map_err(internal("listing people"))?;
+            Ok(rows
+                .into_iter()
+                .map(|(login, display_name, admin, disabled_at)| Person {
+                    login,
+                    display_name,
+                    platform_admin: admin != 0,
+                    disabled: disabled_at.is_some(),
+                })
+                .collect())
+        }
+        .await,
+    )
+}
+
+/// Disables (or enables again) a user: platform admins only.
+#[server(prefix = "/api/fn", endpoint = "set_user_disabled")]
+pub async fn set_user_disabled(login: String, disabled: bool) -> Result<(), AppError> {
+    crate::ssr::with_status(
+        async {
+            use crate::ssr::{accounts, context::*};
+            let (state, meta, viewer) = (app_state()?, request_meta(), require_viewer()?);
+            accounts::set_disabled(&state.db, &meta, &viewer, &login, disabled).await
+        }
+        .await,
+    )
+}

@@ -3,3 +3,4 @@ pub mod badges;
 pub mod clock;
 pub mod inbox;
 pub mod live;
+pub mod share_links;

@@ -44,6 +44,10 @@ pub struct Blueprint {
     /// an update). Never serialized, so never stored with the blueprint.
     #[serde(default, skip_serializing)]
     pub secrets: BTreeMap<String, Option<String>>,
+    /// Who its previews answer to: `team` (the default), `signed-in` or
+    /// `public`; the stricter of this and the tier's `preview_access` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_access: Option<crate::domain::preview_access::PreviewAccess>,
     /// Priced resources; absent means the tier's defaults from the price book.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<ResourceRate>>,
@@ -171,6 +175,7 @@ impl Default for Blueprint {
             database: DatabaseRecipe::default(),
             env: BTreeMap::new(),
             secrets: BTreeMap::new(),
+            preview_access: None,
             resources: None,
         }
     }

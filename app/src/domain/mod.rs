@@ -23,6 +23,7 @@ pub mod money;
 pub mod naming;
 pub mod notification;
 pub mod pool;
+pub mod preview_access;
 pub mod preview_url;
 pub mod price;
 pub mod repository;

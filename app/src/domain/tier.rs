@@ -4,6 +4,7 @@
 pub use super::approval::{ApprovalPolicy, DestroyRule, OnSla};
 pub use super::budget::BudgetGate;
 use super::time::{HOUR_MS, MINUTE_MS, SECOND_MS};
+use crate::domain::preview_access::PreviewAccess;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -60,6 +61,8 @@ impl Tier {
                 extension: Extension { step_ms: 2 * HOUR_MS, max_lifetime_ms: 12 * HOUR_MS, needs_approval: false },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
+                limits: WorkloadLimits::DEFAULT,
+                preview_access: PreviewAccess::Team,
                 budget_gate: BudgetGate::Warn,
                 destroy: DestroyRule::Member,
                 approval: ApprovalPolicy { sla_ms: None, on_sla_extend: OnSla::Deny, on_sla_destroy: OnSla::Approve },
@@ -73,6 +76,8 @@ impl Tier {
                 extension: Extension { step_ms: 12 * HOUR_MS, max_lifetime_ms: 72 * HOUR_MS, needs_approval: false },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
+                limits: WorkloadLimits::DEFAULT,
+                preview_access: PreviewAccess::Team,
                 budget_gate: BudgetGate::Block,
                 destroy: DestroyRule::Member,
                 approval: ApprovalPolicy { sla_ms: None, on_sla_extend: OnSla::Deny, on_sla_destroy: OnSla::Approve },
@@ -86,6 +91,8 @@ impl Tier {
                 extension: Extension { step_ms: 24 * HOUR_MS, max_lifetime_ms: 7 * 24 * HOUR_MS, needs_approval: true },
                 strategy: DeploymentStrategy::Recreate,
                 probe: ReadinessProbe { interval_ms: 30 * SECOND_MS, failure_threshold: 3 },
+                limits: WorkloadLimits::DEFAULT,
+                preview_access: PreviewAccess::Team,
                 budget_gate: BudgetGate::Block,
                 destroy: DestroyRule::Approval,
                 approval: ApprovalPolicy { sla_ms: None, on_sla_extend: OnSla::Deny, on_sla_destroy: OnSla::Approve },
@@ -99,6 +106,8 @@ impl Tier {
                 extension: NO_EXTENSION,
                 strategy: DeploymentStrategy::Rolling,
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
+                limits: WorkloadLimits::DEFAULT,
+                preview_access: PreviewAccess::Team,
                 budget_gate: BudgetGate::Off,
                 destroy: DestroyRule::Manager,
                 approval: ApprovalPolicy { sla_ms: None, on_sla_extend: OnSla::Deny, on_sla_destroy: OnSla::Deny },
@@ -112,6 +121,8 @@ impl Tier {
                 extension: NO_EXTENSION,
                 strategy: DeploymentStrategy::BlueGreen,
                 probe: ReadinessProbe { interval_ms: 60 * SECOND_MS, failure_threshold: 3 },
+                limits: WorkloadLimits::DEFAULT,
+                preview_access: PreviewAccess::Team,
                 budget_gate: BudgetGate::Off,
                 destroy: DestroyRule::Approval,
                 approval: ApprovalPolicy {
@@ -222,6 +233,24 @@ pub struct ReadinessProbe {
     pub failure_threshold: u32,
 }
 
+/// Resource limits each process of an environment runs under (the local
+/// driver's `setrlimit`): a runaway or hostile branch exhausts its own
+/// allowance, not the host's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadLimits {
+    /// Open file descriptors (RLIMIT_NOFILE).
+    pub open_files: u64,
+    /// Processes and threads of the environment's own user (RLIMIT_NPROC).
+    pub processes: u64,
+    /// Virtual memory per process, MiB (RLIMIT_AS).
+    pub address_space_mb: u64,
+}
+
+impl WorkloadLimits {
+    /// Generous enough for a build (compilers reserve much address space).
+    pub const DEFAULT: WorkloadLimits = WorkloadLimits { open_files: 4096, processes: 512, address_space_mb: 16384 };
+}
+
 /// A tier's lifecycle rules. `None` durations mean "not applicable".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierPolicy {
@@ -233,6 +262,9 @@ pub struct TierPolicy {
     pub extension: Extension,
     pub strategy: DeploymentStrategy,
     pub probe: ReadinessProbe,
+    pub limits: WorkloadLimits,
+    /// Who its previews answer to (an app may only make it stricter).
+    pub preview_access: PreviewAccess,
     /// What creating an environment does when the team is at or over its budget.
     pub budget_gate: BudgetGate,
     /// Who may destroy one.
@@ -305,6 +337,16 @@ impl TierPolicy {
         if self.probe.interval_ms < SECOND_MS || self.probe.failure_threshold == 0 {
             return err("probe", "probe every second or slower, failing after at least one miss");
         }
+        let l = self.limits;
+        if !(64..=1_048_576).contains(&l.open_files) {
+            return err("max_open_files", "must be between 64 and 1048576");
+        }
+        if !(16..=65_536).contains(&l.processes) {
+            return err("max_processes", "must be between 16 and 65536");
+        }
+        if !(256..=1_048_576).contains(&l.address_space_mb) {
+            return err("max_address_space_mb", "must be between 256 MiB and 1 TiB");
+        }
         Ok(())
     }
 }
@@ -327,6 +369,10 @@ pub struct TierOverride {
     pub probe_interval_seconds: Option<i64>,
     pub probe_failure_threshold: Option<u32>,
     pub strategy: Option<DeploymentStrategy>,
+    pub max_open_files: Option<u64>,
+    pub max_processes: Option<u64>,
+    pub max_address_space_mb: Option<u64>,
+    pub preview_access: Option<PreviewAccess>,
     pub budget_gate: Option<BudgetGate>,
     pub destroy: Option<DestroyRule>,
     pub approval_sla_minutes: Option<i64>,
@@ -383,6 +429,10 @@ impl TierOverride {
         if let Some(d) = self.strategy {
             p.strategy = d;
         }
+        p.limits.open_files = self.max_open_files.unwrap_or(p.limits.open_files);
+        p.limits.processes = self.max_processes.unwrap_or(p.limits.processes);
+        p.limits.address_space_mb = self.max_address_space_mb.unwrap_or(p.limits.address_space_mb);
+        p.preview_access = self.preview_access.unwrap_or(p.preview_access);
         if let Some(g) = self.budget_gate {
             p.budget_gate = g;
         }
@@ -554,5 +604,20 @@ mod tests {
                 assert!(warn < ttl, "{tier}: warning must fall inside the TTL");
             }
         }
+    }
+
+    #[test]
+    fn workload_limits_are_configurable_and_validated() {
+        let ov = TierOverride { max_open_files: Some(777), max_processes: Some(64), ..TierOverride::default() };
+        let p = ov.apply(Tier::PreviewLightweight, &Tier::PreviewLightweight.default_policy()).unwrap();
+        assert_eq!(p.limits, WorkloadLimits { open_files: 777, processes: 64, address_space_mb: 16384 });
+        let bad = TierOverride { max_open_files: Some(3), ..TierOverride::default() };
+        let err = bad.apply(Tier::PreviewLightweight, &Tier::PreviewLightweight.default_policy()).unwrap_err();
+        assert_eq!(err.field, "max_open_files");
+        let bad = TierOverride { max_address_space_mb: Some(1), ..TierOverride::default() };
+        assert_eq!(
+            bad.apply(Tier::Staging, &Tier::Staging.default_policy()).unwrap_err().field,
+            "max_address_space_mb"
+        );
     }
 }

@@ -77,6 +77,7 @@ pub fn EnvironmentPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <crate::components::share_links::ShareLinks id />
     }
 }
 

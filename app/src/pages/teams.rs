@@ -1,6 +1,6 @@
 //! Team administration for platform admins: teams, members and roles.
 
-use crate::api::teams::{list_teams_admin, CreateTeam, SetTeamMember, TeamAdmin};
+use crate::api::teams::{list_people, list_teams_admin, CreateTeam, SetTeamMember, SetUserDisabled, TeamAdmin};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -25,6 +25,7 @@ pub fn TeamsPage() -> impl IntoView {
             {move || create.value().get().and_then(Result::err).map(|e| view! { <p role="alert" class="w-full text-red-800">{e.to_string()}</p> })}
         </ActionForm>
         {move || set_member.value().get().and_then(Result::err).map(|e| view! { <p role="alert" class="mb-3 text-sm text-red-800">{e.to_string()}</p> })}
+        <People />
         <Suspense fallback=|| view! { <p class="text-slate-500">"Loading teams…"</p> }>
             {move || Suspend::new(async move {
                 match teams.await {
@@ -75,5 +76,46 @@ fn TeamCard(team: TeamAdmin, set_member: ServerAction<SetTeamMember>) -> impl In
                 <button type="submit" class="rounded-md border border-slate-300 px-2 py-1 font-medium hover:bg-slate-50">{format!("Add to {}", team.slug)}</button>
             </ActionForm>
         </section>
+    }
+}
+
+/// Everyone who has signed in, with Disable / Enable: a disabled user's
+/// sessions end, tokens and preview cookies stop working and live streams
+/// close at once; their environments and history stay.
+#[component]
+fn People() -> impl IntoView {
+    let toggle = ServerAction::<SetUserDisabled>::new();
+    let people = Resource::new(move || toggle.version().get(), |_| list_people());
+    view! {
+        <details class="mb-6 rounded-lg border border-slate-200 bg-white p-4 text-sm shadow-sm">
+            <summary class="cursor-pointer font-medium">"People"</summary>
+            {move || toggle.value().get().and_then(Result::err).map(|e| view! { <p role="alert" class="mt-2 text-red-800">{e.to_string()}</p> })}
+            <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match people.await {
+                        Ok(list) => view! {
+                            <ul class="mt-2 divide-y divide-slate-100">
+                                {list.into_iter().map(|p| {
+                                    let (login, disabled) = (p.login.clone(), p.disabled);
+                                    view! {
+                                        <li class="flex items-center justify-between gap-2 py-1.5" data-testid="person" data-login=p.login.clone()>
+                                            <span>{p.display_name.clone()}
+                                                <span class="text-xs text-slate-500">{format!(" {}{}", p.login, if p.platform_admin { " · platform admin" } else { "" })}</span>
+                                                {disabled.then(|| view! { <span class="ml-2 rounded bg-red-100 px-1.5 text-xs text-red-800">"disabled"</span> })}
+                                            </span>
+                                            <button type="button" class="rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-50"
+                                                on:click=move |_| { toggle.dispatch(SetUserDisabled { login: login.clone(), disabled: !disabled }); }>
+                                                {if disabled { format!("Enable {}", p.login) } else { format!("Disable {}", p.login) }}
+                                            </button>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(err) => view! { <p role="alert" class="text-red-800">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </details>
     }
 }

@@ -58,6 +58,11 @@ pub async fn sign_in_external(
         .await
         .map_err(internal("finding a user"))?;
     let created = existing.is_none();
+    if let Some(u) = &existing {
+        if store::users::is_disabled(&mut *tx, &u.id).await.map_err(internal("checking a user"))? {
+            return Err(AppError::Refused(DISABLED.into()));
+        }
+    }
     let mut user = match existing {
         Some(u) => u,
         None => {
@@ -115,6 +120,41 @@ pub async fn sign_in_external(
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a sign-in"))?;
     tx.commit().await.map_err(internal("committing a sign-in"))?;
     Ok(user)
+}
+
+/// Why a disabled user cannot sign in.
+pub const DISABLED: &str = "This account is disabled. Ask a platform admin to enable it.";
+
+/// A platform admin disables (or enables again) a user by login: their
+/// sessions, API tokens and preview cookies stop working at once and their
+/// live streams close; nothing of theirs is deleted. Nobody disables
+/// themselves (a platform could lose its last admin that way).
+pub async fn set_disabled(
+    db: &Db,
+    meta: &RequestMeta,
+    admin: &crate::domain::access::Viewer,
+    login: &str,
+    disabled: bool,
+) -> Result<(), AppError> {
+    if !admin.is_platform_admin {
+        return Err(AppError::Forbidden);
+    }
+    let mut tx = db.begin_write().await.map_err(internal("starting a transaction"))?;
+    let user = store::users::find_by_login(&mut *tx, login)
+        .await
+        .map_err(internal("finding a user"))?
+        .ok_or(AppError::NotFound)?;
+    if user.id == admin.user_id {
+        return Err(AppError::Refused("you cannot disable your own account".into()));
+    }
+    let at = disabled.then(now_ms);
+    store::users::set_disabled(&mut *tx, &user.id, at).await.map_err(internal("disabling a user"))?;
+    let action = if disabled { "user.disable" } else { "user.enable" };
+    let event = AuditEvent::from_request(meta, action, "user", Some(user.id.clone()), Outcome::Success)
+        .with_detail(serde_json::json!({ "login": user.login }));
+    store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a disable"))?;
+    tx.commit().await.map_err(internal("committing a disable"))?;
+    Ok(())
 }
 
 /// The hint, slugged, with a numeric suffix if already taken.

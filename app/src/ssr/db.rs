@@ -81,7 +81,38 @@ impl Db {
     pub async fn open(url: &str, max_connections: u32) -> Result<Db, DbError> {
         let db = Db::connect(url, max_connections).await?;
         MIGRATOR.run(&db.pool).await?;
+        db.guard_audit_trail().await.map_err(DbError::Connect)?;
         Ok(db)
+    }
+
+    /// The audit trail is append-only in the database itself: triggers on
+    /// both engines refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of
+    /// `audit_events`, whoever connects. Engine-specific, so applied here
+    /// after the shared migrations rather than in one of them; idempotent,
+    /// and serialized on PostgreSQL so replicas starting together agree.
+    async fn guard_audit_trail(&self) -> sqlx::Result<()> {
+        let statements: &[&str] = match self.engine {
+            Engine::Sqlite => &[
+                "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events \
+                 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+                "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events \
+                 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+            ],
+            Engine::Postgres => &[
+                "SELECT pg_advisory_xact_lock(7305142)",
+                "CREATE OR REPLACE FUNCTION eod_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
+                "CREATE OR REPLACE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events \
+                 FOR EACH ROW EXECUTE FUNCTION eod_audit_append_only()",
+                "CREATE OR REPLACE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events \
+                 FOR EACH STATEMENT EXECUTE FUNCTION eod_audit_append_only()",
+            ],
+        };
+        let mut tx = self.pool.begin().await?;
+        for sql in statements {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -14,17 +14,71 @@
 //! Every process also carries `EOD_ENV_ROOT` (this driver's directory), so
 //! processes are found through `/proc` even when a crash came between the
 //! spawn and the pid file: nothing this driver starts can leak.
+//!
+//! Workloads are untrusted (a team's branch). When the portal runs as root
+//! each environment's steps and process run under its own unprivileged uid
+//! (`Isolation`) with the tier's resource limits, in a directory only it
+//! owns; what the portal relies on — which process serves on which port, the
+//! build marker, the output log, database passwords — lives in
+//! `<data>/runtime/<id>/`, which no workload can read or write. The data
+//! directory itself is 0711 (workloads pass through to their own directory
+//! but cannot list it); the portal's files in it are 0600/0700.
 
 use super::git::Git;
 use super::pg_databases::PgDatabases;
 use super::{Driver, DriverError, EnvSpec, Seed};
-use app::domain::tier::DeploymentStrategy;
+use app::domain::tier::{DeploymentStrategy, WorkloadLimits};
 use async_trait::async_trait;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// How workloads are separated from the portal and from each other when
+/// the portal runs as root: the group of the `EOD_RUN_AS` user, and per
+/// environment its own uid (`uid_of`), so no two workloads share files,
+/// signals or `/proc` entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Isolation {
+    pub gid: u32,
+}
+
+impl Isolation {
+    /// From the configuration: `None` when the portal is not root (it
+    /// cannot switch users) or `EOD_RUN_AS=portal`.
+    pub fn resolve(run_as: &crate::config::RunAs) -> Result<Option<Isolation>, String> {
+        let crate::config::RunAs::User(name) = run_as else {
+            tracing::warn!("EOD_RUN_AS=portal: environments run as the portal's own user, unisolated");
+            return Ok(None);
+        };
+        if !nix::unistd::geteuid().is_root() {
+            tracing::warn!("the portal is not root: environments run as its own user, unisolated (see the README)");
+            return Ok(None);
+        }
+        match nix::unistd::User::from_name(name) {
+            Ok(Some(user)) => Ok(Some(Isolation { gid: user.gid.as_raw() })),
+            Ok(None) => Err(format!(
+                "EOD_RUN_AS: there is no user {name:?} on this host (bash .ci/install makes eod-workload), \
+                 or set EOD_RUN_AS=portal to run environments unisolated"
+            )),
+            Err(e) => Err(format!("EOD_RUN_AS: looking up {name:?}: {e}")),
+        }
+    }
+
+    /// The unprivileged uid a workload keyed by `key` (an environment's id,
+    /// or a template's) runs as: 2^30 plus 30 bits of its hash, far above
+    /// any login or system account.
+    pub fn uid_of(key: &str) -> u32 {
+        (1 << 30) | (app::domain::naming::stable_hash(key) as u32 & ((1 << 30) - 1))
+    }
+}
+
+/// Whether `id` is one of the portal's environment ids (a canonical UUID):
+/// anything else — a name a workload made up, a path — is never acted on.
+pub fn is_portal_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id)
+}
 
 /// After traffic moves to another version, the one it left keeps serving
 /// this long before it is stopped: requests the proxy routed just before the
@@ -37,10 +91,16 @@ pub struct LocalDriver {
     http: openidconnect::reqwest::Client,
     /// Environments' databases on PostgreSQL instead of SQLite copies.
     pg: Option<PgDatabases>,
+    isolation: Option<Isolation>,
 }
 
 impl LocalDriver {
-    pub fn new(data_dir: &Path, env_database_url: Option<&str>, git: std::sync::Arc<Git>) -> LocalDriver {
+    pub fn new(
+        data_dir: &Path,
+        env_database_url: Option<&str>,
+        git: std::sync::Arc<Git>,
+        isolation: Option<Isolation>,
+    ) -> LocalDriver {
         // Absolute, so the marker in each process's environment is exact.
         let root = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
         let http = openidconnect::reqwest::ClientBuilder::new()
@@ -49,11 +109,85 @@ impl LocalDriver {
             .build()
             .expect("HTTP client");
         let pg = env_database_url.map(|url| PgDatabases::new(url, &root));
-        LocalDriver { root, git, http, pg }
+        LocalDriver { root, git, http, pg, isolation }
     }
 
+    /// The workload's own directory (its checkouts, home and database).
     fn env_dir(&self, id: &str) -> PathBuf {
         self.root.join("envs").join(id)
+    }
+
+    /// The portal's records of an environment (`serving`, `kept`, `built`,
+    /// `output.log`, database password): never reachable by a workload.
+    fn runtime_dir(&self, id: &str) -> PathBuf {
+        self.root.join("runtime").join(id)
+    }
+
+    /// Makes the environment's two directories: its own (0711 and the
+    /// portal's, so the workload cannot plant entries the portal later
+    /// writes through; what it writes is in `src`, `home`, `data`) and the
+    /// portal's records (0700).
+    async fn make_dirs(&self, id: &str) -> Result<(), DriverError> {
+        use std::os::unix::fs::PermissionsExt;
+        if !is_portal_id(id) {
+            return Err(DriverError::Permanent(format!("{id:?} is not an environment id")));
+        }
+        for (dir, mode) in [
+            (self.root.join("envs"), 0o711),
+            (self.env_dir(id), 0o711),
+            (self.root.join("runtime"), 0o700),
+            (self.runtime_dir(id), 0o700),
+        ] {
+            tokio::fs::create_dir_all(&dir).await?;
+            tokio::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).await?;
+        }
+        for part in ["home", "data"] {
+            let dir = self.env_dir(id).join(part);
+            tokio::fs::create_dir_all(&dir).await?;
+            self.hand_over(&dir, id).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives a tree the portal made (a checkout, a home) to the workload
+    /// keyed by `key`: owner its uid, without following symlinks.
+    async fn hand_over(&self, path: &Path, key: &str) -> Result<(), DriverError> {
+        let Some(iso) = self.isolation else { return Ok(()) };
+        let (path, uid) = (path.to_path_buf(), Isolation::uid_of(key));
+        tokio::task::spawn_blocking(move || chown_tree(&path, uid, iso.gid))
+            .await
+            .map_err(|e| DriverError::Failed(e.to_string()))??;
+        Ok(())
+    }
+
+    /// A step's or the process's command: `/bin/sh -c`, a cleared
+    /// environment, its own process group and, when isolated, its own uid,
+    /// the workloads' group and the tier's resource limits.
+    fn command(&self, script: &str, cwd: &Path, key: &str, limits: WorkloadLimits) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c").arg(script).current_dir(cwd).env_clear().stdin(std::process::Stdio::null()).process_group(0);
+        cmd.kill_on_drop(false);
+        if let Some(iso) = self.isolation {
+            // std drops supplementary groups when a root parent sets the uid.
+            cmd.uid(Isolation::uid_of(key)).gid(iso.gid);
+            let caps = [
+                (nix::sys::resource::Resource::RLIMIT_NOFILE, limits.open_files),
+                (nix::sys::resource::Resource::RLIMIT_NPROC, limits.processes),
+                (nix::sys::resource::Resource::RLIMIT_AS, limits.address_space_mb.saturating_mul(1024 * 1024)),
+                (nix::sys::resource::Resource::RLIMIT_CORE, 0),
+            ];
+            // SAFETY: runs in the child between fork and exec; setrlimit is
+            // async-signal-safe and nothing here allocates.
+            unsafe {
+                cmd.pre_exec(move || {
+                    for (resource, cap) in caps {
+                        nix::sys::resource::setrlimit(resource, cap, cap).map_err(std::io::Error::from)?;
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd
     }
 
     /// Processes this driver started, as (pid, environment id), found by the
@@ -69,8 +203,13 @@ impl LocalDriver {
             if !vars.contains(&marker.as_bytes()) || !alive(pid) {
                 continue;
             }
-            if let Some(id) = vars.iter().find_map(|v| v.strip_prefix(b"EOD_ENV_ID=")) {
-                found.push((pid, String::from_utf8_lossy(id).into_owned()));
+            let Some(id) = vars.iter().find_map(|v| v.strip_prefix(b"EOD_ENV_ID=")) else { continue };
+            let id = String::from_utf8_lossy(id).into_owned();
+            // A workload can set any variables in what it starts; only its
+            // uid says whose it is, and only portal ids name environments.
+            let owner_ok = self.isolation.is_none_or(|_| process_uid(pid) == Some(Isolation::uid_of(&id)));
+            if is_portal_id(&id) && owner_ok {
+                found.push((pid, id));
             }
         }
         found
@@ -103,55 +242,102 @@ impl LocalDriver {
         }
     }
 
-    /// The SQLite template `spec` names, built once (beside, then renamed:
-    /// a crash never leaves half a template).
+    /// A template's seed work directory (`seeds/<key>-<pid>/`, the portal's,
+    /// 0711) with `data/` handed to the template's own workload, fresh.
+    async fn seed_work(&self, key: &str) -> Result<PathBuf, DriverError> {
+        use std::os::unix::fs::PermissionsExt;
+        let seeds = self.root.join("seeds");
+        let work = seeds.join(format!("{key}-{}", std::process::id()));
+        let _ = tokio::fs::remove_dir_all(&work).await;
+        tokio::fs::create_dir_all(work.join("data")).await?;
+        for dir in [&seeds, &work] {
+            tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711)).await?;
+        }
+        self.hand_over(&work.join("data"), &template_owner(key)).await?;
+        Ok(work)
+    }
+
+    /// The SQLite template `spec` names, built once: seeded in a work
+    /// directory by the template's own workload, then copied (never through
+    /// a link it may have planted) into the portal's `templates/`, beside
+    /// and renamed: a crash never leaves half a template.
     async fn sqlite_template(&self, spec: &EnvSpec, log: &Path) -> Result<PathBuf, DriverError> {
         let dir = self.root.join("templates");
         tokio::fs::create_dir_all(&dir).await?;
-        let path = dir.join(format!("{}.db", spec.template.key));
-        if !path.exists() {
-            let tmp = dir.join(format!("{}.db.tmp-{}", spec.template.key, std::process::id()));
-            let _ = tokio::fs::remove_file(&tmp).await;
-            self.fill_template(&format!("sqlite:{}?mode=rwc", tmp.display()), spec, log).await?;
-            tokio::fs::rename(&tmp, &path).await?;
+        let key = &spec.template.key;
+        let path = dir.join(format!("{key}.db"));
+        if path.exists() {
+            return Ok(path);
         }
+        let work = self.seed_work(key).await?;
+        let seeded = work.join("data").join("template.db");
+        let tmp = dir.join(format!("{key}.db.tmp-{}", std::process::id()));
+        let filled = self.fill_template(&format!("sqlite:{}?mode=rwc", seeded.display()), spec, log, &work).await;
+        let copied = match filled {
+            // An empty seed wrote nothing: an empty file is an empty database.
+            Ok(()) if !seeded.exists() => tokio::fs::write(&tmp, b"").await.map_err(DriverError::from),
+            Ok(()) => copy_no_follow(&seeded, &tmp).await,
+            Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_dir_all(&work).await;
+        copied?;
+        tokio::fs::rename(&tmp, &path).await?;
         Ok(path)
     }
 
-    /// Seeds an empty template database at `url` as the blueprint says.
-    async fn fill_template(&self, url: &str, spec: &EnvSpec, log: &Path) -> Result<(), DriverError> {
+    /// Seeds an empty template database at `url` as the blueprint says. The
+    /// seed is the app's (its SQL or its command): it runs as the template's
+    /// own workload in `work`, never as the portal. On PostgreSQL `url`
+    /// carries the template's role, which can only create in it.
+    async fn fill_template(&self, url: &str, spec: &EnvSpec, log: &Path, work: &Path) -> Result<(), DriverError> {
+        let owner = template_owner(&spec.template.key);
+        let data = work.join("data");
         match &spec.template.seed {
-            Seed::Empty | Seed::Sql(_) => {
+            Seed::Empty => Ok(()),
+            Seed::Sql(sql) if url.starts_with("postgres") => {
                 use sqlx::any::AnyPoolOptions;
                 sqlx::any::install_default_drivers();
-                let failed =
-                    |e: sqlx::Error| DriverError::Permanent(format!("seeding the template database failed: {e}"));
                 let pool = AnyPoolOptions::new()
                     .max_connections(1)
                     .connect(url)
                     .await
                     .map_err(|e| DriverError::Failed(format!("opening the template database: {e}")))?;
-                if let Seed::Sql(sql) = &spec.template.seed {
-                    append_log(log, "==> seed: the seed file into the template database\n").await;
-                    sqlx::raw_sql(sql).execute(&pool).await.map_err(failed)?;
-                }
+                append_log(log, "==> seed: the seed file into the template database\n").await;
+                let seeded = sqlx::raw_sql(sql).execute(&pool).await;
                 pool.close().await;
-                Ok(())
+                seeded
+                    .map(|_| ())
+                    .map_err(|e| DriverError::Permanent(format!("seeding the template database failed: {e}")))
+            }
+            Seed::Sql(sql) => {
+                append_log(log, "==> seed: the seed file into the template database\n").await;
+                let file = data.join("seed.sql");
+                tokio::fs::write(&file, sql).await?;
+                self.hand_over(&file, &owner).await?;
+                self.run_step(
+                    "seed",
+                    "eod seed-sql seed.sql",
+                    (&data, &owner, &data),
+                    spec,
+                    Some(url),
+                    spec.build_timeout,
+                    log,
+                )
+                .await
             }
             Seed::Command { app_id, commit, command } => {
-                let src = self.root.join("templates").join(format!("{}.src", spec.template.key));
+                let src = work.join("src");
                 self.git.checkout(app_id, commit, &src).await.map_err(DriverError::Failed)?;
+                self.hand_over(&src, &owner).await?;
                 append_log(log, &format!("==> seed (at {}): {command}\n", short(commit))).await;
-                let result = self.run_step("seed", command, &src, spec, Some(url), spec.build_timeout, log).await;
-                let _ = tokio::fs::remove_dir_all(&src).await;
-                result
+                self.run_step("seed", command, (&src, &owner, &data), spec, Some(url), spec.build_timeout, log).await
             }
         }
     }
 
     /// The variables every step of an environment gets: nothing of the
     /// portal's own environment, only what the environment needs.
-    fn step_env(&self, spec: &EnvSpec, database_url: Option<&str>) -> Vec<(String, String)> {
+    fn step_env(&self, spec: &EnvSpec, database_url: Option<&str>, home: &Path) -> Vec<(String, String)> {
         let exe_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
         let path = match exe_dir {
             // `eod` in a blueprint (the sample app) is this binary.
@@ -160,7 +346,7 @@ impl LocalDriver {
         };
         let mut vars: Vec<(String, String)> = vec![
             ("PATH".into(), path),
-            ("HOME".into(), self.env_dir(&spec.id).join("home").display().to_string()),
+            ("HOME".into(), home.display().to_string()),
             ("LANG".into(), "C.UTF-8".into()),
             ("EOD_ENV_ID".into(), spec.id.clone()),
             ("EOD_ENV_ROOT".into(), self.root.display().to_string()),
@@ -181,30 +367,22 @@ impl LocalDriver {
     /// Runs one step (build, migrate, seed) to completion under a time
     /// limit, its output appended to `log`. A non-zero exit or the time
     /// limit is permanent: the step and the output's last lines.
+    /// `key`: whose uid it runs as (the environment's id, or the template's
+    /// for a seed); `home`: its HOME.
     #[allow(clippy::too_many_arguments)]
     async fn run_step(
         &self,
         step: &str,
         command: &str,
-        cwd: &Path,
+        (cwd, key, home): (&Path, &str, &Path),
         spec: &EnvSpec,
         database_url: Option<&str>,
         limit: Duration,
         log: &Path,
     ) -> Result<(), DriverError> {
-        tokio::fs::create_dir_all(self.env_dir(&spec.id).join("home")).await?;
         let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-        let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(command)
-            .current_dir(cwd)
-            .env_clear()
-            .envs(self.step_env(spec, database_url))
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .process_group(0)
-            .kill_on_drop(false);
+        let mut cmd = self.command(command, cwd, key, spec.limits);
+        cmd.envs(self.step_env(spec, database_url, home)).stdout(out.try_clone()?).stderr(out);
         let mut child = cmd.spawn()?;
         let pid = child.id().map(|p| p as i32);
         let status = match tokio::time::timeout(limit, child.wait()).await {
@@ -253,20 +431,40 @@ impl LocalDriver {
         if let Some(pg) = &self.pg {
             let _ = pg.drop_env(id).await;
         }
-        let dir = self.env_dir(id);
-        for part in ["src", "src.tmp", "next", "prev", "home", "app.db", "app.db.tmp", "serving", "kept", "built"] {
-            let path = dir.join(part);
+        let (dir, rt) = (self.env_dir(id), self.runtime_dir(id));
+        let parts = ["src", "src.tmp", "next", "next.tmp", "prev", "home", "data", "app.db", "app.db.tmp"];
+        let records = ["serving", "kept", "built", "db-password"];
+        let paths = parts.iter().map(|p| dir.join(p)).chain(records.iter().map(|p| rt.join(p)));
+        for path in paths {
             let _ = tokio::fs::remove_dir_all(&path).await;
             let _ = tokio::fs::remove_file(&path).await;
         }
     }
 
-    async fn provision_steps(&self, spec: &EnvSpec, dir: &Path, log: &Path) -> Result<serde_json::Value, DriverError> {
-        let cwd = if spec.source.is_some() { dir.join("src") } else { dir.to_path_buf() };
+    async fn provision_steps(&self, spec: &EnvSpec, log: &Path) -> Result<serde_json::Value, DriverError> {
+        let cwd = self.env_dir(&spec.id).join("src");
         let database_url = self.prepare(spec, &cwd, true, log).await?;
         let serving = self.start_ready(spec, &cwd, &database_url, log).await?;
-        write_serving(dir, "serving", &serving).await?;
-        Ok(serving.facts(dir))
+        let rt = self.runtime_dir(&spec.id);
+        write_serving(&rt, "serving", &serving).await?;
+        Ok(serving.facts(&self.env_dir(&spec.id)))
+    }
+
+    /// The environment's database password (PostgreSQL), made once and kept
+    /// in the portal's records: a restart or a second version started
+    /// beside the first connects with the same one.
+    async fn db_password(&self, id: &str) -> Result<String, DriverError> {
+        let path = self.runtime_dir(id).join("db-password");
+        match tokio::fs::read_to_string(&path).await {
+            Ok(p) if !p.trim().is_empty() => Ok(p.trim().to_string()),
+            _ => {
+                let password = super::pg_databases::new_password();
+                let tmp = path.with_extension("tmp");
+                tokio::fs::write(&tmp, &password).await?;
+                tokio::fs::rename(&tmp, &path).await?;
+                Ok(password)
+            }
+        }
     }
 
     /// Everything before the start, in `cwd`: the code at the commit, its
@@ -275,40 +473,64 @@ impl LocalDriver {
     /// database (cloned from the template once) and the migration. Returns
     /// the database URL.
     async fn prepare(&self, spec: &EnvSpec, cwd: &Path, marked: bool, log: &Path) -> Result<String, DriverError> {
-        let dir = self.env_dir(&spec.id);
+        self.make_dirs(&spec.id).await?;
+        let (dir, rt) = (self.env_dir(&spec.id), self.runtime_dir(&spec.id));
         let commit = spec.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("");
-        // 1. The code at the environment's commit.
-        if let Some(source) = &spec.source {
-            append_log(log, &format!("==> checkout {}\n", source.commit)).await;
-            self.git.checkout(&source.app_id, &source.commit, cwd).await.map_err(DriverError::Failed)?;
+        let built =
+            if marked { tokio::fs::read_to_string(rt.join("built")).await.unwrap_or_default() } else { String::new() };
+        // A retry after a crash keeps the tree it built at this commit.
+        let reuse = !commit.is_empty() && built.trim() == commit && tokio::fs::try_exists(cwd).await.unwrap_or(false);
+        // 1. The code at the environment's commit. Never git in a tree the
+        // workload could have changed (its hooks and config would run as
+        // the portal): a fresh clone, then handed over.
+        if !reuse {
+            let _ = tokio::fs::remove_dir_all(cwd).await;
+            match &spec.source {
+                Some(source) => {
+                    append_log(log, &format!("==> checkout {}\n", source.commit)).await;
+                    self.git.checkout(&source.app_id, &source.commit, cwd).await.map_err(DriverError::Failed)?;
+                }
+                None => tokio::fs::create_dir_all(cwd).await?,
+            }
+            self.hand_over(cwd, &spec.id).await?;
         }
         // 2. The build.
-        if let Some(build) = &spec.build {
-            let built = if marked {
-                tokio::fs::read_to_string(dir.join("built")).await.unwrap_or_default()
-            } else {
-                String::new()
-            };
-            if built.trim() != commit || commit.is_empty() {
-                append_log(log, &format!("==> build: {build}\n")).await;
-                self.run_step("build", build, cwd, spec, None, spec.build_timeout, log).await?;
-                if marked {
-                    tokio::fs::write(dir.join("built"), commit).await?;
-                }
-            }
+        let home = dir.join("home");
+        if let Some(build) = spec.build.as_ref().filter(|_| !reuse) {
+            append_log(log, &format!("==> build: {build}\n")).await;
+            self.run_step("build", build, (cwd, &spec.id, &home), spec, None, spec.build_timeout, log).await?;
+        }
+        if marked && !reuse {
+            tokio::fs::write(rt.join("built"), commit).await?;
         }
         // 3. Its own database, cloned from the template, then migrated.
         let database_url = match &self.pg {
             Some(pg) => {
-                let fill = |url: String| async move { self.fill_template(&url, spec, log).await };
-                pg.ensure(&spec.id, &spec.template.key, fill).await?
+                let fill = |url: String| async move {
+                    let work = self.seed_work(&spec.template.key).await?;
+                    let filled = self.fill_template(&url, spec, log, &work).await;
+                    let _ = tokio::fs::remove_dir_all(&work).await;
+                    filled
+                };
+                let password = self.db_password(&spec.id).await?;
+                pg.ensure(&spec.id, &spec.template.key, &password, fill).await?
             }
             None => {
-                let db = dir.join("app.db");
+                let db = dir.join("data").join("app.db");
+                // Before isolation the database lay beside `src`.
+                if !db.exists() && dir.join("app.db").exists() {
+                    tokio::fs::rename(dir.join("app.db"), &db).await?;
+                    self.hand_over(&db, &spec.id).await?;
+                }
                 if !db.exists() {
                     let template = self.sqlite_template(spec, log).await?;
+                    // Copied in the portal's part of the directory, then
+                    // renamed into the workload's: nothing it planted is
+                    // written through.
                     let tmp = dir.join("app.db.tmp");
+                    let _ = tokio::fs::remove_file(&tmp).await;
                     tokio::fs::copy(&template, &tmp).await?;
+                    self.hand_over(&tmp, &spec.id).await?;
                     tokio::fs::rename(&tmp, &db).await?;
                 }
                 format!("sqlite:{}", db.display())
@@ -316,7 +538,16 @@ impl LocalDriver {
         };
         if let Some(migrate) = &spec.migrate {
             append_log(log, &format!("==> migrate: {migrate}\n")).await;
-            self.run_step("migrate", migrate, cwd, spec, Some(&database_url), spec.build_timeout, log).await?;
+            self.run_step(
+                "migrate",
+                migrate,
+                (cwd, &spec.id, &home),
+                spec,
+                Some(&database_url),
+                spec.build_timeout,
+                log,
+            )
+            .await?;
         }
         Ok(database_url)
     }
@@ -335,20 +566,14 @@ impl LocalDriver {
         append_log(log, &format!("==> start: {}\n", spec.start)).await;
         let port = free_port()?;
         let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-        let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(&spec.start)
-            .current_dir(cwd)
-            .env_clear()
-            .envs(self.step_env(spec, Some(database_url)))
+        // Its own process group: environments outlive a portal restart
+        // and are adopted (or swept) by the next one.
+        let mut cmd = self.command(&spec.start, cwd, &spec.id, spec.limits);
+        let home = self.env_dir(&spec.id).join("home");
+        cmd.envs(self.step_env(spec, Some(database_url), &home))
             .env("PORT", port.to_string())
-            .stdin(std::process::Stdio::null())
             .stdout(out.try_clone()?)
-            .stderr(out)
-            // Its own process group: environments outlive a portal restart
-            // and are adopted (or swept) by the next one.
-            .process_group(0)
-            .kill_on_drop(false);
+            .stderr(out);
         let child = cmd.spawn()?;
         let pid = child.id().ok_or_else(|| DriverError::Failed("the process exited at once".into()))? as i32;
         for attempt in 0..650 {
@@ -367,7 +592,7 @@ impl LocalDriver {
 
     /// What serves the environment now, if its process is alive.
     async fn running(&self, id: &str) -> Option<(i32, u16)> {
-        let s = read_serving(&self.env_dir(id), "serving").await?;
+        let s = read_serving(&self.runtime_dir(id), "serving").await?;
         alive(s.pid).then_some((s.pid, s.port))
     }
 
@@ -382,15 +607,15 @@ impl LocalDriver {
         strategy: DeploymentStrategy,
         log: &Path,
     ) -> Result<serde_json::Value, DriverError> {
-        let dir = self.env_dir(&spec.id);
-        let Some(old) = read_serving(&dir, "serving").await.filter(|s| alive(s.pid)) else {
+        let (dir, rt) = (self.env_dir(&spec.id), self.runtime_dir(&spec.id));
+        let Some(old) = read_serving(&rt, "serving").await.filter(|s| alive(s.pid)) else {
             // Nothing serves to keep serving: the same as a recreate.
             append_log(log, "==> nothing serves now: starting it afresh\n").await;
             return Ok(with_kept(self.provision(spec).await?, false));
         };
         // Nothing left of an interrupted attempt; what serves and the kept
         // colour stay until the new version is ready.
-        let kept = read_serving(&dir, "kept").await.filter(|k| alive(k.pid) && k.pid != old.pid);
+        let kept = read_serving(&rt, "kept").await.filter(|k| alive(k.pid) && k.pid != old.pid);
         let keep: Vec<i32> = [Some(old.pid), kept.as_ref().map(|k| k.pid)].into_iter().flatten().collect();
         self.stop(&spec.id, &keep).await;
         let next = dir.join("next");
@@ -421,13 +646,13 @@ impl LocalDriver {
             tokio::fs::rename(dir.join("src"), &prev).await?;
         }
         tokio::fs::rename(&next, dir.join("src")).await?;
-        tokio::fs::write(dir.join("built"), &new.commit).await?;
+        tokio::fs::write(rt.join("built"), &new.commit).await?;
         if strategy == DeploymentStrategy::BlueGreen {
-            write_serving(&dir, "kept", &old).await?;
+            write_serving(&rt, "kept", &old).await?;
         } else {
-            let _ = tokio::fs::remove_file(dir.join("kept")).await;
+            let _ = tokio::fs::remove_file(rt.join("kept")).await;
         }
-        write_serving(&dir, "serving", &new).await?;
+        write_serving(&rt, "serving", &new).await?;
         append_log(log, &format!("==> {} serves now ({})\n", short(&new.commit), strategy.as_str())).await;
         if strategy != DeploymentStrategy::BlueGreen {
             tokio::time::sleep(DRAIN).await;
@@ -440,16 +665,16 @@ impl LocalDriver {
     /// Blue-green: stops the kept colour, if any (its window closed, or a
     /// new deployment replaces it).
     async fn retire_kept(&self, id: &str) -> Result<(), DriverError> {
-        let dir = self.env_dir(id);
-        if let Some(kept) = read_serving(&dir, "kept").await {
-            let serving = read_serving(&dir, "serving").await;
+        let (dir, rt) = (self.env_dir(id), self.runtime_dir(id));
+        if let Some(kept) = read_serving(&rt, "kept").await {
+            let serving = read_serving(&rt, "serving").await;
             // Never the one that serves (a rollback already swapped them).
             if serving.is_none_or(|s| s.pid != kept.pid) {
                 stop_group(kept.pid).await;
             }
         }
         let _ = tokio::fs::remove_dir_all(dir.join("prev")).await;
-        match tokio::fs::remove_file(dir.join("kept")).await {
+        match tokio::fs::remove_file(rt.join("kept")).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
@@ -459,15 +684,15 @@ impl LocalDriver {
     /// Blue-green: traffic back to the kept colour in one rename, then the
     /// rolled-back one stops.
     async fn switch_back(&self, id: &str) -> Result<serde_json::Value, DriverError> {
-        let dir = self.env_dir(id);
-        let log = dir.join("output.log");
-        let Some(kept) = read_serving(&dir, "kept").await.filter(|k| alive(k.pid)) else {
+        let (dir, rt) = (self.env_dir(id), self.runtime_dir(id));
+        let log = rt.join("output.log");
+        let Some(kept) = read_serving(&rt, "kept").await.filter(|k| alive(k.pid)) else {
             return Err(DriverError::Permanent(
                 "the previous colour is no longer running; nothing to switch back to".into(),
             ));
         };
-        let current = read_serving(&dir, "serving").await;
-        write_serving(&dir, "serving", &kept).await?;
+        let current = read_serving(&rt, "serving").await;
+        write_serving(&rt, "serving", &kept).await?;
         append_log(&log, &format!("==> rolled back: {} serves again\n", short(&kept.commit))).await;
         if let Some(current) = current.filter(|c| c.pid != kept.pid) {
             tokio::time::sleep(DRAIN).await;
@@ -478,10 +703,10 @@ impl LocalDriver {
         if tokio::fs::try_exists(dir.join("prev")).await.unwrap_or(false) {
             tokio::fs::rename(dir.join("src"), &gone).await?;
             tokio::fs::rename(dir.join("prev"), dir.join("src")).await?;
-            tokio::fs::write(dir.join("built"), &kept.commit).await?;
+            tokio::fs::write(rt.join("built"), &kept.commit).await?;
             let _ = tokio::fs::remove_dir_all(&gone).await;
         }
-        tokio::fs::remove_file(dir.join("kept")).await?;
+        tokio::fs::remove_file(rt.join("kept")).await?;
         Ok(kept.facts(&dir))
     }
 
@@ -555,6 +780,52 @@ async fn stop_group(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
 }
 
+/// Whose uid a template's seed runs under (not any environment's).
+fn template_owner(key: &str) -> String {
+    format!("template:{key}")
+}
+
+/// Sets the owner of a tree the portal made, never following a symlink.
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a file a workload owns without following a link it may have put
+/// in its place (which could name the portal's database).
+async fn copy_no_follow(src: &Path, dest: &Path) -> Result<(), DriverError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let (src, dest) = (src.to_path_buf(), dest.to_path_buf());
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut from = std::fs::OpenOptions::new().read(true).custom_flags(libc_o_nofollow()).open(&src)?;
+        if !from.metadata()?.is_file() {
+            return Err(std::io::Error::other(format!("{} is not a regular file", src.display())));
+        }
+        let mut to = std::fs::File::create(&dest)?;
+        std::io::copy(&mut from, &mut to)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| DriverError::Failed(e.to_string()))??;
+    Ok(())
+}
+
+/// `O_NOFOLLOW`: opening a symlink fails instead of opening its target.
+fn libc_o_nofollow() -> i32 {
+    nix::fcntl::OFlag::O_NOFOLLOW.bits()
+}
+
+/// A process's real uid (from `/proc/<pid>/status`).
+fn process_uid(pid: i32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
+}
+
 /// A process's group id (from `/proc/<pid>/stat`).
 fn process_group(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -577,9 +848,9 @@ fn free_port() -> std::io::Result<u16> {
 #[async_trait]
 impl Driver for LocalDriver {
     async fn provision(&self, spec: &EnvSpec) -> Result<serde_json::Value, DriverError> {
-        let dir = self.env_dir(&spec.id);
+        let (dir, rt) = (self.env_dir(&spec.id), self.runtime_dir(&spec.id));
         let commit = spec.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("");
-        if let Some(s) = read_serving(&dir, "serving").await.filter(|s| alive(s.pid)) {
+        if let Some(s) = read_serving(&rt, "serving").await.filter(|s| alive(s.pid)) {
             if s.commit == commit && self.healthy(s.port, &spec.health_path).await {
                 // Strays from an interrupted attempt (a kept colour too) go.
                 self.stop(&spec.id, &[s.pid]).await;
@@ -590,8 +861,8 @@ impl Driver for LocalDriver {
         // Whatever an earlier, interrupted attempt (or the previous commit) left running goes first.
         self.stop(&spec.id, &[]).await;
         let _ = self.retire_kept(&spec.id).await;
-        tokio::fs::create_dir_all(&dir).await?;
-        let log = dir.join("output.log");
+        self.make_dirs(&spec.id).await?;
+        let log = rt.join("output.log");
         append_log(
             &log,
             &format!(
@@ -602,7 +873,7 @@ impl Driver for LocalDriver {
             ),
         )
         .await;
-        match self.provision_steps(spec, &dir, &log).await {
+        match self.provision_steps(spec, &log).await {
             Err(DriverError::Permanent(reason)) => {
                 self.clean_up_failed(&spec.id).await;
                 Err(DriverError::Permanent(reason))
@@ -616,27 +887,35 @@ impl Driver for LocalDriver {
         tokio::fs::create_dir_all(&dir).await?;
         if let Some(pg) = &self.pg {
             let dest = dir.join(format!("{}.dump", spec.name));
-            pg.snapshot(&spec.id, &dest).await?;
+            pg.snapshot(&spec.id, &self.db_password(&spec.id).await?, &dest).await?;
             return Ok(dest.display().to_string());
         }
-        let src = self.env_dir(&spec.id).join("app.db");
+        let src = self.env_dir(&spec.id).join("data").join("app.db");
         let dest = dir.join(format!("{}.db", spec.name));
         if src.exists() {
-            tokio::fs::copy(&src, &dest).await?;
+            // The workload's file: a link it planted is not followed.
+            copy_no_follow(&src, &dest).await?;
         }
         Ok(dest.display().to_string())
     }
 
     async fn teardown(&self, id: &str) -> Result<(), DriverError> {
+        // Only ever paths inside this driver's directory (`id` is joined to it).
+        if !is_portal_id(id) {
+            return Err(DriverError::Permanent(format!("{id:?} is not an environment id; nothing removed")));
+        }
         self.stop(id, &[]).await;
         if let Some(pg) = &self.pg {
             pg.drop_env(id).await?;
         }
-        match tokio::fs::remove_dir_all(self.env_dir(id)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+        for dir in [self.env_dir(id), self.runtime_dir(id)] {
+            match tokio::fs::remove_dir_all(dir).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(())
     }
 
     async fn owned(&self) -> Result<Vec<String>, DriverError> {
@@ -644,15 +923,19 @@ impl Driver for LocalDriver {
         if let Some(pg) = &self.pg {
             ids.extend(pg.owned().await?);
         }
-        match tokio::fs::read_dir(self.root.join("envs")).await {
-            Ok(mut entries) => {
-                while let Some(entry) = entries.next_entry().await? {
-                    ids.push(entry.file_name().to_string_lossy().into_owned());
+        for dir in [self.root.join("envs"), self.root.join("runtime")] {
+            match tokio::fs::read_dir(dir).await {
+                Ok(mut entries) => {
+                    while let Some(entry) = entries.next_entry().await? {
+                        ids.push(entry.file_name().to_string_lossy().into_owned());
+                    }
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
         }
+        // Anything else found there is not the portal's to act on.
+        ids.retain(|id| is_portal_id(id));
         ids.sort();
         ids.dedup();
         Ok(ids)
@@ -668,13 +951,13 @@ impl Driver for LocalDriver {
         strategy: DeploymentStrategy,
         resume: bool,
     ) -> Result<serde_json::Value, DriverError> {
-        let dir = self.env_dir(&spec.id);
-        let log = dir.join("output.log");
+        let (dir, rt) = (self.env_dir(&spec.id), self.runtime_dir(&spec.id));
+        let log = rt.join("output.log");
         let wanted = spec.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("");
         // A retry after a crash that came after the switch: done already.
-        if let Some(s) = read_serving(&dir, "serving").await.filter(|s| resume && alive(s.pid) && s.commit == wanted) {
+        if let Some(s) = read_serving(&rt, "serving").await.filter(|s| resume && alive(s.pid) && s.commit == wanted) {
             if self.healthy(s.port, &spec.health_path).await {
-                let kept = read_serving(&dir, "kept").await.is_some_and(|k| alive(k.pid));
+                let kept = read_serving(&rt, "kept").await.is_some_and(|k| alive(k.pid));
                 return Ok(with_kept(s.facts(&dir), kept));
             }
         }
@@ -687,7 +970,7 @@ impl Driver for LocalDriver {
             DeploymentStrategy::Recreate => {
                 self.stop(&spec.id, &[]).await;
                 self.retire_kept(&spec.id).await?;
-                let facts = self.provision_steps(spec, &dir, &log).await.map_err(|e| match e {
+                let facts = self.provision_steps(spec, &log).await.map_err(|e| match e {
                     DriverError::Failed(m) | DriverError::Permanent(m) => DriverError::Permanent(m),
                     other => other,
                 })?;
@@ -708,7 +991,7 @@ impl Driver for LocalDriver {
     }
 
     async fn serving_commit(&self, id: &str) -> Option<String> {
-        read_serving(&self.env_dir(id), "serving").await.filter(|s| alive(s.pid)).map(|s| s.commit)
+        read_serving(&self.runtime_dir(id), "serving").await.filter(|s| alive(s.pid)).map(|s| s.commit)
     }
 
     async fn probe(&self, id: &str, health_path: &str) -> app::domain::health::Probe {
@@ -733,7 +1016,7 @@ impl Driver for LocalDriver {
     }
 
     async fn log_tail(&self, id: &str, max_bytes: u64) -> Option<String> {
-        let path = self.env_dir(id).join("output.log");
+        let path = self.runtime_dir(id).join("output.log");
         tokio::fs::try_exists(&path).await.ok()?.then_some(())?;
         Some(tail(&path, max_bytes).await)
     }

@@ -32,6 +32,8 @@ pub struct EnvSpec {
     pub env: std::collections::BTreeMap<String, String>,
     /// Opened secrets, for the process only.
     pub secrets: Secrets,
+    /// The tier's resource limits for every step and the process.
+    pub limits: app::domain::tier::WorkloadLimits,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

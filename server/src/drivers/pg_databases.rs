@@ -1,8 +1,15 @@
 //! Environment databases on a PostgreSQL server (`EOD_ENV_DATABASE_URL`):
-//! each environment gets `CREATE DATABASE … TEMPLATE <app's template>`,
-//! snapshots are `pg_dump` archives, teardown drops the database. Names
-//! carry a key derived from this portal's data directory, so several portals
-//! can share one server without sweeping each other's databases.
+//! each environment gets its own login role with a generated password and
+//! `CREATE DATABASE … OWNER <its role> TEMPLATE <app's template>`, with
+//! CONNECT revoked from PUBLIC, so a workload reaches its own database and
+//! nothing else; the server's admin credentials never leave the portal.
+//! Templates are seeded by a role of their own (an app's seed is its code
+//! too), whose objects each clone hands to the environment's role; the
+//! template role cannot log in once its template is built. Snapshots are
+//! `pg_dump` archives taken as the environment's role with the password in
+//! `PGPASSWORD`, never on a command line. Names carry a key derived from
+//! this portal's data directory, so several portals share one server
+//! without sweeping each other's databases.
 
 use super::DriverError;
 use sqlx::{Connection, Executor, PgConnection};
@@ -11,8 +18,10 @@ use std::path::Path;
 pub struct PgDatabases {
     /// A database to connect to for CREATE/DROP DATABASE (the URL as configured).
     admin_url: String,
-    /// The URL without its database name: `postgres://user:pass@host:port`.
+    /// The admin URL without its database name: `postgres://user:pass@host:port`.
     base: String,
+    /// `host:port` (no credentials), for the URLs workloads get.
+    server: String,
     key: String,
 }
 
@@ -28,24 +37,40 @@ fn ident_part(s: &str) -> Result<String, DriverError> {
     Ok(s.replace('-', "_"))
 }
 
+/// A new role password: 128 random bits (hex, so it needs no URL escaping).
+pub fn new_password() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 impl PgDatabases {
     pub fn new(admin_url: &str, root: &Path) -> PgDatabases {
         let h = app::domain::naming::stable_hash(&root.display().to_string()) as u32;
         let base = admin_url.split('?').next().unwrap_or(admin_url);
-        let base = base.rsplit_once('/').map_or(base, |(b, _)| b).to_string();
-        PgDatabases { admin_url: admin_url.to_string(), base, key: format!("{h:08x}") }
+        let base = base.rsplit_once('/').filter(|(b, _)| b.contains("://")).map_or(base, |(b, _)| b).to_string();
+        let after_scheme = base.split_once("://").map_or(base.as_str(), |(_, rest)| rest);
+        let server = after_scheme.rsplit_once('@').map_or(after_scheme, |(_, host)| host).to_string();
+        PgDatabases { admin_url: admin_url.to_string(), base, server, key: format!("{h:08x}") }
     }
 
+    /// The environment's database, and its role (the same name).
     fn env_db(&self, id: &str) -> Result<String, DriverError> {
         Ok(format!("eod_env_{}_{}", self.key, ident_part(id)?))
     }
 
+    /// A template database, and the role that seeds it (the same name).
+    /// (`eod_tpl_`: templates of earlier versions belonged to the admin.)
     fn template_db(&self, template: &str) -> Result<String, DriverError> {
-        Ok(format!("eod_tmpl_{}_{}", self.key, ident_part(template)?))
+        Ok(format!("eod_tpl_{}_{}", self.key, ident_part(template)?))
     }
 
+    /// A database's URL with the admin's credentials (the portal's use only).
     pub fn url_of(&self, db: &str) -> String {
         format!("{}/{db}", self.base)
+    }
+
+    /// A database's URL as `role` with `password`: what a workload gets.
+    fn url_as(&self, role: &str, password: &str, db: &str) -> String {
+        format!("postgres://{role}:{password}@{}/{db}", self.server)
     }
 
     async fn admin(&self) -> Result<PgConnection, DriverError> {
@@ -61,10 +86,34 @@ impl PgDatabases {
         Ok(found.is_some())
     }
 
-    /// Creates (or finds) the environment's database, cloned from the
-    /// template `key` (built first with `fill`, given the URL of the empty
-    /// database to seed, if it does not exist yet); returns its URL.
-    pub async fn ensure<F, Fut>(&self, id: &str, key: &str, fill: F) -> Result<String, DriverError>
+    /// Makes (or updates) a login role with `password`, and lets the admin
+    /// act for it (create its database, reassign objects to it).
+    async fn login_role(conn: &mut PgConnection, role: &str, password: &str) -> Result<(), DriverError> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
+            .bind(role)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(failed("looking up a role"))?;
+        // Identifiers and the password are [a-z0-9_] only (see ident_part, new_password).
+        let verb = if found.is_some() { "ALTER" } else { "CREATE" };
+        conn.execute(
+            format!("{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'").as_str(),
+        )
+        .await
+        .map_err(failed("making the environment's role (the admin needs CREATEROLE)"))?;
+        if found.is_none() {
+            conn.execute(format!("GRANT \"{role}\" TO CURRENT_USER").as_str())
+                .await
+                .map_err(failed("granting the environment's role to the admin"))?;
+        }
+        Ok(())
+    }
+
+    /// Creates (or finds) the environment's role and database, cloned from
+    /// the template `key` (built first with `fill`, given the URL the seed
+    /// runs with, if it does not exist yet); returns the URL the workload
+    /// gets: its own role and `password`, its own database.
+    pub async fn ensure<F, Fut>(&self, id: &str, key: &str, password: &str, fill: F) -> Result<String, DriverError>
     where
         F: FnOnce(String) -> Fut,
         Fut: std::future::Future<Output = Result<(), DriverError>>,
@@ -80,7 +129,28 @@ impl PgDatabases {
             conn.execute(format!("CREATE DATABASE \"{building}\"").as_str())
                 .await
                 .map_err(failed("creating a template"))?;
-            if let Err(err) = fill(self.url_of(&building)).await {
+            // The seed runs as the template's role: it may create in the
+            // database, nothing more, and nobody else may connect.
+            let seed_password = new_password();
+            Self::login_role(&mut conn, &tmpl, &seed_password).await?;
+            for grant in [
+                format!("REVOKE CONNECT, TEMPORARY ON DATABASE \"{building}\" FROM PUBLIC"),
+                format!("GRANT CONNECT ON DATABASE \"{building}\" TO \"{tmpl}\""),
+            ] {
+                conn.execute(grant.as_str()).await.map_err(failed("restricting the template"))?;
+            }
+            let mut inside = PgConnection::connect(&self.url_of(&building))
+                .await
+                .map_err(failed("connecting to the new template"))?;
+            inside
+                .execute(format!("GRANT USAGE, CREATE ON SCHEMA public TO \"{tmpl}\"").as_str())
+                .await
+                .map_err(failed("letting the seed create tables"))?;
+            let _ = inside.close().await;
+            let filled = fill(self.url_as(&tmpl, &seed_password, &building)).await;
+            // Nobody logs in as the template's role again.
+            let _ = conn.execute(format!("ALTER ROLE \"{tmpl}\" NOLOGIN PASSWORD NULL").as_str()).await;
+            if let Err(err) = filled {
                 let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)").as_str()).await;
                 return Err(err);
             }
@@ -89,27 +159,53 @@ impl PgDatabases {
                 let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)").as_str()).await;
             }
         }
+        Self::login_role(&mut conn, &db, password).await?;
         if !Self::exists(&mut conn, &db).await? {
-            conn.execute(format!("CREATE DATABASE \"{db}\" TEMPLATE \"{tmpl}\"").as_str())
+            let building = format!("{db}_b");
+            conn.execute(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)").as_str())
+                .await
+                .map_err(failed("dropping a half-made database"))?;
+            conn.execute(format!("CREATE DATABASE \"{building}\" OWNER \"{db}\" TEMPLATE \"{tmpl}\"").as_str())
                 .await
                 .map_err(failed("creating the environment's database"))?;
+            conn.execute(format!("REVOKE CONNECT, TEMPORARY ON DATABASE \"{building}\" FROM PUBLIC").as_str())
+                .await
+                .map_err(failed("restricting the environment's database"))?;
+            let mut inside = PgConnection::connect(&self.url_of(&building))
+                .await
+                .map_err(failed("connecting to the new database"))?;
+            for sql in [
+                format!("REASSIGN OWNED BY \"{tmpl}\" TO \"{db}\""),
+                format!("REVOKE ALL ON SCHEMA public FROM \"{tmpl}\""),
+            ] {
+                inside.execute(sql.as_str()).await.map_err(failed("giving the seeded tables to the environment"))?;
+            }
+            let _ = inside.close().await;
+            // Complete only now: a crash above leaves `_b`, made again next time.
+            conn.execute(format!("ALTER DATABASE \"{building}\" RENAME TO \"{db}\"").as_str())
+                .await
+                .map_err(failed("naming the environment's database"))?;
         }
         let _ = conn.close().await;
-        Ok(self.url_of(&db))
+        Ok(self.url_as(&db, password, &db))
     }
 
-    /// `pg_dump` of the environment's database into `dest` (custom format).
-    pub async fn snapshot(&self, id: &str, dest: &Path) -> Result<(), DriverError> {
-        let url = self.url_of(&self.env_db(id)?);
+    /// `pg_dump` of the environment's database into `dest` (custom format),
+    /// as its own role; the password goes in the environment, not the
+    /// command line (which every user of the host can read).
+    pub async fn snapshot(&self, id: &str, password: &str, dest: &Path) -> Result<(), DriverError> {
+        let db = self.env_db(id)?;
+        let (host, port) = self.server.rsplit_once(':').unwrap_or((self.server.as_str(), "5432"));
         let out = tokio::process::Command::new("pg_dump")
-            .args(["--format=custom", "--file"])
+            .args(["--format=custom", "--no-password", "--host", host, "--port", port, "--username", &db])
+            .arg("--file")
             .arg(dest)
-            .arg(&url)
+            .arg(&db)
+            .env("PGPASSWORD", password)
             .output()
             .await
             .map_err(|e| DriverError::Failed(format!("running pg_dump: {e}")))?;
         if !out.status.success() {
-            // stderr names the database, never the password (it is in the URL argument only).
             return Err(DriverError::Failed(format!(
                 "pg_dump failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -121,24 +217,32 @@ impl PgDatabases {
     pub async fn drop_env(&self, id: &str) -> Result<(), DriverError> {
         let db = self.env_db(id)?;
         let mut conn = self.admin().await?;
-        conn.execute(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)").as_str())
-            .await
-            .map_err(failed("dropping the environment's database"))?;
+        for sql in [
+            format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+            format!("DROP DATABASE IF EXISTS \"{db}_b\" WITH (FORCE)"),
+            format!("DROP ROLE IF EXISTS \"{db}\""),
+        ] {
+            conn.execute(sql.as_str()).await.map_err(failed("dropping the environment's database"))?;
+        }
         let _ = conn.close().await;
         Ok(())
     }
 
-    /// Ids of environments that have a database here.
+    /// Ids of environments that have a database or a role here.
     pub async fn owned(&self) -> Result<Vec<String>, DriverError> {
         let prefix = format!("eod_env_{}_", self.key);
         let mut conn = self.admin().await?;
-        let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
-            .bind(&prefix)
-            .fetch_all(&mut conn)
-            .await
-            .map_err(failed("listing databases"))?;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)
+             UNION SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)",
+        )
+        .bind(&prefix)
+        .fetch_all(&mut conn)
+        .await
+        .map_err(failed("listing databases"))?;
         let _ = conn.close().await;
-        Ok(names.iter().filter_map(|n| n.strip_prefix(&prefix)).map(|id| id.replace('_', "-")).collect())
+        let ids = names.iter().filter_map(|n| n.strip_prefix(&prefix)).map(|id| id.trim_end_matches("_b"));
+        Ok(ids.map(|id| id.replace('_', "-")).collect())
     }
 }
 
@@ -151,6 +255,8 @@ mod tests {
         let a = PgDatabases::new("postgres://u:p@h:5432/postgres?sslmode=disable", Path::new("/data/a"));
         let b = PgDatabases::new("postgres://u:p@h:5432/postgres", Path::new("/data/b"));
         assert_eq!(a.base, "postgres://u:p@h:5432");
+        assert_eq!(a.server, "h:5432");
+        assert_eq!(a.url_as("r", "pw", "d"), "postgres://r:pw@h:5432/d");
         let db = a.env_db("0199e1c2-aaaa-7bbb-8ccc-0123456789ab").unwrap();
         assert!(db.starts_with("eod_env_") && db.len() <= 63, "{db}");
         assert!(db.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'));

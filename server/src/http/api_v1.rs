@@ -50,7 +50,9 @@ async fn unknown_route() -> ApiError {
         super::approvals_api::approve, super::approvals_api::deny, super::approvals_api::cancel,
         super::insights_api::roi, super::insights_api::maturity,
         super::deployments_api::create_deployment, super::deployments_api::list_deployments,
-        super::deployments_api::get_deployment, super::deployments_api::rollback_deployment),
+        super::deployments_api::get_deployment, super::deployments_api::rollback_deployment,
+        super::preview_access_api::create_link, super::preview_access_api::list_links,
+        super::preview_access_api::revoke_link),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -110,6 +112,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+        }
         res
     }
 }
@@ -161,6 +166,9 @@ impl FromRequestParts<AppState> for Caller {
                 Ok(Caller { meta, scopes: Some(auth.scopes) })
             }
             Err((reason, token_id)) => {
+                if !super::throttle::FAILURES.allow_failure_from(base.ip.as_deref()) {
+                    return Err(ApiError(AppError::TooMany));
+                }
                 // The presented secret is never logged or stored; only the public id.
                 let anonymous = RequestMeta { viewer: None, ..base };
                 let event = AuditEvent::from_request(&anonymous, "api.auth", "api_token", token_id, Outcome::Denied)
@@ -288,7 +296,7 @@ pub(crate) fn optional_body<T: serde::de::DeserializeOwned + Default>(
 }
 
 /// The JSON body of a request, or a 422 naming what is wrong with it.
-fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     payload.map(|Json(v)| v).map_err(|rejection| ApiError(AppError::invalid("body", rejection.body_text())))
 }
 

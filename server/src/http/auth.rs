@@ -22,6 +22,9 @@ const USER_ID_KEY: &str = "uid";
 const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 /// Session key holding when the session last refreshed its idle clock (epoch ms).
 const SEEN_AT_KEY: &str = "seen_at";
+/// Session key holding the page a signed-out visitor asked for, to return
+/// to after signing in (e.g. a protected preview's `/preview-access`).
+const RETURN_TO_KEY: &str = "return_to";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/demo", post(demo_sign_in)).route("/auth/logout", post(sign_out))
@@ -45,6 +48,13 @@ pub async fn resolve_viewer(State(state): State<AppState>, session: Session, mut
     };
     let viewer = match user_id {
         Ok(Some(user_id)) => match store::users::viewer(state.db.pool(), &user_id).await {
+            Ok(None) => {
+                // Disabled (or gone): the session ends now, not at its expiry.
+                if let Err(err) = session.flush().await {
+                    tracing::error!(error = %err, "ending a disabled user's session");
+                }
+                None
+            }
             Ok(v) => v,
             Err(err) => {
                 tracing::error!(error = %err, "loading the signed-in user");
@@ -76,7 +86,7 @@ pub async fn resolve_viewer(State(state): State<AppState>, session: Session, mut
 
 /// Pages need a signed-in user; everyone else is sent to the sign-in page.
 /// Server functions and APIs answer 401 themselves instead.
-pub async fn require_sign_in(req: Request, next: Next) -> Response {
+pub async fn require_sign_in(session: Session, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let public =
         path == "/login" || path.starts_with("/auth/") || path.starts_with("/api/") || path.starts_with("/pkg/");
@@ -84,7 +94,20 @@ pub async fn require_sign_in(req: Request, next: Next) -> Response {
     if public || signed_in || req.method() != axum::http::Method::GET {
         return next.run(req).await;
     }
+    // Back here after signing in (a live-update stream is no page to return to).
+    if path != "/events" {
+        let asked = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        if let Err(err) = session.insert(RETURN_TO_KEY, app::domain::preview_access::safe_next(asked)).await {
+            tracing::warn!(error = %err, "remembering the page asked for");
+        }
+    }
     Redirect::to("/login").into_response()
+}
+
+/// Where a fresh sign-in goes: the page asked for before, else home.
+pub async fn after_sign_in(session: &Session) -> Redirect {
+    let back = session.remove::<String>(RETURN_TO_KEY).await.ok().flatten();
+    Redirect::to(&app::domain::preview_access::safe_next(back.as_deref().unwrap_or("/")))
 }
 
 #[derive(Deserialize)]
@@ -110,6 +133,9 @@ async fn demo_sign_in(
         }
     };
     let Some(user) = user else {
+        if !super::throttle::FAILURES.allow_failure_from(meta.ip.as_deref()) {
+            return super::throttle::too_many();
+        }
         let event = AuditEvent::from_request(&meta, "auth.sign_in", "user", None, Outcome::Failure)
             .with_detail(serde_json::json!({ "provider": "demo", "reason": "unknown demo user" }));
         if let Err(err) = store::audit::append(pool, &event).await {
@@ -117,6 +143,14 @@ async fn demo_sign_in(
         }
         return error_page(StatusCode::BAD_REQUEST, "There is no demo user with that login.");
     };
+    match store::users::is_disabled(pool, &user.id).await {
+        Ok(false) => {}
+        Ok(true) => return error_page(StatusCode::FORBIDDEN, app::ssr::accounts::DISABLED),
+        Err(err) => {
+            tracing::error!(error = %err, "demo sign-in lookup");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
     if let Err(err) = start_session(&session, &user.id).await {
         tracing::error!(error = %err, "writing the session");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -127,7 +161,7 @@ async fn demo_sign_in(
     if let Err(err) = store::audit::append(pool, &event).await {
         tracing::error!(error = %err, "auditing a sign-in");
     }
-    Redirect::to("/").into_response()
+    after_sign_in(&session).await.into_response()
 }
 
 /// Signs `user_id` in on this session under a fresh id (defeats session

@@ -42,6 +42,9 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
         return next.run(req).await;
     }
     let meta = req.extensions().get::<RequestMeta>().cloned().unwrap_or_default();
+    if !super::throttle::FAILURES.allow_failure_from(meta.ip.as_deref()) {
+        return super::throttle::too_many();
+    }
     let event = AuditEvent::from_request(&meta, "csrf.reject", "request", None, Outcome::Denied).with_detail(
         serde_json::json!({ "path": req.uri().path(), "method": req.method().as_str(), "origin": origin.unwrap_or("") }),
     );

@@ -11,6 +11,9 @@ use axum::{Extension, Router};
 use std::convert::Infallible;
 use tokio::sync::broadcast::error::RecvError;
 
+/// How often an open stream checks that its viewer is still enabled.
+const STILL_ENABLED_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
@@ -21,8 +24,19 @@ async fn events(State(state): State<AppState>, Extension(meta): Extension<Reques
     };
     let rx = state.changes.subscribe();
     let stream = futures_util::stream::unfold((rx, viewer, state), |(mut rx, viewer, state)| async move {
+        let mut check = tokio::time::interval(STILL_ENABLED_EVERY);
         loop {
-            match rx.recv().await {
+            let received = tokio::select! {
+                r = rx.recv() => r,
+                _ = check.tick() => {
+                    // A disabled user's stream closes (within seconds, on every replica).
+                    match app::ssr::store::users::is_disabled(state.db.pool(), &viewer.user_id).await {
+                        Ok(false) => continue,
+                        _ => return None,
+                    }
+                }
+            };
+            match received {
                 Ok(mut change) if viewer.can_see_team(&change.team_id) => {
                     let reachable =
                         change.state.parse::<app::domain::lifecycle::EnvState>().is_ok_and(|s| s.is_reachable());

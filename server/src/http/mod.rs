@@ -12,7 +12,10 @@ pub mod events;
 pub mod health;
 pub mod insights_api;
 pub mod oidc;
+pub mod preview_access_api;
 pub mod proxy;
+pub mod security_headers;
+pub mod throttle;
 
 use crate::config::Config;
 use crate::sessions::DbSessionStore;
@@ -52,6 +55,7 @@ pub fn router(
         .merge(insights_api::router())
         .merge(approvals_api::router())
         .merge(deployments_api::router())
+        .merge(preview_access_api::router())
         .merge(audit_csv::router())
         .merge(events::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
@@ -65,6 +69,7 @@ pub fn router(
         .merge(assets::router(&state.leptos_options))
         .merge(pages)
         .layer(axum::middleware::from_fn(assets::cache_control))
+        .layer(axum::middleware::from_fn_with_state(https, security_headers::add))
         // Outermost: preview hosts go straight to their environment.
         .layer(axum::middleware::from_fn_with_state((state.clone(), proxy), proxy::route))
         .with_state(state)

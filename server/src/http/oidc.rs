@@ -29,12 +29,16 @@ use tokio::sync::Mutex;
 use tower_sessions::Session;
 
 const PENDING_KEY: &str = "oauth_pending";
+/// How long a provider's discovery document and keys are trusted before
+/// they are fetched again.
+const DISCOVERY_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The configured providers and what is cached about them.
 pub struct Identity {
     providers: Vec<Provider>,
     http: reqwest::Client,
-    discovered: Mutex<HashMap<String, CoreProviderMetadata>>,
+    /// Discovery documents (with their signing keys) and when they were fetched.
+    discovered: Mutex<HashMap<String, (CoreProviderMetadata, std::time::Instant)>>,
     public_origin: String,
 }
 
@@ -58,17 +62,26 @@ impl Identity {
         format!("{}/auth/{}/callback", self.public_origin, p.id)
     }
 
-    /// Discovery, cached after the first success. `discover_async` also
-    /// checks that the document names exactly the configured issuer.
+    /// Discovery (the document and its signing keys), cached for
+    /// `DISCOVERY_TTL`, so rotated keys are picked up without a restart;
+    /// `fresh` fetches it now (an ID token signed by a key not yet seen).
+    /// `discover_async` also checks that the document names exactly the
+    /// configured issuer.
     async fn metadata(&self, p: &Provider) -> Result<CoreProviderMetadata, String> {
-        if let Some(m) = self.discovered.lock().await.get(&p.id) {
-            return Ok(m.clone());
+        self.metadata_fresh(p, false).await
+    }
+
+    async fn metadata_fresh(&self, p: &Provider, fresh: bool) -> Result<CoreProviderMetadata, String> {
+        if let Some((m, at)) = self.discovered.lock().await.get(&p.id) {
+            if !fresh && at.elapsed() < DISCOVERY_TTL {
+                return Ok(m.clone());
+            }
         }
         let issuer = IssuerUrl::new(p.issuer.clone()).map_err(|e| format!("issuer URL: {e}"))?;
         let m = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| format!("discovery failed: {}", chain(&e)))?;
-        self.discovered.lock().await.insert(p.id.clone(), m.clone());
+        self.discovered.lock().await.insert(p.id.clone(), (m.clone(), std::time::Instant::now()));
         Ok(m)
     }
 
@@ -137,6 +150,9 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 async fn refuse(state: &AppState, meta: &RequestMeta, provider: &str, status: StatusCode, reason: &str) -> Response {
+    if !super::throttle::FAILURES.allow_failure_from(meta.ip.as_deref()) {
+        return super::throttle::too_many();
+    }
     accounts::audit_failed_sign_in(&state.db, meta, provider, reason).await;
     tracing::info!(provider, reason, "sign-in refused");
     error_page(status, reason)
@@ -271,7 +287,7 @@ async fn callback(
         tracing::error!(error = %err, "writing the session");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    Redirect::to("/").into_response()
+    super::auth::after_sign_in(&session).await.into_response()
 }
 
 async fn oidc_identity(
@@ -289,9 +305,20 @@ async fn oidc_identity(
         .await
         .map_err(|e| format!("the code exchange was refused ({})", chain(&e)))?;
     let id_token = token.id_token().ok_or("the provider returned no ID token")?;
-    let claims = id_token
-        .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce.clone()))
-        .map_err(|e| format!("the ID token is invalid ({e})"))?;
+    let nonce = Nonce::new(pending.nonce.clone());
+    let verifier = client.id_token_verifier();
+    let checked = id_token.claims(&verifier, &nonce).cloned();
+    let claims = match checked {
+        Ok(claims) => claims,
+        // Signed with a key we have not fetched yet (the provider rotated
+        // its keys): discover again, once, and check with the new keys.
+        Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
+            let rotated = identity.oidc_client(p, identity.metadata_fresh(p, true).await?)?;
+            let verifier = rotated.id_token_verifier();
+            id_token.claims(&verifier, &nonce).cloned().map_err(|e| format!("the ID token is invalid ({e})"))?
+        }
+        Err(e) => return Err(format!("the ID token is invalid ({e})")),
+    };
     // Verified above; read the provider-specific groups claim from the same payload.
     let groups = id_token
         .to_string()

@@ -168,6 +168,10 @@ impl Reconciler {
             migrate: blueprint.database.migrate.clone(),
             env: blueprint.env.clone(),
             secrets: Secrets::default(),
+            limits: match v.env.tier.parse::<app::domain::tier::Tier>() {
+                Ok(tier) => self.settings.tiers.get(tier).limits,
+                Err(_) => app::domain::tier::WorkloadLimits::DEFAULT,
+            },
         };
         Ok(Some((spec, v.env.state, app)))
     }

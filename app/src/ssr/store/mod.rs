@@ -11,6 +11,7 @@ pub mod environments;
 pub mod jobs;
 pub mod measurements;
 pub mod meta;
+pub mod preview_access;
 pub mod resources;
 pub mod teams;
 pub mod tokens;

@@ -110,10 +110,15 @@ pub async fn memberships<'c>(ex: impl Exec<'c>, user_id: &str) -> sqlx::Result<V
 
 /// The viewer for a user id: the user and their memberships, or `None` if
 /// the user no longer exists.
+/// The signed-in identity of an enabled user; `None` for a disabled one, so
+/// their sessions, tokens and preview cookies stop working at once.
 pub async fn viewer(pool: &sqlx::AnyPool, user_id: &str) -> sqlx::Result<Option<Viewer>> {
     let Some(user) = find_by_id(pool, user_id).await? else {
         return Ok(None);
     };
+    if is_disabled(pool, user_id).await? {
+        return Ok(None);
+    }
     let (memberships, approver_group) = membership_rows(pool, user_id).await?;
     Ok(Some(Viewer {
         user_id: user.id,
@@ -161,4 +166,24 @@ pub async fn update_profile<'c>(ex: impl Exec<'c>, user: &User, now: i64) -> sql
     .execute(ex)
     .await?;
     Ok(())
+}
+
+pub async fn is_disabled<'c>(ex: impl Exec<'c>, user_id: &str) -> sqlx::Result<bool> {
+    let at: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT disabled_at FROM users WHERE id = $1").bind(user_id).fetch_optional(ex).await?;
+    Ok(matches!(at, Some(Some(_))))
+}
+
+/// Disables (`Some(now)`) or enables (`None`) a user; false if no such user.
+pub async fn set_disabled<'c>(ex: impl Exec<'c>, user_id: &str, at: Option<i64>) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1").bind(user_id).bind(at).execute(ex).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Everyone, for the platform admins' People list: (user, disabled).
+pub async fn list_people<'c>(ex: impl Exec<'c>) -> sqlx::Result<Vec<(String, String, i64, Option<i64>)>> {
+    sqlx::query_as("SELECT login, display_name, is_platform_admin, disabled_at FROM users ORDER BY login LIMIT 5000")
+        .fetch_all(ex)
+        .await
 }
