@@ -130,3 +130,14 @@ test('every sign-in attempt is in the audit trail', async ({ page }) => {
   await page.goto('/audit?action=auth.sign_in&outcome=success');
   await expect(page.locator('body')).toContainText('test-idp');
 });
+
+test('the provider rotates its signing key and the next sign-in works without a restart', async ({ page, request }) => {
+  await signInAtIdp(page, 'Test IdP', 'dana');
+  await expect(page.getByTestId('signed-in-user')).toHaveText('Dana Sso');
+  const rotated = await request.post('http://127.0.0.1:3190/__rotate');
+  expect(rotated.status()).toBe(204);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signInAtIdp(page, 'Test IdP', 'dana');
+  await expect(page).toHaveURL(/:310\d\/$/);
+  await expect(page.getByTestId('signed-in-user')).toHaveText('Dana Sso');
+});

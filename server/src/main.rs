@@ -301,7 +301,8 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
     let work = Arc::new(tokio::sync::Notify::new());
     let settings = Arc::new(settings);
     let git = Arc::new(drivers::git::Git::new(&config.data_dir));
-    let isolation = drivers::local::Isolation::resolve(&config.run_as).map_err(StartError::Refused)?;
+    let isolation =
+        drivers::local::Isolation::resolve(&config.run_as, &config.data_dir).map_err(StartError::Refused)?;
     let driver: Arc<dyn drivers::Driver> = Arc::new(drivers::local::LocalDriver::new(
         &config.data_dir,
         config.env_database_url.as_deref(),

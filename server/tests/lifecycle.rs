@@ -64,10 +64,14 @@ fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// The uid the local driver runs an environment's workload as (see
-/// `Isolation::uid_of`).
-fn workload_uid(id: &str) -> u32 {
-    (1 << 30) | (app::domain::naming::stable_hash(id) as u32 & ((1 << 30) - 1))
+/// The uid the local driver of the portal with data directory `data` runs
+/// an environment's workload as (see `Isolation::uid_of`).
+fn workload_uid(data: &Path, id: &str) -> u32 {
+    use sha2::{Digest, Sha256};
+    let hex = std::fs::read_to_string(data.join("runtime").join("uid-key")).unwrap();
+    let key: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex.trim()[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let digest = Sha256::new().chain_update(&key).chain_update(id.as_bytes()).finalize();
+    (1 << 30) | (u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & ((1 << 29) - 1))
 }
 
 fn free_port() -> u16 {
@@ -824,7 +828,7 @@ async fn crash_convergence(database_url: Option<String>) {
     ghost.arg("600").env("EOD_ENV_ROOT", std::path::absolute(data.path()).unwrap()).env("EOD_ENV_ID", ghost_id);
     if is_root() {
         // Isolated workloads are known by their uid too.
-        std::os::unix::process::CommandExt::uid(&mut ghost, workload_uid(ghost_id));
+        std::os::unix::process::CommandExt::uid(&mut ghost, workload_uid(data.path(), ghost_id));
     }
     let mut ghost = ghost.spawn().unwrap();
     // Restart once more so the sweep runs with the orphan present.
@@ -882,8 +886,9 @@ async fn crash_convergence(database_url: Option<String>) {
     let failed: Vec<String> = states.iter().filter(|(_, s)| *s == "failed").map(|(id, _)| id.clone()).collect();
     assert!(failed.is_empty(), "failed after crashes: {failed:?}");
     let swept: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_events WHERE action = 'resource.orphan_removed' AND target_id = 'ghost-env'",
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'resource.orphan_removed' AND target_id = $1",
     )
+    .bind(ghost_id)
     .fetch_one(&db)
     .await
     .unwrap();
@@ -1962,9 +1967,12 @@ fn hostile_repo(data: &Path, victim: &str, victim_pid: i64, portal_db: Option<&s
         "DATA='{data}'; VICTIM='{victim}'; VICTIM_PID={victim_pid}\n\
          try() {{ what=$1; shift; if \"$@\" >/dev/null 2>&1; then echo \"ATTEMPT $what: SUCCEEDED\"; \
          else echo \"ATTEMPT $what: BLOCKED\"; fi; }}\n\
-         echo \"running as uid $(id -u), open files at most $(ulimit -n), processes $(ulimit -u), address space $(ulimit -v) KiB\"\n\
+         awk -v uid=\"$(id -u)\" '/Max open files/ {{ f = $4 }} /Max processes/ {{ p = $3 }} /Max address space/ {{ a = $4 }} \
+         END {{ print \"running as uid \" uid \", open files \" f \", processes \" p \", address space \" a \" bytes\" }}' /proc/self/limits\n\
          try portal-variables sh -c 'env | grep -Eq \"^EOD_(DATABASE_URL|ENV_DATABASE_URL|SECRET_KEY|DATA_DIR|CONFIG)=\"'\n\
-         try portal-environ cat /proc/$PPID/environ\n\
+         PORTAL=$PPID; [ \"$(cat /proc/$PORTAL/comm)\" = eod ] || PORTAL=$(cut -d' ' -f4 /proc/$PPID/stat)\n\
+         echo \"portal pid $PORTAL\"\n\
+         try portal-environ cat /proc/$PORTAL/environ\n\
          try data-dir-listing ls \"$DATA\"\n\
          try secret-key cat \"$DATA/secret.key\"\n\
          try portal-sqlite-read cat \"$DATA/eod.db\"\n\
@@ -2085,9 +2093,10 @@ async fn a_hostile_workload_reaches_nothing(portal_pg: Option<PgDb>) {
         assert!(log.contains(&format!("ATTEMPT {what}: BLOCKED")), "{what} must fail:\n{log}");
     }
     assert!(!log.contains("SUCCEEDED"), "{log}");
-    let uid = workload_uid(&hostile_id);
-    let limits =
-        format!("running as uid {uid}, open files at most 777, processes 300, address space {} KiB", 9000 * 1024);
+    // The attempt on the portal's process aimed at the portal itself.
+    assert!(log.contains(&format!("portal pid {}", p.child.id())), "{log}");
+    let uid = workload_uid(&p.data_dir(), &hostile_id);
+    let limits = format!("running as uid {uid}, open files 777, processes 300, address space {} bytes", 9000u64 << 20);
     assert!(log.contains(&limits), "{log}");
 
     // The victim is untouched and still serves.
@@ -2113,6 +2122,7 @@ async fn a_hostile_workload_reaches_nothing(portal_pg: Option<PgDb>) {
     }
     // The databases and roles this portal made on the server go with the test.
     if let Some(pg) = &portal_pg {
+        sqlx::any::install_default_drivers();
         let server = sqlx::AnyPool::connect(&admin).await.unwrap();
         let victim_db: String = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
             .bind(format!("eod\\_env\\_%\\_{}", victim_id.replace('-', "\\_")))

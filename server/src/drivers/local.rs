@@ -39,15 +39,24 @@ use std::time::Duration;
 /// the portal runs as root: the group of the `EOD_RUN_AS` user, and per
 /// environment its own uid (`uid_of`), so no two workloads share files,
 /// signals or `/proc` entries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Isolation {
     pub gid: u32,
+    /// Keys the uid hash (`<data>/runtime/uid-key`, the portal's): a team
+    /// that chooses its template's inputs cannot aim at another's uid.
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Isolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Isolation").field("gid", &self.gid).finish_non_exhaustive()
+    }
 }
 
 impl Isolation {
     /// From the configuration: `None` when the portal is not root (it
     /// cannot switch users) or `EOD_RUN_AS=portal`.
-    pub fn resolve(run_as: &crate::config::RunAs) -> Result<Option<Isolation>, String> {
+    pub fn resolve(run_as: &crate::config::RunAs, data_dir: &Path) -> Result<Option<Isolation>, String> {
         let crate::config::RunAs::User(name) = run_as else {
             tracing::warn!("EOD_RUN_AS=portal: environments run as the portal's own user, unisolated");
             return Ok(None);
@@ -57,7 +66,7 @@ impl Isolation {
             return Ok(None);
         }
         match nix::unistd::User::from_name(name) {
-            Ok(Some(user)) => Ok(Some(Isolation { gid: user.gid.as_raw() })),
+            Ok(Some(user)) => Ok(Some(Isolation { gid: user.gid.as_raw(), key: uid_key(data_dir)? })),
             Ok(None) => Err(format!(
                 "EOD_RUN_AS: there is no user {name:?} on this host (bash .ci/install makes eod-workload), \
                  or set EOD_RUN_AS=portal to run environments unisolated"
@@ -66,12 +75,45 @@ impl Isolation {
         }
     }
 
-    /// The unprivileged uid a workload keyed by `key` (an environment's id,
-    /// or a template's) runs as: 2^30 plus 30 bits of its hash, far above
-    /// any login or system account.
-    pub fn uid_of(key: &str) -> u32 {
-        (1 << 30) | (app::domain::naming::stable_hash(key) as u32 & ((1 << 30) - 1))
+    /// The unprivileged uid a workload keyed by `owner` (an environment's
+    /// id, or `template:<key>`) runs as: far above any login or system
+    /// account, environments in [2^30, 2^30 + 2^29), templates in the next
+    /// 2^29, each by a keyed SHA-256 of its name.
+    pub fn uid_of(&self, owner: &str) -> u32 {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new().chain_update(self.key).chain_update(owner.as_bytes()).finalize();
+        let h = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & ((1 << 29) - 1);
+        let range = if owner.starts_with("template:") { 1 << 29 } else { 0 };
+        (1 << 30) | range | h
     }
+}
+
+/// The uid hash's key, made once (random) and kept with the portal's records.
+fn uid_key(data_dir: &Path) -> Result<[u8; 32], String> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = data_dir.join("runtime");
+    let path = dir.join("uid-key");
+    let fail = |e: std::io::Error| format!("the workload uid key {}: {e}", path.display());
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+    let hex = match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            std::fs::write(&path, &fresh).map_err(fail)?;
+            fresh
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let mut key = [0u8; 32];
+    if hex.len() != 64 {
+        return Err(format!("{} is not 64 hexadecimal characters", path.display()));
+    }
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| format!("{} is not 64 hexadecimal characters", path.display()))?;
+    }
+    Ok(key)
 }
 
 /// Whether `id` is one of the portal's environment ids (a canonical UUID):
@@ -141,19 +183,26 @@ impl LocalDriver {
             tokio::fs::create_dir_all(&dir).await?;
             tokio::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).await?;
         }
+        // Made (and handed over) once: the portal never walks a tree the
+        // workload already owns (it could swap a directory for a link mid-walk).
         for part in ["home", "data"] {
             let dir = self.env_dir(id).join(part);
-            tokio::fs::create_dir_all(&dir).await?;
-            self.hand_over(&dir, id).await?;
+            match tokio::fs::create_dir(&dir).await {
+                Ok(()) => self.hand_over(&dir, id).await?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }
 
-    /// Gives a tree the portal made (a checkout, a home) to the workload
-    /// keyed by `key`: owner its uid, without following symlinks.
+    /// Gives a tree the portal just made (a checkout, a home), which no
+    /// workload can reach yet (its top is the portal's, 0700), to the
+    /// workload keyed by `key`: owner its uid, without following links,
+    /// the top last, so the workload gets in only once all of it is its own.
     async fn hand_over(&self, path: &Path, key: &str) -> Result<(), DriverError> {
         let Some(iso) = self.isolation else { return Ok(()) };
-        let (path, uid) = (path.to_path_buf(), Isolation::uid_of(key));
+        let (path, uid) = (path.to_path_buf(), iso.uid_of(key));
         tokio::task::spawn_blocking(move || chown_tree(&path, uid, iso.gid))
             .await
             .map_err(|e| DriverError::Failed(e.to_string()))??;
@@ -165,11 +214,18 @@ impl LocalDriver {
     /// the workloads' group and the tier's resource limits.
     fn command(&self, script: &str, cwd: &Path, key: &str, limits: WorkloadLimits) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.arg("-c").arg(script).current_dir(cwd).env_clear().stdin(std::process::Stdio::null()).process_group(0);
+        cmd.arg("-c").arg(script).current_dir(cwd).env_clear().stdin(std::process::Stdio::null());
         cmd.kill_on_drop(false);
+        // Its own session (and process group, led by it): nothing it starts
+        // can reach the portal's terminal, and the group is stopped as one.
+        // SAFETY: runs in the child between fork and exec; setsid is
+        // async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+        }
         if let Some(iso) = self.isolation {
             // std drops supplementary groups when a root parent sets the uid.
-            cmd.uid(Isolation::uid_of(key)).gid(iso.gid);
+            cmd.uid(iso.uid_of(key)).gid(iso.gid);
             let caps = [
                 (nix::sys::resource::Resource::RLIMIT_NOFILE, limits.open_files),
                 (nix::sys::resource::Resource::RLIMIT_NPROC, limits.processes),
@@ -207,7 +263,7 @@ impl LocalDriver {
             let id = String::from_utf8_lossy(id).into_owned();
             // A workload can set any variables in what it starts; only its
             // uid says whose it is, and only portal ids name environments.
-            let owner_ok = self.isolation.is_none_or(|_| process_uid(pid) == Some(Isolation::uid_of(&id)));
+            let owner_ok = self.isolation.is_none_or(|iso| process_uid(pid) == Some(iso.uid_of(&id)));
             if is_portal_id(&id) && owner_ok {
                 found.push((pid, id));
             }
@@ -220,12 +276,15 @@ impl LocalDriver {
     /// command's shell and what it started) stay.
     async fn stop(&self, id: &str, keep: &[i32]) {
         let keep: Vec<Option<i32>> = keep.iter().map(|pid| process_group(*pid)).collect();
-        let pids: Vec<i32> = self
-            .processes()
-            .into_iter()
-            .filter(|(pid, env)| env == id && !keep.contains(&process_group(*pid)))
-            .map(|(p, _)| p)
-            .collect();
+        let mut pids: Vec<i32> = self.processes().into_iter().filter(|(_, env)| env == id).map(|(p, _)| p).collect();
+        // Isolated, whatever runs under its uid is its own, even a process
+        // that dropped the marker from its environment.
+        if let Some(iso) = self.isolation {
+            pids.extend(processes_of_uid(iso.uid_of(id)));
+            pids.sort_unstable();
+            pids.dedup();
+        }
+        pids.retain(|pid| !keep.contains(&process_group(*pid)));
         for pid in &pids {
             let _ = killpg(Pid::from_raw(*pid), Signal::SIGTERM);
             let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
@@ -242,12 +301,32 @@ impl LocalDriver {
         }
     }
 
-    /// A template's seed work directory (`seeds/<key>-<pid>/`, the portal's,
+    /// Whether `pid` is alive and one of environment `id`'s processes (by its
+    /// uid when isolated, else by its marker): a recorded pid may have been
+    /// reused by something else since.
+    fn owns(&self, id: &str, pid: i32) -> bool {
+        alive(pid)
+            && match self.isolation {
+                Some(iso) => process_uid(pid) == Some(iso.uid_of(id)),
+                None => self.processes().contains(&(pid, id.to_string())),
+            }
+    }
+
+    /// Stops one recorded version (its process group) if it is still the
+    /// environment's.
+    async fn stop_version(&self, id: &str, pid: i32) {
+        if self.owns(id, pid) {
+            stop_group(pid).await;
+        }
+    }
+
+    /// A template's seed work directory (`seeds/<key>-<random>/`, the portal's,
     /// 0711) with `data/` handed to the template's own workload, fresh.
     async fn seed_work(&self, key: &str) -> Result<PathBuf, DriverError> {
         use std::os::unix::fs::PermissionsExt;
         let seeds = self.root.join("seeds");
-        let work = seeds.join(format!("{key}-{}", std::process::id()));
+        // Unique per attempt: two provisions sharing a template never share it.
+        let work = seeds.join(format!("{key}-{}", uuid::Uuid::new_v4().simple()));
         let _ = tokio::fs::remove_dir_all(&work).await;
         tokio::fs::create_dir_all(work.join("data")).await?;
         for dir in [&seeds, &work] {
@@ -271,7 +350,7 @@ impl LocalDriver {
         }
         let work = self.seed_work(key).await?;
         let seeded = work.join("data").join("template.db");
-        let tmp = dir.join(format!("{key}.db.tmp-{}", std::process::id()));
+        let tmp = dir.join(format!("{key}.db.tmp-{}", uuid::Uuid::new_v4().simple()));
         let filled = self.fill_template(&format!("sqlite:{}?mode=rwc", seeded.display()), spec, log, &work).await;
         let copied = match filled {
             // An empty seed wrote nothing: an empty file is an empty database.
@@ -638,7 +717,7 @@ impl LocalDriver {
         // The switch: `serving` names the new process in one rename. One
         // kept colour at most: an older one goes first.
         if let Some(kept) = &kept {
-            stop_group(kept.pid).await;
+            self.stop_version(&spec.id, kept.pid).await;
         }
         let prev = dir.join("prev");
         let _ = tokio::fs::remove_dir_all(&prev).await;
@@ -656,7 +735,7 @@ impl LocalDriver {
         append_log(log, &format!("==> {} serves now ({})\n", short(&new.commit), strategy.as_str())).await;
         if strategy != DeploymentStrategy::BlueGreen {
             tokio::time::sleep(DRAIN).await;
-            stop_group(old.pid).await;
+            self.stop_version(&spec.id, old.pid).await;
             let _ = tokio::fs::remove_dir_all(&prev).await;
         }
         Ok(with_kept(new.facts(&dir), strategy == DeploymentStrategy::BlueGreen))
@@ -670,7 +749,7 @@ impl LocalDriver {
             let serving = read_serving(&rt, "serving").await;
             // Never the one that serves (a rollback already swapped them).
             if serving.is_none_or(|s| s.pid != kept.pid) {
-                stop_group(kept.pid).await;
+                self.stop_version(id, kept.pid).await;
             }
         }
         let _ = tokio::fs::remove_dir_all(dir.join("prev")).await;
@@ -696,7 +775,7 @@ impl LocalDriver {
         append_log(&log, &format!("==> rolled back: {} serves again\n", short(&kept.commit))).await;
         if let Some(current) = current.filter(|c| c.pid != kept.pid) {
             tokio::time::sleep(DRAIN).await;
-            stop_group(current.pid).await;
+            self.stop_version(id, current.pid).await;
         }
         let gone = dir.join("rolled-back");
         let _ = tokio::fs::remove_dir_all(&gone).await;
@@ -785,15 +864,15 @@ fn template_owner(key: &str) -> String {
     format!("template:{key}")
 }
 
-/// Sets the owner of a tree the portal made, never following a symlink.
+/// Sets the owner of a tree the portal made, never following a symlink,
+/// children before their directory.
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
     if std::fs::symlink_metadata(path)?.is_dir() {
         for entry in std::fs::read_dir(path)? {
             chown_tree(&entry?.path(), uid, gid)?;
         }
     }
-    Ok(())
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
 }
 
 /// Copies a file a workload owns without following a link it may have put
@@ -802,9 +881,13 @@ async fn copy_no_follow(src: &Path, dest: &Path) -> Result<(), DriverError> {
     use std::os::unix::fs::OpenOptionsExt;
     let (src, dest) = (src.to_path_buf(), dest.to_path_buf());
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let mut from = std::fs::OpenOptions::new().read(true).custom_flags(libc_o_nofollow()).open(&src)?;
-        if !from.metadata()?.is_file() {
-            return Err(std::io::Error::other(format!("{} is not a regular file", src.display())));
+        // O_NONBLOCK: a FIFO put in its place cannot hang the copy.
+        let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+        let mut from = std::fs::OpenOptions::new().read(true).custom_flags(flags.bits()).open(&src)?;
+        let meta = from.metadata()?;
+        // A hard link to someone else's file is not the workload's data.
+        if !meta.is_file() || std::os::unix::fs::MetadataExt::nlink(&meta) != 1 {
+            return Err(std::io::Error::other(format!("{} is not a plain file of its own", src.display())));
         }
         let mut to = std::fs::File::create(&dest)?;
         std::io::copy(&mut from, &mut to)?;
@@ -815,9 +898,14 @@ async fn copy_no_follow(src: &Path, dest: &Path) -> Result<(), DriverError> {
     Ok(())
 }
 
-/// `O_NOFOLLOW`: opening a symlink fails instead of opening its target.
-fn libc_o_nofollow() -> i32 {
-    nix::fcntl::OFlag::O_NOFOLLOW.bits()
+/// Every live process running as `uid`.
+fn processes_of_uid(uid: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return vec![] };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|pid| process_uid(*pid) == Some(uid) && alive(*pid))
+        .collect()
 }
 
 /// A process's real uid (from `/proc/<pid>/status`).

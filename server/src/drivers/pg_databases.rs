@@ -73,8 +73,15 @@ impl PgDatabases {
         format!("postgres://{role}:{password}@{}/{db}", self.server)
     }
 
+    /// A connection as the admin. Its search path is only `pg_catalog`: a
+    /// workload role that may create objects in a schema the admin searches
+    /// could otherwise shadow a function the admin calls (CVE-2018-1058).
     async fn admin(&self) -> Result<PgConnection, DriverError> {
-        PgConnection::connect(&self.admin_url).await.map_err(failed("connecting to the environments' PostgreSQL"))
+        let mut conn = PgConnection::connect(&self.admin_url)
+            .await
+            .map_err(failed("connecting to the environments' PostgreSQL"))?;
+        conn.execute("SET search_path TO pg_catalog").await.map_err(failed("setting the admin's search path"))?;
+        Ok(conn)
     }
 
     async fn exists(conn: &mut PgConnection, name: &str) -> Result<bool, DriverError> {
@@ -220,9 +227,20 @@ impl PgDatabases {
         for sql in [
             format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
             format!("DROP DATABASE IF EXISTS \"{db}_b\" WITH (FORCE)"),
-            format!("DROP ROLE IF EXISTS \"{db}\""),
         ] {
             conn.execute(sql.as_str()).await.map_err(failed("dropping the environment's database"))?;
+        }
+        let role: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
+            .bind(&db)
+            .fetch_optional(&mut conn)
+            .await
+            .map_err(failed("looking up a role"))?;
+        if role.is_some() {
+            // Whatever it left in the admin's database (default privileges,
+            // grants) would keep DROP ROLE from working.
+            for sql in [format!("DROP OWNED BY \"{db}\""), format!("DROP ROLE \"{db}\"")] {
+                conn.execute(sql.as_str()).await.map_err(failed("dropping the environment's role"))?;
+            }
         }
         let _ = conn.close().await;
         Ok(())

@@ -309,9 +309,12 @@ async fn admit(
         }
         _ => {}
     }
-    if let (Some(env), Some(cookie)) = (env, cookie_value(headers, preview_access::COOKIE)) {
-        if preview_access::cookie_admits(&state.db, cookie, &env.id).await.map_err(unavailable)? {
-            return Ok(());
+    // Every value counts (a workload could set a junk one for the whole preview domain).
+    if let Some(env) = env {
+        for cookie in cookie_values(headers, preview_access::COOKIE).take(4) {
+            if preview_access::cookie_admits(&state.db, cookie, &env.id).await.map_err(unavailable)? {
+                return Ok(());
+            }
         }
     }
     let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(portal_token);
@@ -353,19 +356,22 @@ fn refusal(status: StatusCode, message: &str) -> Response {
     (status, message.to_string()).into_response()
 }
 
-/// A cookie's value from the request's Cookie headers.
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// A cookie's values from the request's Cookie headers.
+fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+        .filter_map(move |c| c.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
-/// The portal's own API token in an `Authorization` header, if that is what it carries.
+/// The portal's own API token in an `Authorization` header, if that is what
+/// it carries (the scheme is case-insensitive).
 fn portal_token(value: &str) -> Option<&str> {
-    value.strip_prefix("Bearer ").map(str::trim).filter(|t| t.starts_with(app::domain::token::PREFIX))
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && token.starts_with(app::domain::token::PREFIX)).then_some(token)
 }
 
 /// Sends the request to the environment at `addr` and streams the answer

@@ -359,7 +359,11 @@ impl Reconciler {
             store::environments::live_ids(self.db.pool()).await.map_err(|e| e.to_string())?.into_iter().collect();
         let mut removed = 0;
         for id in owned.into_iter().filter(|id| !live.contains(id)) {
-            self.driver.teardown(&id).await.map_err(|e| e.to_string())?;
+            // One that cannot be removed now does not stop the others.
+            if let Err(err) = self.driver.teardown(&id).await {
+                tracing::warn!(%id, error = %err, "removing orphaned resources; retried at the next sweep");
+                continue;
+            }
             removed += 1;
             let event = AuditEvent::system("resource.orphan_removed", Some(id.clone()), None)
                 .with_detail(serde_json::json!({ "environment_id": id }));
