@@ -19,8 +19,10 @@ test('a preview opens for its team only, and a share link lets a guest in until 
   // A member of the team opens the URL and lands on the app (through the
   // portal's one-time code, invisibly).
   const preview = await page.context().newPage();
-  await preview.goto(href + 'cart');
-  await expect(preview).toHaveURL(href + 'cart');
+  // Back to the very path asked for, query and all.
+  await preview.goto(href + 'healthz?from=e2e');
+  await expect(preview).toHaveURL(href + 'healthz?from=e2e');
+  await expect(preview.locator('body')).toHaveText('ok');
   await preview.goto(href);
   await expect(preview.getByTestId('env-name')).toHaveText(name);
   await preview.close();

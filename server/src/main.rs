@@ -138,7 +138,7 @@ async fn main() -> std::process::ExitCode {
 
 #[derive(Debug, thiserror::Error)]
 enum StartError {
-    #[error("cannot create data directory {0}: {1}")]
+    #[error("cannot prepare the data directory {0}: {1}")]
     DataDir(String, std::io::Error),
     #[error(transparent)]
     Db(#[from] app::ssr::db::DbError),
@@ -163,11 +163,23 @@ enum StartError {
 }
 
 async fn open_db(config: &Config) -> Result<Db, StartError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    make_data_dir(config).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     protect_data_dir(config).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     tracing::info!(database = %config.database_url_redacted(), "opening database");
     Ok(Db::open(&config.database_url, config.db_max_connections).await?)
+}
+
+/// Creates the data directory; parents it had to make are 0755 (the
+/// portal's umask would make them 0700, and workloads pass through them).
+fn make_data_dir(config: &Config) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::absolute(&config.data_dir)?;
+    let missing: Vec<PathBuf> = dir.ancestors().skip(1).filter(|a| !a.exists()).map(PathBuf::from).collect();
+    std::fs::create_dir_all(&dir)?;
+    for parent in missing {
+        std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
 }
 
 /// The data directory is the portal's: 0700, or 0711 when workloads run
@@ -179,6 +191,23 @@ fn protect_data_dir(config: &Config) -> std::io::Result<()> {
     let isolated = nix::unistd::geteuid().is_root() && config.run_as != config::RunAs::Portal;
     let mode = if isolated { 0o711 } else { 0o700 };
     std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(mode))?;
+    if isolated {
+        // Workloads under their own uids reach their directories through
+        // every parent: each must let others pass (o+x).
+        let dir = std::path::absolute(&config.data_dir)?;
+        for parent in dir.ancestors().skip(1) {
+            let parent_mode = std::fs::metadata(parent)?.permissions().mode();
+            if parent_mode & 0o001 == 0 {
+                return Err(std::io::Error::other(format!(
+                    "{} (mode {:o}) does not let other users pass through, so environments running under \
+                     their own uids could not reach their directories: allow it (chmod o+x), choose another \
+                     EOD_DATA_DIR, or set EOD_RUN_AS=portal",
+                    parent.display(),
+                    parent_mode & 0o777
+                )));
+            }
+        }
+    }
     for file in ["eod.db", "eod.db-wal", "eod.db-shm", "secret.key"] {
         let path = config.data_dir.join(file);
         if path.exists() {

@@ -203,6 +203,35 @@ async fn portal_pages_cannot_be_framed_and_scripts_need_the_page_nonce() {
     assert_eq!(res.headers()[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
 }
 
+/// Workloads under their own uids pass through every parent of the data
+/// directory: a parent that does not let them is refused at startup, and
+/// parents the portal makes itself let them.
+#[tokio::test]
+async fn a_data_dir_workloads_cannot_reach_is_refused_at_startup() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: workloads are isolated only when the portal runs as root");
+        return;
+    }
+    let config_for = |data: &std::path::Path| {
+        let env: BTreeMap<String, String> =
+            [("EOD_DATA_DIR".to_string(), data.display().to_string()), ("EOD_LOG".to_string(), "warn".to_string())]
+                .into();
+        Config::from_sources(None, &env).unwrap()
+    };
+    let closed = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(closed.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let err = crate::build(&config_for(&closed.path().join("data"))).await.err().expect("refused");
+    assert!(err.to_string().contains("does not let other users pass through"), "{err}");
+    let open = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = open.path().join("made/by/the/portal");
+    assert!(crate::build(&config_for(&data)).await.is_ok());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&open.path().join("made")), 0o755);
+    assert_eq!(mode(&data), 0o711);
+}
+
 /// The audit trail is append-only: no statement anywhere updates or
 /// deletes its rows.
 #[test]
