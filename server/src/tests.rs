@@ -221,7 +221,7 @@ async fn a_data_dir_workloads_cannot_reach_is_refused_at_startup() {
     };
     let closed = tempfile::tempdir().unwrap();
     std::fs::set_permissions(closed.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let err = crate::build(&config_for(&closed.path().join("data"))).await.err().expect("refused");
+    let err = crate::build(&config_for(&closed.path().join("data"))).await.expect_err("refused");
     assert!(err.to_string().contains("does not let other users pass through"), "{err}");
     let open = tempfile::tempdir().unwrap();
     std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
