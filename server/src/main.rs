@@ -214,10 +214,21 @@ fn protect_data_dir(config: &Config) -> std::io::Result<()> {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         }
     }
-    for dir in ["repos", "templates", "snapshots", "runtime"] {
+    // The portal's own subdirectories, whatever made them: private, but
+    // `envs/` (workloads pass through it to their own directory).
+    let envs_mode = if isolated { 0o711 } else { 0o700 };
+    for (dir, mode) in [
+        ("mirrors", 0o700),
+        ("templates", 0o700),
+        ("snapshots", 0o700),
+        ("runtime", 0o700),
+        ("demo-repos", 0o700),
+        ("seeds", envs_mode),
+        ("envs", envs_mode),
+    ] {
         let path = config.data_dir.join(dir);
-        if path.is_dir() {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
         }
     }
     Ok(())

@@ -230,6 +230,14 @@ async fn a_data_dir_workloads_cannot_reach_is_refused_at_startup() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&open.path().join("made")), 0o755);
     assert_eq!(mode(&data), 0o711);
+    // Whatever made the portal's subdirectories, they are private after a start.
+    std::fs::create_dir_all(data.join("mirrors")).unwrap();
+    std::fs::set_permissions(data.join("mirrors"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert!(crate::build(&config_for(&data)).await.is_ok());
+    assert_eq!(mode(&data.join("mirrors")), 0o700);
+    // Workloads never run as root.
+    let root = crate::drivers::local::Isolation::resolve(&crate::config::RunAs::User("root".into()), &data);
+    assert!(root.unwrap_err().contains("unprivileged"));
 }
 
 /// The audit trail is append-only: no statement anywhere updates or
@@ -491,10 +499,16 @@ async fn a_disabled_users_sessions_and_tokens_stop_at_once() {
 #[tokio::test]
 async fn signing_in_returns_to_the_page_asked_for() {
     let p = portal(|_| {}).await;
-    let res = p.send(Request::get("/preview-access?to=shop&next=/cart").body(Body::empty()).unwrap()).await;
+    let page =
+        |path: &str, accept: &str| Request::get(path).header(header::ACCEPT, accept).body(Body::empty()).unwrap();
+    let res = p.send(page("/preview-access?to=shop&next=/cart", "text/html,*/*")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[header::LOCATION], "/login");
     let cookie = res.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    // The browser's icon request on the sign-in page is no page to return to.
+    let mut icon = page("/favicon.ico", "image/avif,image/webp,*/*");
+    icon.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
+    assert_eq!(p.send(icon).await.status(), StatusCode::SEE_OTHER);
     let signed_in = p
         .send(
             Request::post("/auth/demo")

@@ -2244,6 +2244,12 @@ async fn previews_answer_only_to_whom_they_may_through_a_streaming_proxy() {
     assert_eq!(get(&host, "/").bearer_auth(&token).send().await.unwrap().status(), 200);
     assert_eq!(get(&host, "/").bearer_auth(&carol).send().await.unwrap().status(), 404);
     assert_eq!(get(&unknown, "/").bearer_auth(&token).send().await.unwrap().status(), 404);
+    // A token that does not work at all is refused as the API refuses it;
+    // the portal's own answers on a preview host carry its headers.
+    let bogus = get(&host, "/").bearer_auth("eod_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").send().await.unwrap();
+    assert_eq!(bogus.status(), 401);
+    assert_eq!(bogus.headers()["x-content-type-options"], "nosniff");
+    assert!(bogus.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
 
     // A signed-in browser: the portal hands a one-time code to the preview
     // host, which sets its own cookie; the code works once.

@@ -30,7 +30,7 @@ pub fn ShareLinks(id: Memo<String>) -> impl IntoView {
                     <section aria-labelledby="share-h" class="mt-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
                         <h2 id="share-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Share links"</h2>
                         <p class="mt-1 text-sm text-slate-600">
-                            "The preview answers only to your team. A share link lets someone without an account open it until the link expires or you revoke it."
+                            "A share link lets someone without an account open this preview until the link expires or you revoke it."
                         </p>
                         <form class="mt-3 flex flex-wrap items-end gap-3" on:submit=on_submit>
                             <label class="text-sm">"Expires after"

@@ -92,7 +92,8 @@ pub async fn redeem_code(db: &Db, code: &str, env_id: &str) -> Result<Option<(St
 
 /// On the preview host: opens a share link (its token from the URL) into
 /// that host's cookie, lasting until the link's expiry at most.
-pub async fn redeem_share_link(db: &Db, token: &str, env_id: &str) -> Result<Option<String>, AppError> {
+pub async fn redeem_share_link(db: &Db, token: &str, env: &Environment) -> Result<Option<String>, AppError> {
+    let env_id = env.id.as_str();
     let now = now_ms();
     let mut tx = db.pool().begin().await.map_err(internal("starting a transaction"))?;
     let link = store_pa::usable_link(&mut *tx, &hash(token), now).await.map_err(internal("finding a share link"))?;
@@ -104,7 +105,7 @@ pub async fn redeem_share_link(db: &Db, token: &str, env_id: &str) -> Result<Opt
     store_pa::insert_session(&mut *tx, &hash(&session), env_id, Holder::ShareLink(&link.id), (now, until))
         .await
         .map_err(internal("storing a preview session"))?;
-    let mut event = AuditEvent::system("preview.open", Some(env_id.to_string()), None)
+    let mut event = AuditEvent::system("preview.open", Some(env_id.to_string()), Some(env.team_id.clone()))
         .with_detail(serde_json::json!({ "via": "share-link", "share_link": link.id }));
     event.target_kind = "environment".into();
     event.actor_label = format!("share link {}", &link.id[..8.min(link.id.len())]);

@@ -66,6 +66,9 @@ impl Isolation {
             return Ok(None);
         }
         match nix::unistd::User::from_name(name) {
+            Ok(Some(user)) if user.uid.is_root() || user.gid.as_raw() == 0 => {
+                Err(format!("EOD_RUN_AS: {name:?} is root or in group 0; name an unprivileged system user"))
+            }
             Ok(Some(user)) => Ok(Some(Isolation { gid: user.gid.as_raw(), key: uid_key(data_dir)? })),
             Ok(None) => Err(format!(
                 "EOD_RUN_AS: there is no user {name:?} on this host (bash .ci/install makes eod-workload), \
@@ -988,9 +991,11 @@ impl Driver for LocalDriver {
     }
 
     async fn teardown(&self, id: &str) -> Result<(), DriverError> {
-        // Only ever paths inside this driver's directory (`id` is joined to it).
+        // Only ever paths inside this driver's directory (`id` is joined to
+        // it). Nothing can exist here for an id that is not the portal's
+        // (provisioning refuses it), so there is nothing to remove.
         if !is_portal_id(id) {
-            return Err(DriverError::Permanent(format!("{id:?} is not an environment id; nothing removed")));
+            return Ok(());
         }
         self.stop(id, &[]).await;
         if let Some(pg) = &self.pg {

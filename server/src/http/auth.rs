@@ -94,8 +94,11 @@ pub async fn require_sign_in(session: Session, req: Request, next: Next) -> Resp
     if public || signed_in || req.method() != axum::http::Method::GET {
         return next.run(req).await;
     }
-    // Back here after signing in (a live-update stream is no page to return to).
-    if path != "/events" {
+    // Back here after signing in: only a page a browser navigated to (not a
+    // live-update stream, an icon or a script's fetch).
+    let navigation =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if path != "/events" && navigation {
         let asked = req.uri().path_and_query().map_or("/", |p| p.as_str());
         if let Err(err) = session.insert(RETURN_TO_KEY, app::domain::preview_access::safe_next(asked)).await {
             tracing::warn!(error = %err, "remembering the page asked for");
@@ -199,11 +202,19 @@ async fn sign_out(
 }
 
 pub fn error_page(status: StatusCode, message: &str) -> Response {
+    notice_page(status, "Sign-in failed", message, ("/login", "Back to sign-in"))
+}
+
+/// A plain page with a title, a message and one way on.
+pub fn notice_page(status: StatusCode, title: &str, message: &str, (href, link): (&str, &str)) -> Response {
     let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed · EoD Portal</title></head>\
-         <body style=\"font-family:system-ui;max-width:32rem;margin:4rem auto\"><h1>Sign-in failed</h1><p>{}</p>\
-         <p><a href=\"/login\">Back to sign-in</a></p></body></html>",
-        html_escape(message)
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · EoD Portal</title></head>\
+         <body style=\"font-family:system-ui;max-width:32rem;margin:4rem auto\"><h1>{title}</h1><p>{}</p>\
+         <p><a href=\"{href}\">{link}</a></p></body></html>",
+        html_escape(message),
+        title = html_escape(title),
+        href = html_escape(href),
+        link = html_escape(link),
     );
     (status, Html(body)).into_response()
 }

@@ -4,7 +4,7 @@
 //! `/api/v1/environments/{id}/share-links` (team members and platform admins).
 
 use super::api_v1::{body, ApiError, Caller};
-use super::auth::error_page;
+use super::auth::{error_page, notice_page};
 use app::domain::token::Scope;
 use app::error::AppError;
 use app::ssr::store::preview_access::ShareLink;
@@ -44,12 +44,14 @@ async fn open_preview(
         return Redirect::to("/login").into_response();
     };
     let not_found = || {
-        error_page(
+        notice_page(
             StatusCode::NOT_FOUND,
+            "No such preview",
             &format!(
                 "There is no preview named {:?} that you can open: it may have been destroyed, or belong to a team you are not in.",
                 q.to
             ),
+            ("/", "Back to the portal"),
         )
     };
     if !app::domain::naming::is_valid_name(&q.to) {

@@ -183,6 +183,9 @@ fn forwarding(name: &HeaderName) -> bool {
     matches!(name.as_str(), "forwarded" | "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "x-real-ip")
 }
 
+/// What admission looks at: method, URI, headers and the client's address.
+type Asked<'a> = (&'a axum::http::Method, &'a axum::http::Uri, &'a HeaderMap, Option<std::net::IpAddr>);
+
 /// Why an environment gave no answer.
 enum Upstream {
     Refused,
@@ -226,11 +229,31 @@ pub async fn route(State((state, proxy)): State<(AppState, Arc<Proxy>)>, req: Re
     let Some(name) = proxy.env_name(&host).map(str::to_string) else {
         return next.run(req).await;
     };
-    let env = match store::environments::find_by_name(state.db.pool(), &name).await {
+    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let asked = (req.method(), req.uri(), req.headers(), client);
+    match guard(&state, &proxy, asked, &name).await {
+        Ok((env_id, addr)) => forward(state, proxy, req, (name, env_id), host, addr).await,
+        Err(mut reply) => {
+            // The portal's own words on a preview host carry its headers.
+            super::security_headers::on_portal_reply(&mut reply);
+            reply
+        }
+    }
+}
+
+/// Everything before forwarding: the environment, its access rule, the
+/// request's admission, where it runs. `Err`: the portal answers itself.
+async fn guard(
+    state: &AppState,
+    proxy: &Proxy,
+    asked: Asked<'_>,
+    name: &str,
+) -> Result<(String, SocketAddr), Response> {
+    let env = match store::environments::find_by_name(state.db.pool(), name).await {
         Ok(found) => found.map(|v| v.env).filter(|e| !e.pooled && e.destroyed_at.is_none()),
         Err(err) => {
             tracing::error!(error = %err, "proxy lookup");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            return Err(StatusCode::SERVICE_UNAVAILABLE.into_response());
         }
     };
     // Unknown, pooled and destroyed names are guarded like a team preview,
@@ -238,26 +261,24 @@ pub async fn route(State((state, proxy)): State<(AppState, Arc<Proxy>)>, req: Re
     let rule = match &env {
         Some(e) => match preview_access::rule_for(&state.db, &state.settings, e).await {
             Ok(rule) => rule,
-            Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Err(_) => return Err(StatusCode::SERVICE_UNAVAILABLE.into_response()),
         },
         None => PreviewAccess::Team,
     };
     if rule != PreviewAccess::Public {
-        let asked = (req.method(), req.uri(), req.headers());
-        if let Err(refusal) = admit(&state, &proxy, asked, env.as_ref(), &name, rule).await {
-            return refusal;
-        }
+        admit(state, proxy, asked, env.as_ref(), name, rule).await?;
     }
     let Some(env) = env else {
-        return (StatusCode::NOT_FOUND, format!("There is no environment named {name}.")).into_response();
+        return Err((StatusCode::NOT_FOUND, format!("There is no environment named {name}.")).into_response());
     };
     let reachable = env.state.parse::<EnvState>().is_ok_and(|s| s.is_reachable());
     let Some(addr) = (if reachable { proxy.driver.endpoint(&env.id).await } else { None }) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("{name} is {} and not serving.", env.state)).into_response();
+        let why = format!("{name} is {} and not serving.", env.state);
+        return Err((StatusCode::SERVICE_UNAVAILABLE, why).into_response());
     };
     // Only admitted traffic keeps an environment alive.
-    proxy.record_activity(&state, &name, &env.id);
-    forward(state, proxy, req, (name, env.id), host, addr).await
+    proxy.record_activity(state, name, &env.id);
+    Ok((env.id, addr))
 }
 
 /// Lets a request through to a protected preview, or answers it: the
@@ -267,7 +288,7 @@ pub async fn route(State((state, proxy)): State<(AppState, Arc<Proxy>)>, req: Re
 async fn admit(
     state: &AppState,
     proxy: &Proxy,
-    (method, uri, headers): (&axum::http::Method, &axum::http::Uri, &HeaderMap),
+    (method, uri, headers, client): Asked<'_>,
     env: Option<&Environment>,
     name: &str,
     rule: PreviewAccess,
@@ -296,7 +317,7 @@ async fn admit(
         "/.eod/share" => {
             let redeemed = match (env, param("token")) {
                 (Some(env), Some(token)) => {
-                    preview_access::redeem_share_link(&state.db, &token, &env.id).await.map_err(unavailable)?
+                    preview_access::redeem_share_link(&state.db, &token, env).await.map_err(unavailable)?
                 }
                 _ => None,
             };
@@ -324,7 +345,17 @@ async fn admit(
                 auth.scopes.contains(&app::domain::token::Scope::EnvironmentsRead)
                     && rule.admits(&auth.viewer, &e.team_id)
             }),
-            Err(_) => false,
+            // Not a working token at all: refused like the API refuses it,
+            // within the same budget of failures per address.
+            Err(_) => {
+                if !super::throttle::FAILURES.allow_failure(client) {
+                    return Err(super::throttle::too_many());
+                }
+                let mut res =
+                    refusal(StatusCode::UNAUTHORIZED, "This token is not valid (unknown, expired or revoked).");
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return Err(res);
+            }
         };
         return if admitted {
             Ok(())

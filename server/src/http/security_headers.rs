@@ -10,8 +10,20 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// For responses that are not rendered pages (JSON, redirects, errors).
-pub const DEFAULT_POLICY: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// (The portal's few plain pages — sign-in errors — style themselves inline.)
+pub const DEFAULT_POLICY: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Adds the headers that need no configuration to a response the portal
+/// itself makes on a preview host (a refusal, a redirect through sign-in):
+/// those are the portal's words, not the workload's.
+pub fn on_portal_reply(res: &mut Response) {
+    let headers = res.headers_mut();
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(DEFAULT_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+}
 
 /// `https`: whether the portal is served over HTTPS (its public URL), so
 /// browsers are told to keep to it (HSTS).
