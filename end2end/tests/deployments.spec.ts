@@ -1,21 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { test, expect, compliancePreview, hydrated, shot, signInAs } from './fixtures';
+import { test, expect, branchPreview, compliancePreview, shot, signInAs } from './fixtures';
 
 test('a developer redeploys a preview at another branch, bad refs are refused, and a killed workload is restarted', async ({ page }, testInfo) => {
   test.setTimeout(120_000);
   await signInAs(page, 'Alice Nakamura');
-  await page.getByRole('button', { name: 'Options…' }).click();
-  const panel = page.getByRole('form', { name: 'New preview options' });
-  await panel.getByLabel('Branch').fill('fix/cart-rounding');
-  await panel.getByRole('button', { name: 'Create preview' }).click();
-  const outcome = page.getByTestId('create-outcome');
-  await expect(outcome).toContainText(/is being created|is ready/);
-  const name = (await outcome.getByRole('link').textContent())!.trim();
-  await outcome.getByRole('link').click();
-  await expect(page.getByTestId('env-title')).toHaveText(name);
+  await branchPreview(page, 'fix/cart-rounding');
   const badge = page.locator('h1 [data-state]');
-  await expect(badge).toHaveAttribute('data-state', 'active', { timeout: 30_000 });
-  await hydrated(page);
   const id = new URL(page.url()).pathname.split('/').pop()!;
 
   // The tier's strategy is said before the click.

@@ -64,3 +64,19 @@ export async function compliancePreview(page: Page): Promise<string> {
   await hydrated(page);
   return name;
 }
+
+/** Makes a lightweight preview of `branch` (the signed-in user's) and waits on its page until it runs; its name. */
+export async function branchPreview(page: Page, branch: string): Promise<string> {
+  await page.getByRole('button', { name: 'Options…' }).click();
+  const panel = page.getByRole('form', { name: 'New preview options' });
+  await panel.getByLabel('Branch').fill(branch);
+  await panel.getByRole('button', { name: 'Create preview' }).click();
+  const outcome = page.getByTestId('create-outcome');
+  await expect(outcome).toContainText(/is being created|is ready/);
+  const name = (await outcome.getByRole('link').textContent())!.trim();
+  await outcome.getByRole('link').click();
+  await expect(page.getByTestId('env-title')).toHaveText(name);
+  await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'active', { timeout: 30_000 });
+  await hydrated(page);
+  return name;
+}

@@ -1,19 +1,9 @@
-import { test, expect, hydrated, otherUser, shot, signInAs } from './fixtures';
+import { test, expect, branchPreview, otherUser, shot, signInAs } from './fixtures';
 
 test('a preview opens for its team only, and a share link lets a guest in until it is revoked', async ({ page, browser }, testInfo) => {
   test.setTimeout(120_000);
   await signInAs(page, 'Alice Nakamura');
-  await page.getByRole('button', { name: 'Options…' }).click();
-  const panel = page.getByRole('form', { name: 'New preview options' });
-  await panel.getByLabel('Branch').fill('fix/cart-rounding');
-  await panel.getByRole('button', { name: 'Create preview' }).click();
-  const outcome = page.getByTestId('create-outcome');
-  await expect(outcome).toContainText(/is being created|is ready/);
-  const name = (await outcome.getByRole('link').textContent())!.trim();
-  await outcome.getByRole('link').click();
-  await expect(page.getByTestId('env-title')).toHaveText(name);
-  await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'active', { timeout: 30_000 });
-  await hydrated(page);
+  const name = await branchPreview(page, 'fix/cart-rounding');
   const href = (await page.getByTestId('env-url').getAttribute('href'))!;
 
   // A member of the team opens the URL and lands on the app (through the

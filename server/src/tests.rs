@@ -235,6 +235,9 @@ async fn a_data_dir_workloads_cannot_reach_is_refused_at_startup() {
     std::fs::set_permissions(data.join("mirrors"), std::fs::Permissions::from_mode(0o777)).unwrap();
     assert!(crate::build(&config_for(&data)).await.is_ok());
     assert_eq!(mode(&data.join("mirrors")), 0o700);
+    // EOD_RUN_AS=portal: no switch of user at all.
+    let portal = crate::drivers::local::Isolation::resolve(&crate::config::RunAs::Portal, &data);
+    assert!(portal.unwrap().is_none());
     // Workloads never run as root.
     let root = crate::drivers::local::Isolation::resolve(&crate::config::RunAs::User("root".into()), &data);
     assert!(root.unwrap_err().contains("unprivileged"));

@@ -179,6 +179,17 @@ async fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// Creates an environment through the API and waits until it is active:
+/// (id, name).
+async fn create_active(http: &reqwest::Client, p: &Portal, token: &str, body: Value) -> (String, String) {
+    let (s, env) =
+        call(http, reqwest::Method::POST, format!("{}/api/v1/environments", p.base), token, Some(body)).await;
+    assert_eq!(s, 201, "{env}");
+    let (id, name) = (env["id"].as_str().unwrap().to_string(), env["name"].as_str().unwrap().to_string());
+    wait_for_state(http, p, token, &id, "active").await;
+    (id, name)
+}
+
 async fn wait_for_state(http: &reqwest::Client, p: &Portal, token: &str, id: &str, want: &str) -> Value {
     wait_for(http, p, token, id, "state", want).await
 }
@@ -2031,15 +2042,8 @@ async fn a_hostile_workload_reaches_nothing(portal_pg: Option<PgDb>) {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     p.wait_ready(&http).await;
     let token = p.token("alice", &["environments:read", "environments:write"]);
-    let create = |body: Value| {
-        let (http, token, url) = (http.clone(), token.clone(), format!("{}/api/v1/environments", p.base));
-        async move { call(&http, reqwest::Method::POST, url, &token, Some(body)).await }
-    };
-    let (s, victim) = create(json!({ "app": "checkout-web", "branch": "main", "tier": "preview-lightweight" })).await;
-    assert_eq!(s, 201, "{victim}");
-    let victim_id = victim["id"].as_str().unwrap().to_string();
-    let victim_name = victim["name"].as_str().unwrap().to_string();
-    wait_for_state(&http, &p, &token, &victim_id, "active").await;
+    let victim = json!({ "app": "checkout-web", "branch": "main", "tier": "preview-lightweight" });
+    let (victim_id, victim_name) = create_active(&http, &p, &token, victim).await;
     let victim_records = p.data_dir().join("runtime").join(&victim_id);
     let serving_before = std::fs::read_to_string(victim_records.join("serving")).unwrap();
     let victim_pid: i64 = serving_before.split_whitespace().next().unwrap().parse().unwrap();
@@ -2052,17 +2056,8 @@ async fn a_hostile_workload_reaches_nothing(portal_pg: Option<PgDb>) {
     )
     .await;
     let carol = p.token("carol", &["environments:read", "environments:write"]);
-    let (s, hostile) = call(
-        &http,
-        reqwest::Method::POST,
-        format!("{}/api/v1/environments", p.base),
-        &carol,
-        Some(json!({ "app": "hostile", "branch": "main", "tier": "preview-lightweight" })),
-    )
-    .await;
-    assert_eq!(s, 201, "{hostile}");
-    let hostile_id = hostile["id"].as_str().unwrap().to_string();
-    wait_for_state(&http, &p, &carol, &hostile_id, "active").await;
+    let hostile = json!({ "app": "hostile", "branch": "main", "tier": "preview-lightweight" });
+    let (hostile_id, _) = create_active(&http, &p, &carol, hostile).await;
 
     let log = std::fs::read_to_string(p.data_dir().join("runtime").join(&hostile_id).join("output.log")).unwrap();
     let mut attempts = vec![
@@ -2188,31 +2183,14 @@ async fn previews_answer_only_to_whom_they_may_through_a_streaming_proxy() {
     )
     .await;
     for (app, anonymous) in [("checkout-web", 200), ("closed", 401)] {
-        let (s, env) = call(
-            &http,
-            reqwest::Method::POST,
-            format!("{}/api/v1/environments", p.base),
-            &token,
-            Some(json!({ "app": app, "branch": "main", "tier": "preview-full" })),
-        )
-        .await;
-        assert_eq!(s, 201, "{env}");
-        wait_for_state(&http, &p, &token, env["id"].as_str().unwrap(), "active").await;
-        let host = format!("{}.localhost:{}", env["name"].as_str().unwrap(), p.port);
+        let (_, name) =
+            create_active(&http, &p, &token, json!({ "app": app, "branch": "main", "tier": "preview-full" })).await;
+        let host = format!("{name}.localhost:{}", p.port);
         let res = http.get(format!("{}/", p.base)).header("host", host).send().await.unwrap();
         assert_eq!(res.status(), anonymous, "{app} on a public tier");
     }
-    let (s, env) = call(
-        &http,
-        reqwest::Method::POST,
-        format!("{}/api/v1/environments", p.base),
-        &token,
-        Some(json!({ "app": "checkout-web", "branch": "main", "tier": "preview-lightweight" })),
-    )
-    .await;
-    assert_eq!(s, 201, "{env}");
-    let (id, name) = (env["id"].as_str().unwrap().to_string(), env["name"].as_str().unwrap().to_string());
-    wait_for_state(&http, &p, &token, &id, "active").await;
+    let preview = json!({ "app": "checkout-web", "branch": "main", "tier": "preview-lightweight" });
+    let (id, name) = create_active(&http, &p, &token, preview).await;
     let host = format!("{name}.localhost:{}", p.port);
     let get = |host: &str, path: &str| http.get(format!("{}{path}", p.base)).header("host", host.to_string());
     sqlx::any::install_default_drivers();
@@ -2387,18 +2365,8 @@ async fn an_open_websocket_keeps_a_preview_out_of_idle() {
     let token = p.token("alice", &["environments:read", "environments:write"]);
     let mut envs = vec![];
     for branch in ["main", "fix/cart-rounding"] {
-        let (s, env) = call(
-            &http,
-            reqwest::Method::POST,
-            format!("{}/api/v1/environments", p.base),
-            &token,
-            Some(json!({ "app": "checkout-web", "branch": branch, "tier": "preview-lightweight" })),
-        )
-        .await;
-        assert_eq!(s, 201, "{env}");
-        let id = env["id"].as_str().unwrap().to_string();
-        wait_for_state(&http, &p, &token, &id, "active").await;
-        envs.push((id, env["name"].as_str().unwrap().to_string()));
+        let body = json!({ "app": "checkout-web", "branch": branch, "tier": "preview-lightweight" });
+        envs.push(create_active(&http, &p, &token, body).await);
     }
     let (held, quiet) = (&envs[0], &envs[1]);
     let mut request = format!("ws://127.0.0.1:{}/ws", p.port).into_client_request().unwrap();

@@ -113,12 +113,15 @@ pub async fn memberships<'c>(ex: impl Exec<'c>, user_id: &str) -> sqlx::Result<V
 /// The signed-in identity of an enabled user; `None` for a disabled one, so
 /// their sessions, tokens and preview cookies stop working at once.
 pub async fn viewer(pool: &sqlx::AnyPool, user_id: &str) -> sqlx::Result<Option<Viewer>> {
-    let Some(user) = find_by_id(pool, user_id).await? else {
+    // One query per request: the user, only while enabled.
+    let user: Option<User> =
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND disabled_at IS NULL"))
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+    let Some(user) = user else {
         return Ok(None);
     };
-    if is_disabled(pool, user_id).await? {
-        return Ok(None);
-    }
     let (memberships, approver_group) = membership_rows(pool, user_id).await?;
     Ok(Some(Viewer {
         user_id: user.id,
