@@ -30,6 +30,10 @@ pub enum AppError {
     Internal,
     #[error("request failed: {0}")]
     Transport(String),
+    /// The request itself could not be read: its body is not JSON (400),
+    /// too large (413) or of another content type (415).
+    #[error("{message}")]
+    Unreadable { status: u16, message: String },
 }
 
 impl AppError {
@@ -48,6 +52,7 @@ impl AppError {
             AppError::TooMany => 429,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
+            AppError::Unreadable { status, .. } => *status,
         }
     }
 }
@@ -75,6 +80,7 @@ mod tests {
         assert_eq!(AppError::invalid("tier", "unknown").status(), 422);
         assert_eq!(AppError::Conflict("taken".into()).status(), 409);
         assert_eq!(AppError::Internal.status(), 500);
+        assert_eq!(AppError::Unreadable { status: 415, message: "not JSON".into() }.status(), 415);
     }
 
     #[test]

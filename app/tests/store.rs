@@ -403,30 +403,35 @@ mod pools_and_listing {
             let pairs: Vec<(String, String)> = s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             ListQuery::from_params(move |k| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
         };
-        let (rows, total) =
-            store::environments::list_page(db.pool(), &erin, &q(&[("state", "destroyed")])).await.unwrap();
+        let list = |viewer: &app::domain::access::Viewer, q: ListQuery| {
+            let (db, viewer) = (db.clone(), viewer.clone());
+            async move {
+                let page = store::environments::list_page(db.pool(), &viewer, &q, PAGE_SIZE, true).await.unwrap();
+                (page.rows.clone(), page.total.unwrap(), page)
+            }
+        };
+        let (rows, total, first) = list(&erin, q(&[("state", "destroyed")])).await;
         assert!(total > PAGE_SIZE, "{total}");
         assert_eq!(rows.len() as i64, PAGE_SIZE);
         assert!(rows.iter().all(|r| r.state == "destroyed"));
-        let (page2, _) = store::environments::list_page(db.pool(), &erin, &q(&[("state", "destroyed"), ("page", "1")]))
-            .await
-            .unwrap();
+        let next = q(&[("state", "destroyed")]).with_cursor(first.next.clone(), None);
+        let (page2, _, _) = list(&erin, next).await;
+        assert!(!page2.is_empty());
         assert!(page2.iter().all(|r| rows.iter().all(|p| p.id != r.id)), "pages do not overlap");
 
-        let (rows, _) =
-            store::environments::list_page(db.pool(), &erin, &q(&[("team", "search"), ("q", "PR-")])).await.unwrap();
+        let (rows, _, _) = list(&erin, q(&[("team", "search"), ("q", "PR-")])).await;
         assert!(!rows.is_empty());
         assert!(rows.iter().all(|r| r.team_slug == "search" && r.name.contains("pr-") && r.state != "destroyed"));
-        let (none, total) = store::environments::list_page(db.pool(), &erin, &q(&[("q", "%")])).await.unwrap();
+        let (none, total, _) = list(&erin, q(&[("q", "%")])).await;
         assert_eq!((none.len(), total), (0, 0), "a % in the search is a literal, not a wildcard");
 
-        let (by_expiry, _) = store::environments::list_page(db.pool(), &erin, &q(&[("sort", "expiry")])).await.unwrap();
+        let (by_expiry, _, _) = list(&erin, q(&[("sort", "expiry")])).await;
         let expiries: Vec<i64> = by_expiry.iter().filter_map(|r| r.expires_at).collect();
         assert!(expiries.windows(2).all(|w| w[0] <= w[1]), "soonest first");
 
         // Members see only their teams whatever they filter by.
         let alice = viewer(&db, "alice").await;
-        let (rows, _) = store::environments::list_page(db.pool(), &alice, &q(&[("team", "search")])).await.unwrap();
+        let (rows, _, _) = list(&alice, q(&[("team", "search")])).await;
         assert!(rows.is_empty());
     });
 }
@@ -2003,4 +2008,165 @@ on_both_engines!(preview_codes_work_once_and_sessions_end_with_their_grant, |db:
     assert!(!pa::revoke_link(pool, &env, "link-1", "user-alice", NOW + 3).await.unwrap(), "once");
     assert!(!pa::session_admits(pool, "s-guest", &env, NOW + 4).await.unwrap(), "revoked");
     assert_eq!(pa::links_of(pool, &env).await.unwrap()[0].revoked_at, Some(NOW + 2));
+});
+
+/// Inserts a live preview of checkout-web (payments) made at `at`.
+async fn insert_env(db: &Db, id: &str, name: &str, at: i64, expires_at: Option<i64>) {
+    sqlx::query(
+        "INSERT INTO environments (id, name, team_id, app_id, owner_id, tier, state, pooled, created_at, expires_at)
+         VALUES ($1, $2, 'team-payments', 'app-checkout-web', 'user-alice', 'preview-lightweight', 'active', 0, $3, $4)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(at)
+    .bind(expires_at)
+    .execute(db.pool())
+    .await
+    .unwrap();
+}
+
+on_both_engines!(keyset_pages_see_every_environment_once_while_others_come_and_go, |db: Db| async move {
+    use app::domain::listing::{ListQuery, Sort};
+    demo::seed(&db, NOW).await.unwrap();
+    let alice = viewer(&db, "alice").await;
+    // Ties on creation time and expiry, and environments with no expiry.
+    for i in 0..40 {
+        let expiry = (i % 3 != 0).then_some(NOW + (i % 5) * 60_000);
+        insert_env(&db, &format!("keyset-{i:02}"), &format!("keyset-{i:02}"), NOW - (i / 4) * 1000, expiry).await;
+    }
+    for sort in Sort::ALL {
+        let start = ListQuery { sort, ..Default::default() };
+        let before: std::collections::BTreeSet<String> =
+            store::environments::list_page(db.pool(), &alice, &start, 10_000, false)
+                .await
+                .unwrap()
+                .rows
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+        let mut seen = vec![];
+        let mut pages = vec![];
+        let mut q = start.clone();
+        let mut destroyed = std::collections::BTreeSet::new();
+        for round in 0.. {
+            let page = store::environments::list_page(db.pool(), &alice, &q, 7, round == 0).await.unwrap();
+            if round == 0 {
+                assert_eq!(page.total, Some(before.len() as i64));
+                assert_eq!(page.prev, None, "the first page has no previous page");
+            }
+            seen.extend(page.rows.iter().map(|r| r.id.clone()));
+            pages.push((q.clone(), page.rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>()));
+            // Meanwhile: three new environments, and one not yet listed destroyed.
+            for k in 0..3 {
+                let id = format!("new-{}-{round}-{k}", sort.as_str());
+                // Newest first puts them before the first page, the other sorts after the last.
+                let far = NOW + 400 * 86_400_000;
+                insert_env(&db, &id, &format!("zz-{id}"), NOW + 10_000 + round, Some(far)).await;
+            }
+            if let Some(gone) = before.iter().find(|id| !seen.contains(id) && !destroyed.contains(*id)) {
+                sqlx::query("UPDATE environments SET state = 'destroyed' WHERE id = $1")
+                    .bind(gone)
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+                destroyed.insert(gone.clone());
+            }
+            match page.next {
+                Some(key) => q = start.clone().with_cursor(Some(key), None),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "{sort:?}: no environment twice");
+        for id in before.iter().filter(|id| !destroyed.contains(*id)) {
+            assert!(seen.contains(id), "{sort:?}: {id} was listed");
+        }
+        // Going back from the second page gives the first page's rows again
+        // (those still live), even though environments were made meanwhile.
+        if pages.len() > 2 {
+            let second = store::environments::list_page(db.pool(), &alice, &pages[2].0, 7, false).await.unwrap();
+            let back = start.clone().with_cursor(None, second.prev.clone());
+            let again = store::environments::list_page(db.pool(), &alice, &back, 7, false).await.unwrap();
+            assert_eq!(again.rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), pages[1].1, "{sort:?}: back");
+        }
+        // Undo this sort's changes for the next sort.
+        for id in &destroyed {
+            sqlx::query("UPDATE environments SET state = 'active' WHERE id = $1")
+                .bind(id)
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        sqlx::query("UPDATE environments SET state = 'destroyed' WHERE id LIKE 'new-%'")
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+});
+
+/// Waits (at most a minute: a slow machine) for a change to `env_id`.
+async fn change_for(
+    rx: &mut tokio::sync::broadcast::Receiver<app::api::live::EnvChange>,
+    env_id: &str,
+) -> app::api::live::EnvChange {
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(c) if c.env_id == env_id => return c,
+                Ok(_) => continue,
+                Err(e) => panic!("feed ended: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), wait).await.expect("the change reaches subscribers")
+}
+
+on_both_engines!(the_change_feed_delivers_late_commits, |db: Db| async move {
+    use app::ssr::clock::now_ms;
+    demo::seed(&db, NOW).await.unwrap();
+    let changes = app::ssr::live::Changes::default();
+    let mut rx = changes.subscribe();
+    let mut reads = changes.reads();
+    tokio::spawn(changes.clone().run(db.clone(), std::time::Duration::from_millis(50)));
+    reads.changed().await.unwrap();
+
+    // Stamped a minute before it commits (a writer that waited for the
+    // lock): the old time window would never have sent it.
+    insert_env(&db, "late-stamp", "late-stamp", NOW, None).await;
+    let mut event = AuditEvent::system("environment.extend", Some("late-stamp".into()), Some("team-payments".into()));
+    event.at = now_ms() - 60_000;
+    store::audit::append(db.pool(), &event).await.unwrap();
+    let change = change_for(&mut rx, "late-stamp").await;
+    assert_eq!((change.action.as_str(), change.state.as_str()), ("environment.extend", "active"));
+
+    if db.engine() == app::ssr::db::Engine::Postgres {
+        // Numbered first, committed last: B (numbered after A) commits and
+        // is read, then A commits; A must still arrive.
+        insert_env(&db, "commits-late", "commits-late", NOW, None).await;
+        insert_env(&db, "commits-early", "commits-early", NOW, None).await;
+        let mut a = db.pool().begin().await.unwrap();
+        let ea = AuditEvent::system("environment.extend", Some("commits-late".into()), Some("team-payments".into()));
+        store::audit::append(&mut *a, &ea).await.unwrap();
+        let eb = AuditEvent::system("environment.extend", Some("commits-early".into()), Some("team-payments".into()));
+        store::audit::append(db.pool(), &eb).await.unwrap();
+        change_for(&mut rx, "commits-early").await;
+        // Several reads pass while A is still open.
+        let seen = *reads.borrow_and_update();
+        while *reads.borrow_and_update() < seen + 3 {
+            reads.changed().await.unwrap();
+        }
+        a.commit().await.unwrap();
+        let change = change_for(&mut rx, "commits-late").await;
+        assert_eq!(change.action, "environment.extend");
+        // Each once: nothing more for either arrives in later reads.
+        let seen = *reads.borrow_and_update();
+        while *reads.borrow_and_update() < seen + 3 {
+            reads.changed().await.unwrap();
+        }
+        while let Ok(c) = rx.try_recv() {
+            assert!(c.env_id != "commits-late" && c.env_id != "commits-early", "delivered twice: {c:?}");
+        }
+    }
 });

@@ -38,7 +38,7 @@ test('API tokens: shown once, scoped, revocable', async ({ page, request, baseUR
 
   const ok = await request.get(`${baseURL}/api/v1/environments`, { headers: { Authorization: `Bearer ${token}` } });
   expect(ok.status()).toBe(200);
-  const envs = await ok.json();
+  const envs = (await ok.json()).items;
   expect(envs.length).toBeGreaterThan(0);
   expect(new Set(envs.map((e: { team: string }) => e.team))).toEqual(new Set(['payments']));
 

@@ -102,8 +102,8 @@ test('a developer cannot destroy staging, and the page says who can', async ({ p
   // The API as the developer: the refusal names the rule.
   await signInAs(page, 'Alice Nakamura');
   const origin = new URL(page.url()).origin;
-  const list = await page.request.get('/api/v1/environments');
-  const staging = (await list.json()).find((e: { tier: string; team: string }) => e.tier === 'staging' && e.team === 'payments');
+  const list = await page.request.get('/api/v1/environments?tier=staging&limit=500');
+  const staging = (await list.json()).items.find((e: { tier: string; team: string }) => e.tier === 'staging' && e.team === 'payments');
   expect(staging, 'the demo runs a payments staging environment').toBeTruthy();
   const refused = await page.request.delete(`/api/v1/environments/${staging.id}`, { headers: { Origin: origin } });
   expect(refused.status()).toBe(403);

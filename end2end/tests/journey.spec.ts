@@ -123,8 +123,15 @@ test('filters, search, sort and pages narrow the list and are shareable links', 
   await expect(summary).toContainText(/^1–50 of \d+/);
   const states = await page.locator('[data-testid=environment-row] [data-state]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
   expect(new Set(states)).toEqual(new Set(['destroyed']));
+  const firstPage = await page.locator('[data-testid=environment-row]').evaluateAll((els) => els.map((e) => e.getAttribute('data-env-name')));
   await page.getByRole('link', { name: 'Next →' }).click();
-  await expect(summary).toContainText(/^51–100 of \d+/);
+  // Keyset pages: the link names the last row seen, not an offset.
+  await expect(page).toHaveURL(/after=/);
+  await expect(summary).toContainText(/^50 shown of \d+/);
+  const secondPage = await page.locator('[data-testid=environment-row]').evaluateAll((els) => els.map((e) => e.getAttribute('data-env-name')));
+  expect(secondPage.filter((n) => firstPage.includes(n))).toEqual([]);
+  await page.getByRole('link', { name: '← Previous' }).click();
+  await expect(summary).toContainText(/^1–50 of \d+/);
 
   const filters = page.getByRole('search', { name: 'Filter environments' });
   await filters.getByLabel('Team').selectOption('search');

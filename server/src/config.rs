@@ -80,6 +80,24 @@ pub const KEYS: &[Key] = &[
     },
     Key { env: "EOD_LOG", file: "log", default: "info", doc: "Log filter (tracing env-filter syntax), e.g. info or eod=debug,sqlx=warn." },
     Key {
+        env: "EOD_LOG_FORMAT",
+        file: "log_format",
+        default: "text",
+        doc: "text (readable lines) or json (one JSON object per line, with each request's request_id, also on the jobs it enqueued).",
+    },
+    Key {
+        env: "EOD_METRICS_TOKEN",
+        file: "metrics_token",
+        default: "(unset)",
+        doc: "Serves Prometheus metrics at /metrics on the portal's address to requests with Authorization: Bearer <this token> (16+ characters).",
+    },
+    Key {
+        env: "EOD_METRICS_LISTEN",
+        file: "metrics_listen",
+        default: "(unset)",
+        doc: "An address such as 127.0.0.1:9100 that serves only /metrics, without a token (keep it private). With neither key, no metrics are served.",
+    },
+    Key {
         env: "EOD_SECRET_KEY",
         file: "secret_key",
         default: "(unset: <data dir>/secret.key, made once)",
@@ -143,6 +161,10 @@ pub struct Config {
     /// Where environments' databases live when not SQLite copies (`EOD_ENV_DATABASE_URL`).
     pub env_database_url: Option<String>,
     pub log: String,
+    /// `EOD_LOG_FORMAT=json`.
+    pub log_json: bool,
+    /// Who may read `/metrics` (`EOD_METRICS_TOKEN`, `EOD_METRICS_LISTEN`).
+    pub metrics: MetricsAccess,
     /// Whom environments' processes run as (`EOD_RUN_AS`).
     pub run_as: RunAs,
     /// Identity providers from the file's `[[provider]]` tables.
@@ -174,6 +196,25 @@ struct CostsFile {
     warm_pools: Option<Allocation>,
     shared_database: Option<Allocation>,
     shared_environments: Option<Allocation>,
+}
+
+/// Where Prometheus metrics are served, if anywhere.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct MetricsAccess {
+    /// `/metrics` on the portal's address for this bearer token.
+    pub token: Option<String>,
+    /// A separate address serving only `/metrics`.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Without the token.
+impl std::fmt::Debug for MetricsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsAccess")
+            .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .field("listen", &self.listen)
+            .finish()
+    }
 }
 
 /// Whom environments' processes run as when the portal runs as root.
@@ -356,6 +397,34 @@ impl Config {
             }
             None => "info".into(),
         };
+        let log_json = match raw("EOD_LOG_FORMAT") {
+            Some((v, name)) => match v.trim() {
+                "text" => false,
+                "json" => true,
+                _ => return Err(invalid(name, "text or json", &v)),
+            },
+            None => false,
+        };
+        let metrics = MetricsAccess {
+            token: match raw("EOD_METRICS_TOKEN") {
+                Some((v, _)) if v.is_empty() => None,
+                // Never echo the value: it is a secret.
+                Some((v, name)) if v.len() < 16 || v.bytes().any(|b| !b.is_ascii_graphic()) => {
+                    return Err(invalid(name, "at least 16 printable characters without spaces", "<hidden>"))
+                }
+                Some((v, _)) => Some(v),
+                None => None,
+            },
+            listen: match raw("EOD_METRICS_LISTEN") {
+                Some((v, _)) if v.trim().is_empty() => None,
+                Some((v, name)) => Some(
+                    v.trim()
+                        .parse::<SocketAddr>()
+                        .map_err(|_| invalid(name, "a socket address such as 127.0.0.1:9100", &v))?,
+                ),
+                None => None,
+            },
+        };
         let secret_key = match raw("EOD_SECRET_KEY") {
             // Never echo the value: it is the key.
             Some((v, name)) => Some(
@@ -447,6 +516,8 @@ impl Config {
             db_max_connections,
             env_database_url,
             log,
+            log_json,
+            metrics,
             providers,
             tiers,
             // A demo without pools keeps one lightweight preview of two demo

@@ -109,10 +109,15 @@ async fn main() -> std::process::ExitCode {
         }
     };
     // Logs go to stderr: stdout carries command output (`eod token create` prints the token).
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        // One object per line; span fields (request_id, job) ride along.
+        logs.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.init();
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(&config).await,
@@ -275,7 +280,11 @@ async fn create_token(
 
 /// Everything a running portal needs, ready to serve: the router and the
 /// database it uses.
-async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
+/// The portal's router, its database, and the router of the separate
+/// metrics address (served only with `EOD_METRICS_LISTEN`).
+async fn build(config: &Config) -> Result<(axum::Router, Db, axum::Router), StartError> {
+    // Installed before anything records.
+    http::metrics::handle();
     let db = open_db(config).await?;
     if config.demo {
         let apps: Vec<(&str, &str)> = app::ssr::demo::DEMO_APPS.iter().map(|(_, slug, name)| (*slug, *name)).collect();
@@ -392,7 +401,8 @@ async fn build(config: &Config) -> Result<(axum::Router, Db), StartError> {
         std::time::Duration::from_secs(5),
     ));
     let proxy = Arc::new(http::proxy::Proxy::new(driver, config.preview_domain.clone(), config.public_url.is_https()));
-    Ok((http::router(state, sessions, Arc::new(identity), proxy, config), db))
+    let metrics = http::metrics::standalone(state.clone());
+    Ok((http::router(state, sessions, Arc::new(identity), proxy, config), db, metrics))
 }
 
 /// `EOD_SECRET_KEY`, or the data directory's key file (made once, owner-only).
@@ -424,9 +434,20 @@ fn secret_key(config: &Config) -> Result<app::ssr::secrets::SecretKey, StartErro
 }
 
 async fn serve(config: Config) -> Result<(), StartError> {
-    let (app, db) = build(&config).await?;
+    let (app, db, metrics) = build(&config).await?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen(config.listen, e))?;
+    if let Some(addr) = config.metrics.listen {
+        let metrics_listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Listen(addr, e))?;
+        tracing::info!(listen = %addr, "serving /metrics");
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(metrics_listener, metrics).await {
+                tracing::error!(error = %err, "the metrics listener stopped");
+            }
+        });
+    } else if config.metrics.token.is_none() {
+        tracing::info!("no metrics served (set EOD_METRICS_TOKEN or EOD_METRICS_LISTEN)");
+    }
     tracing::info!(url = %config.public_url.origin(), listen = %config.listen, demo = config.demo, "EoD Portal is up");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
@@ -467,6 +488,9 @@ fn print_config(config: &Config) {
             "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
             "EOD_ENV_DATABASE_URL" => config.env_database_url_redacted(),
             "EOD_LOG" => config.log.clone(),
+            "EOD_LOG_FORMAT" => if config.log_json { "json" } else { "text" }.to_string(),
+            "EOD_METRICS_TOKEN" => if config.metrics.token.is_some() { "(set, hidden)" } else { "(unset)" }.to_string(),
+            "EOD_METRICS_LISTEN" => config.metrics.listen.map_or("(unset)".into(), |a| a.to_string()),
             "EOD_RUN_AS" => match &config.run_as {
                 config::RunAs::User(name) => name.clone(),
                 config::RunAs::Portal => "portal".into(),

@@ -29,7 +29,7 @@ async fn portal(tweak: impl FnOnce(&mut Config)) -> Portal {
     // No warm pools here: the driver would start processes from the test binary.
     config.pools.clear();
     tweak(&mut config);
-    let (app, db) = crate::build(&config).await.unwrap();
+    let (app, db, _) = crate::build(&config).await.unwrap();
     Portal { app, db, _dir: dir }
 }
 
@@ -56,6 +56,19 @@ impl Portal {
 
     async fn me(&self, cookie: &str) -> StatusCode {
         self.send(Request::get("/api/v1/me").header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await.status()
+    }
+
+    /// A token of `user_id` with the environments scopes.
+    async fn env_token(&self, user_id: &str) -> String {
+        use app::domain::token::Scope;
+        let viewer = app::ssr::store::users::viewer(self.db.pool(), user_id).await.unwrap().unwrap();
+        let meta = app::ssr::RequestMeta { viewer: Some(viewer.clone()), ..Default::default() };
+        let new = app::ssr::tokens::NewToken {
+            name: "test".into(),
+            scopes: vec![Scope::EnvironmentsRead, Scope::EnvironmentsWrite],
+            expires_in_days: 1,
+        };
+        app::ssr::tokens::create(&self.db, &meta, &viewer, new).await.unwrap().1
     }
 
     async fn audit_count(&self, action: &str) -> i64 {
@@ -547,6 +560,277 @@ async fn the_api_publishes_its_openapi_document() {
     }
     assert!(doc["paths"]["/api/v1/environments"]["post"]["requestBody"].is_object());
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}
+
+/// `/metrics`: absent unless configured; with `EOD_METRICS_TOKEN` only for
+/// that bearer token; the separate address's router serves it without one.
+#[tokio::test]
+async fn metrics_are_served_only_where_configured() {
+    let get = |auth: Option<&str>| {
+        let mut req = Request::get("/metrics");
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let p = portal(|_| {}).await;
+    // Unconfigured, /metrics is just a page nobody has: sign in first.
+    let res = p.send(get(Some("Bearer whatever-token-1234"))).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(!body_text(res).await.contains("# TYPE"));
+
+    let token = "scrape-me-please-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let env: BTreeMap<String, String> = [
+        ("EOD_DEMO".to_string(), "1".to_string()),
+        ("EOD_DATA_DIR".to_string(), dir.path().display().to_string()),
+        ("EOD_METRICS_TOKEN".to_string(), token.to_string()),
+    ]
+    .into();
+    let mut config = Config::from_sources(None, &env).unwrap();
+    config.pools.clear();
+    let (app, _db, standalone) = crate::build(&config).await.unwrap();
+    let send = |req: Request<Body>| app.clone().oneshot(req);
+    // Traffic to count: a page and an API call.
+    assert_eq!(send(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap().status(), 200);
+    assert_eq!(send(get(None)).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let wrong = send(get(Some("Bearer scrape-me-please-0123456788"))).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    let res = send(get(Some(&format!("Bearer {token}")))).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
+    let text = body_text(res).await;
+    for series in [
+        "eod_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}",
+        "eod_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\"",
+        // The demo's live environments wait for provisioning: pending.
+        "eod_environments{state=\"pending\",tier=\"preview-lightweight\"}",
+        "eod_jobs_queued{kind=\"provision\"}",
+        "eod_reaper_lag_seconds",
+        "eod_build_info{version=",
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+    let pending: f64 = text
+        .lines()
+        .find(|l| l.starts_with("eod_jobs_queued{kind=\"provision\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(pending >= 1.0, "the demo's provisioning jobs are queued: {pending}");
+    // The separate address: no token needed (and nothing else served).
+    let res = standalone.clone().oneshot(get(None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = standalone.oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// The Grafana dashboard shows only metrics the portal records: every
+/// `eod_*` name in its queries (less the histogram suffixes) is a metric
+/// name written somewhere in the portal's source.
+#[test]
+fn the_dashboard_shows_only_exported_metrics() {
+    fn names_in(text: &str) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(at) = text[i..].find("eod_") {
+            let start = i + at;
+            let end = start + bytes[start..].iter().take_while(|b| b.is_ascii_lowercase() || **b == b'_').count();
+            out.insert(text[start..end].to_string());
+            i = end.max(start + 1);
+        }
+        out
+    }
+    fn sources(dir: &std::path::Path, into: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, into);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                into.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut code = String::new();
+    sources(&root.join("src/http"), &mut code);
+    sources(&root.join("src/workers"), &mut code);
+    sources(&root.join("../app/src/ssr"), &mut code);
+    let recorded: std::collections::BTreeSet<String> =
+        names_in(&code).into_iter().filter(|n| code.contains(&format!("\"{n}\""))).collect();
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("dashboards/eod-portal.json")).unwrap()).unwrap();
+    let mut exprs = String::new();
+    fn walk(v: &serde_json::Value, into: &mut String) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "expr" || k == "query" {
+                        into.push_str(v.as_str().unwrap_or_default());
+                        into.push('\n');
+                    }
+                    walk(v, into);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, into)),
+            _ => {}
+        }
+    }
+    walk(&dashboard, &mut exprs);
+    let shown = names_in(&exprs);
+    assert!(shown.len() >= 10, "{shown:?}");
+    for name in shown {
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .fold(name.clone(), |n, s| n.strip_suffix(s).map(str::to_string).unwrap_or(n));
+        assert!(recorded.contains(&base), "the dashboard queries {name}, which the portal does not record");
+    }
+}
+
+/// What a schema-driven client relies on: 401 with `WWW-Authenticate` for
+/// a request without credentials (even a POST without an Origin), every
+/// error in the `{"error": …}` shape whatever produced it, enums and
+/// bounds in the schema, and the error statuses documented.
+#[tokio::test]
+async fn the_api_keeps_its_documented_error_contract() {
+    let p = portal(|_| {}).await;
+    let req = |method: &str, path: &str, auth: Option<&str>, ct: Option<&str>, body: &str| {
+        let mut r = Request::builder().method(method).uri(path);
+        if let Some(a) = auth {
+            r = r.header(header::AUTHORIZATION, a);
+        }
+        if let Some(c) = ct {
+            r = r.header(header::CONTENT_TYPE, c);
+        }
+        r.body(Body::from(body.to_string())).unwrap()
+    };
+    let expect_error = |res: axum::response::Response, status: u16| async move {
+        assert_eq!(res.status().as_u16(), status);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        let auth = res.headers().get(header::WWW_AUTHENTICATE).cloned();
+        let body: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+        assert_eq!(body["error"]["status"], status, "{body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+        (auth, body)
+    };
+    let (auth, _) =
+        expect_error(p.send(req("POST", "/api/v1/environments", None, Some("application/json"), "{}")).await, 401)
+            .await;
+    assert_eq!(auth.unwrap(), "Bearer");
+    expect_error(p.send(req("DELETE", "/api/v1/environments/x", None, None, "")).await, 401).await;
+
+    let token = p.env_token("user-alice").await;
+    let bearer = format!("Bearer {token}");
+    let b = Some(bearer.as_str());
+    // Malformed JSON, the wrong content type, a wrong method, a bad query: JSON errors.
+    expect_error(p.send(req("POST", "/api/v1/environments", b, Some("application/json"), "{not json")).await, 400)
+        .await;
+    expect_error(p.send(req("POST", "/api/v1/environments/x/extend", b, Some("text/plain"), "{}")).await, 415).await;
+    expect_error(p.send(req("PUT", "/api/v1/environments", b, None, "")).await, 405).await;
+    expect_error(
+        p.send(req("POST", "/api/v1/environments/x/activity", b, Some("application/json"), "{\"kind\":\"nap\"}")).await,
+        422,
+    )
+    .await;
+    let (_, body) = expect_error(p.send(req("GET", "/api/v1/environments?limit=0", b, None, "")).await, 422).await;
+    assert_eq!(body["error"]["field"], "limit");
+    expect_error(p.send(req("GET", "/api/v1/environments?tier=huge", b, None, "")).await, 422).await;
+    expect_error(p.send(req("GET", "/api/v1/environments?cursor=nope", b, None, "")).await, 422).await;
+    expect_error(p.send(req("GET", "/api/v1/environments?zzz=1", b, None, "")).await, 422).await;
+
+    let res = p.send(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    let doc: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    let create = &doc["paths"]["/api/v1/environments"]["post"];
+    for status in ["201", "400", "401", "403", "415", "422", "429"] {
+        assert!(create["responses"][status].is_object(), "POST /environments documents {status}");
+    }
+    assert!(doc["paths"]["/api/v1/environments/{id}"]["get"]["responses"]["404"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    let tiers = &schemas["CreateBody"]["properties"]["tier"];
+    assert!(tiers.to_string().contains("preview-compliance"), "tier is an enum: {tiers}");
+    let kinds = &schemas["ActivityBody"]["properties"]["kind"];
+    assert!(kinds.to_string().contains("commit"), "kind is an enum: {kinds}");
+    let hours = &schemas["ExtendBody"]["properties"]["hours"];
+    assert_eq!(hours["maximum"], 720.0, "{hours}");
+}
+
+/// `GET /api/v1/environments` pages with a cursor: following `next` (also
+/// in the `Link` header) sees each environment once while others are
+/// created and destroyed between pages, and the last page says so.
+#[tokio::test]
+async fn the_api_lists_every_environment_once_by_cursor() {
+    let p = portal(|_| {}).await;
+    let token = p.env_token("user-erin").await;
+    let get = |url: String| {
+        let token = token.clone();
+        let app = p.app.clone();
+        async move {
+            let res = app
+                .oneshot(
+                    Request::get(url)
+                        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let link = res.headers().get(header::LINK).map(|v| v.to_str().unwrap().to_string());
+            let body: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+            (body, link)
+        }
+    };
+    let (all, _) = get("/api/v1/environments?limit=500".into()).await;
+    let before: Vec<String> =
+        all["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    assert!(before.len() > 12, "the demo has enough live environments: {}", before.len());
+    let mut seen: Vec<String> = vec![];
+    let mut destroyed = vec![];
+    let mut url = "/api/v1/environments?limit=5".to_string();
+    for round in 0.. {
+        let (page, link) = get(url.clone()).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 5);
+        seen.extend(items.iter().map(|e| e["id"].as_str().unwrap().to_string()));
+        // Between pages: one made (newest, so before the cursor) and one not yet seen destroyed.
+        sqlx::query(
+            "INSERT INTO environments (id, name, team_id, app_id, tier, state, pooled, created_at)
+             VALUES ($1, $1, 'team-payments', 'app-checkout-web', 'preview-lightweight', 'active', 0, $2)",
+        )
+        .bind(format!("made-between-{round}"))
+        .bind(app::ssr::clock::now_ms() + 1000 * round)
+        .execute(p.db.pool())
+        .await
+        .unwrap();
+        if let Some(victim) = before.iter().rev().find(|id| !seen.contains(id) && !destroyed.contains(*id)) {
+            sqlx::query("UPDATE environments SET state = 'destroyed' WHERE id = $1")
+                .bind(victim)
+                .execute(p.db.pool())
+                .await
+                .unwrap();
+            destroyed.push(victim.clone());
+        }
+        match page["next"].as_str() {
+            Some(next) => {
+                assert_eq!(link.unwrap(), format!("<{next}>; rel=\"next\""));
+                url = next.to_string();
+            }
+            None => {
+                assert!(link.is_none());
+                break;
+            }
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "none twice");
+    for id in before.iter().filter(|id| !destroyed.contains(*id)) {
+        assert!(seen.contains(id), "{id} listed");
+    }
+    assert!(!destroyed.is_empty());
 }
 
 /// A git repository made by the test: `main` and `feature/x`, each with a page.

@@ -83,6 +83,10 @@ fn start(database_url: Option<String>) -> Portal {
 }
 
 fn start_with(database_url: Option<String>, extra: &[(&str, &str)]) -> Portal {
+    start_logging_to(database_url, extra, Stdio::inherit())
+}
+
+fn start_logging_to(database_url: Option<String>, extra: &[(&str, &str)], stderr: Stdio) -> Portal {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut env = vec![
@@ -95,7 +99,8 @@ fn start_with(database_url: Option<String>, extra: &[(&str, &str)]) -> Portal {
         env.push(("EOD_DATABASE_URL".to_string(), url));
     }
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let child = Command::new(env!("CARGO_BIN_EXE_eod")).envs(env.clone()).stdout(Stdio::null()).spawn().unwrap();
+    let child =
+        Command::new(env!("CARGO_BIN_EXE_eod")).envs(env.clone()).stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
     Portal { child, base: format!("http://127.0.0.1:{port}"), port, data, env, crashed: false }
 }
 
@@ -513,6 +518,55 @@ async fn insert_expired(pool: &sqlx::AnyPool, prefix: &str, n: usize) {
     tx.commit().await.unwrap();
 }
 
+/// `EOD_LOG_FORMAT=json`: every line the portal logs is a JSON object, and
+/// the job a request enqueued logs under that request's id (given here in
+/// `X-Request-Id`, which the response echoes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_a_requests_id_to_its_jobs() {
+    let logs = tempfile::tempdir().unwrap();
+    let log_path = logs.path().join("portal.log");
+    let file = std::fs::File::create(&log_path).unwrap();
+    let p = start_logging_to(None, &[("EOD_LOG_FORMAT", "json"), ("EOD_LOG", "info")], Stdio::from(file));
+    let http = reqwest::Client::new();
+    p.wait_ready(&http).await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let res = http
+        .post(format!("{}/api/v1/environments", p.base))
+        .bearer_auth(&token)
+        .header("x-request-id", "trace-me-0042")
+        .header("content-type", "application/json")
+        .body(json!({ "app": "checkout-web", "branch": "main" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["x-request-id"], "trace-me-0042");
+    let env: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    let id = env["id"].as_str().unwrap();
+    wait_for_state(&http, &p, &token, id, "active").await;
+    // The provision job's line can follow the state change by a moment.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+            .collect();
+        assert!(!lines.is_empty());
+        let traced = lines.iter().any(|l| {
+            l["span"]["request_id"] == "trace-me-0042"
+                && l["span"]["kind"] == "provision"
+                && l["fields"]["message"] == "job finished"
+                && l["fields"]["env"] == id
+        });
+        if traced {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no job line under the request id in:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A fresh PostgreSQL database for one test; dropped by the returned guard.
 struct PgDb {
     admin: String,
@@ -605,10 +659,11 @@ async fn two_replicas_reap(n: usize) {
     .fetch_one(&pool)
     .await
     .unwrap();
+    let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{n} expired environments, two replicas: all destroyed in {:.1} s; destroyed once {once}, twice {twice}, teardown jobs {teardowns}, replicas working {workers}",
-        started.elapsed().as_secs_f64()
+        "{n} expired environments, two replicas: all destroyed in {secs:.1} s; destroyed once {once}, twice {twice}, teardown jobs {teardowns}, replicas working {workers}"
     );
+    println!("BENCH | expiry, two replicas, {n} environments | PostgreSQL | {secs:.1} s | {:.0}/s |", n as f64 / secs);
     assert_eq!((once, twice, teardowns), (n as i64, 0, n as i64));
     assert_eq!(workers, 2, "both replicas claimed teardown jobs");
     pool.close().await;
@@ -722,34 +777,76 @@ async fn click_to_ready_samples(
     samples
 }
 
-/// Benchmark: expiry throughput of one replica — 1,000 running (record-only)
-/// environments whose TTL passed, until all are destroyed.
+/// Benchmark: expiry throughput of one replica — 1,000 real environments
+/// of the demo's checkout-web (a process and a directory each), made
+/// through the API and running, then all past their TTL at once; timed
+/// until every one is destroyed (process stopped, directory removed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn bench_expiry_throughput() {
     sqlx::any::install_default_drivers();
+    const N: usize = 1000;
     for (label, db) in [("SQLite", None), ("PostgreSQL", Some(PgDb::new("expiry")))] {
-        let p = start(db.as_ref().map(|d| d.url.clone()));
-        let http = reqwest::Client::new();
+        let conf_dir = tempfile::tempdir().unwrap();
+        let conf = config_file(conf_dir.path(), "pool = []\n");
+        let p = start_with(db.as_ref().map(|d| d.url.clone()), &[("EOD_CONFIG", &conf)]);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         p.wait_ready(&http).await;
+        let token = p.token("alice", &["environments:read", "environments:write"]);
+        let made = Instant::now();
+        let mut ids = vec![];
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..N {
+            if tasks.len() >= 16 {
+                ids.push(tasks.join_next().await.unwrap().unwrap());
+            }
+            let (http, base, token) = (http.clone(), p.base.clone(), token.clone());
+            tasks.spawn(async move {
+                let body = json!({ "app": "checkout-web", "branch": "main" });
+                let (s, env) =
+                    call(&http, reqwest::Method::POST, format!("{base}/api/v1/environments"), &token, Some(body)).await;
+                assert_eq!(s, 201, "{env}");
+                env["id"].as_str().unwrap().to_string()
+            });
+        }
+        while let Some(id) = tasks.join_next().await {
+            ids.push(id.unwrap());
+        }
         let pool = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
-        insert_expired(&pool, "bench-exp", 1000).await;
-        let t = Instant::now();
-        loop {
-            let done: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM environments WHERE id LIKE 'bench-exp-%' AND state = 'destroyed'",
-            )
-            .fetch_one(&pool)
+        let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
+        let count = |state: &'static str| {
+            let (pool, sql) =
+                (pool.clone(), format!("SELECT COUNT(*) FROM environments WHERE id IN ({list}) AND state = '{state}'"));
+            async move { sqlx::query_scalar::<_, i64>(&sql).fetch_one(&pool).await.unwrap() }
+        };
+        let deadline = Instant::now() + Duration::from_secs(900);
+        while count("active").await < N as i64 {
+            assert!(Instant::now() < deadline, "only {} of {N} running", count("active").await);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let running_after = made.elapsed().as_secs_f64();
+        let dirs_before = std::fs::read_dir(p.data_dir().join("envs")).map(|d| d.count()).unwrap_or(0);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        sqlx::query(&format!("UPDATE environments SET expires_at = $1, next_check_at = $1 WHERE id IN ({list})"))
+            .bind(now - 1_000)
+            .execute(&pool)
             .await
             .unwrap();
-            if done == 1000 {
-                break;
-            }
-            assert!(t.elapsed() < Duration::from_secs(300));
+        let t = Instant::now();
+        while count("destroyed").await < N as i64 {
+            assert!(t.elapsed() < Duration::from_secs(600), "only {} destroyed", count("destroyed").await);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let secs = t.elapsed().as_secs_f64();
-        println!("{label}: 1,000 expired environments destroyed in {secs:.1} s ({:.0}/s, one replica)", 1000.0 / secs);
+        let dirs_after = std::fs::read_dir(p.data_dir().join("envs")).map(|d| d.count()).unwrap_or(0);
+        println!(
+            "{label}: {N} running environments ({running_after:.0} s to make; {dirs_before} directories) destroyed in {secs:.1} s ({:.0}/s, one replica); {dirs_after} directories left",
+            N as f64 / secs
+        );
+        println!(
+            "BENCH | expiry, one replica, {N} real environments | {label} | {secs:.1} s | {:.0}/s |",
+            N as f64 / secs
+        );
         pool.close().await;
     }
 }
@@ -1105,6 +1202,14 @@ async fn bench_environments_page_at_10k() {
                 "{label}, {who}: Environments page p50 {:?} p99 {:?}, {:.0} req/s; bare handler p99 {:?}, {:.0} req/s; ratio {:.3} (64 clients, 10 s)",
                 page.p50, page.p99, page.rps, bare.p99, bare.rps, page.rps / bare.rps
             );
+            println!(
+                "BENCH | Environments page, {who} | {label} | p50 {:.1} ms, p99 {:.1} ms | {:.0} req/s (bare {:.0}, ratio {:.3}) |",
+                page.p50.as_secs_f64() * 1e3,
+                page.p99.as_secs_f64() * 1e3,
+                page.rps,
+                bare.rps,
+                page.rps / bare.rps
+            );
         }
         let rss = std::fs::read_to_string(format!("/proc/{}/status", p.child.id()))
             .unwrap()
@@ -1113,6 +1218,7 @@ async fn bench_environments_page_at_10k() {
             .map(|l| l.trim_start_matches("VmRSS:").trim().to_string())
             .unwrap_or_default();
         println!("{label}: portal RSS after the load {rss}");
+        println!("BENCH | portal RSS after the page load | {label} | {rss} | |");
     }
 }
 
@@ -1312,11 +1418,12 @@ async fn environments_run_their_branch_and_failing_steps_fail_with_their_output(
     assert!(pages[0].contains("1 rows on the main page"), "{}", pages[0]);
     let (s, env) = call(&http, reqwest::Method::GET, format!("{}/api/v1/environments", p.base), &token, None).await;
     assert_eq!(s, 200);
-    let main_id = env.as_array().unwrap().iter().find(|e| e["app"] == "branchy" && e["git_ref"] == "main").unwrap()
-        ["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let main_id =
+        env["items"].as_array().unwrap().iter().find(|e| e["app"] == "branchy" && e["git_ref"] == "main").unwrap()
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let log = std::fs::read_to_string(p.data.path().join("runtime").join(&main_id).join("output.log")).unwrap();
     assert!(log.contains("given-ok") && log.contains("portal-env-hidden"), "{log}");
     assert!(!log.contains("s3cr3t"), "the secret's value is not in the output: {log}");

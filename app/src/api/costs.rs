@@ -191,7 +191,14 @@ pub async fn budget_headlines() -> Result<Vec<BudgetHeadline>, AppError> {
             if budgets.is_empty() {
                 return Ok(Vec::new());
             }
-            let (actual, _) = costs::report(&state, month, now).await?;
+            let actual = match state.db.headline_report(now) {
+                Some(report) => report,
+                None => {
+                    let (actual, _) = costs::report(&state, month, now).await?;
+                    state.db.remember_headline_report(now, &actual);
+                    actual
+                }
+            };
             Ok(budgets
                 .into_iter()
                 .map(|(team, b)| {

@@ -38,6 +38,9 @@ pub struct EnvironmentList {
     pub rows: Vec<EnvironmentRow>,
     /// How many match the filters (all pages).
     pub total: i64,
+    /// The previous and next pages' queries, if there are such pages.
+    pub prev: Option<ListQuery>,
+    pub next: Option<ListQuery>,
     /// How many of the viewer's running environments are unhealthy (any filter).
     pub unhealthy: i64,
     pub query: ListQuery,
@@ -87,9 +90,10 @@ async fn list_environments_inner(query: ListQuery) -> Result<EnvironmentList, Ap
     let viewer = require_viewer()?;
     let state = app_state()?;
     let pool = state.db.pool();
-    let (listed, total) =
-        store::environments::list_page(pool, &viewer, &query).await.map_err(internal("listing environments"))?;
-    let rows = listed.into_iter().map(|e| parse_row(e, &state)).collect::<Result<Vec<_>, AppError>>()?;
+    let page = store::environments::list_page(pool, &viewer, &query, crate::domain::listing::PAGE_SIZE, true)
+        .await
+        .map_err(internal("listing environments"))?;
+    let rows = page.rows.into_iter().map(|e| parse_row(e, &state)).collect::<Result<Vec<_>, AppError>>()?;
     let (teams, apps) = visible_teams_and_apps(&viewer).await?;
     let unhealthy = store::environments::count_unhealthy(pool, &viewer)
         .await
@@ -97,7 +101,9 @@ async fn list_environments_inner(query: ListQuery) -> Result<EnvironmentList, Ap
     Ok(EnvironmentList {
         now: now_ms(),
         rows,
-        total,
+        total: page.total.unwrap_or_default(),
+        prev: page.prev.map(|k| query.first_page().with_cursor(None, Some(k))),
+        next: page.next.map(|k| query.first_page().with_cursor(Some(k), None)),
         unhealthy,
         query,
         teams: teams.into_iter().map(|(_, slug)| slug).collect(),
@@ -110,22 +116,12 @@ async fn list_environments_inner(query: ListQuery) -> Result<EnvironmentList, Ap
 async fn visible_teams_and_apps(
     viewer: &crate::domain::access::Viewer,
 ) -> Result<(Vec<(String, String)>, Vec<crate::ssr::store::apps::App>), AppError> {
-    use crate::ssr::{context::app_state, internal, store};
+    use crate::ssr::{context::app_state, internal};
     let state = app_state()?;
-    let pool = state.db.pool();
-    let teams: Vec<(String, String)> = store::teams::list(pool)
-        .await
-        .map_err(internal("listing teams"))?
-        .into_iter()
-        .filter(|t| viewer.can_see_team(&t.id))
-        .map(|t| (t.id, t.slug))
-        .collect();
-    let apps = store::apps::list(pool)
-        .await
-        .map_err(internal("listing apps"))?
-        .into_iter()
-        .filter(|a| viewer.can_see_team(&a.team_id))
-        .collect();
+    let catalog = state.db.catalog().await.map_err(internal("reading teams and apps"))?;
+    let teams: Vec<(String, String)> =
+        catalog.teams.iter().filter(|t| viewer.can_see_team(&t.id)).map(|t| (t.id.clone(), t.slug.clone())).collect();
+    let apps = catalog.apps.iter().filter(|a| viewer.can_see_team(&a.team_id)).cloned().collect();
     Ok((teams, apps))
 }
 
@@ -179,6 +175,7 @@ async fn preview_options_inner() -> Result<PreviewChoices, AppError> {
     let viewer = require_viewer()?;
     let state = app_state()?;
     let (teams, apps) = visible_teams_and_apps(&viewer).await?;
+    let catalog = state.db.catalog().await.map_err(internal("reading apps"))?;
     let previews: Vec<Tier> = Tier::ALL.into_iter().filter(|t| t.is_preview()).collect();
     let latest: Option<String> =
         sqlx::query_scalar("SELECT app_id FROM environments WHERE owner_id = $1 ORDER BY created_at DESC LIMIT 1")
@@ -191,7 +188,8 @@ async fn preview_options_inner() -> Result<PreviewChoices, AppError> {
         .iter()
         .map(|a| {
             // An app with a broken blueprint is still listed; creating it says why it fails.
-            let bp = Blueprint::parse(&a.blueprint).unwrap_or_default();
+            let fallback = Blueprint::default();
+            let bp = catalog.blueprints.get(&a.id).unwrap_or(&fallback);
             AppChoice {
                 slug: a.slug.clone(),
                 name: a.name.clone(),

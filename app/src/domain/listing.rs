@@ -1,6 +1,10 @@
 //! What the Environments list is asked for: filters, search, sort and page,
 //! read from the page's query string (so a filtered view is a link) and
 //! validated before any SQL sees them.
+//!
+//! Pages are keyset pages: a page link names the row it continues after (or
+//! before) by its sort key, so it shows the same rows however many
+//! environments are created meanwhile — an offset would shift under them.
 
 use super::lifecycle::EnvState;
 use super::naming::slug;
@@ -54,8 +58,55 @@ pub struct ListQuery {
     /// Matched against names and branches (case-insensitive substring).
     pub search: Option<String>,
     pub sort: Sort,
-    /// 0-based.
-    pub page: i64,
+    /// The page after the row with this key (see [`row_key`]).
+    pub after: Option<String>,
+    /// The page before the row with this key; ignored when `after` is set.
+    pub before: Option<String>,
+}
+
+/// A sort key's value: what the query's sort orders by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyValue {
+    Int(i64),
+    Text(String),
+    /// No expiry (sorted last by `Sort::Expiry`).
+    Null,
+}
+
+/// Where a page starts: just after, or just before, the row with this key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyset {
+    pub before: bool,
+    pub value: KeyValue,
+    /// The tiebreaker: ids are unique, so every key names one position.
+    pub id: String,
+}
+
+/// The key of a row under `sort`, as page links carry it: `<value>~<id>`.
+pub fn row_key(sort: Sort, id: &str, name: &str, created_at: i64, expires_at: Option<i64>) -> String {
+    let value = match sort {
+        Sort::Newest | Sort::Oldest => created_at.to_string(),
+        Sort::Expiry => expires_at.map(|e| e.to_string()).unwrap_or_default(),
+        Sort::Name => name.to_string(),
+    };
+    format!("{value}~{id}")
+}
+
+/// Reads a key made by [`row_key`] for `sort`; `None` if it is not one.
+pub fn parse_key(sort: Sort, key: &str) -> Option<(KeyValue, String)> {
+    let (value, id) = key.rsplit_once('~')?;
+    let id_ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !id_ok {
+        return None;
+    }
+    let value = match sort {
+        Sort::Newest | Sort::Oldest => KeyValue::Int(value.parse().ok()?),
+        Sort::Expiry if value.is_empty() => KeyValue::Null,
+        Sort::Expiry => KeyValue::Int(value.parse().ok()?),
+        Sort::Name if value.is_empty() || value.len() > 200 => return None,
+        Sort::Name => KeyValue::Text(value.to_string()),
+    };
+    Some((value, id.to_string()))
 }
 
 impl ListQuery {
@@ -70,8 +121,35 @@ impl ListQuery {
             state: text("state").and_then(|v| v.parse().ok()),
             search: text("q").map(|v| v.chars().take(100).collect()),
             sort: text("sort").and_then(|v| Sort::ALL.into_iter().find(|s| s.as_str() == v)).unwrap_or_default(),
-            page: text("page").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).clamp(0, 100_000),
+            after: None,
+            before: None,
         }
+        .with_cursor(text("after"), text("before"))
+    }
+
+    /// This query from a page boundary on; keys that are not keys of this
+    /// sort are dropped (a stale link shows the first page).
+    pub fn with_cursor(self, after: Option<String>, before: Option<String>) -> ListQuery {
+        let valid = |k: Option<String>| k.filter(|k| parse_key(self.sort, k).is_some());
+        let after = valid(after);
+        let before = if after.is_some() { None } else { valid(before) };
+        ListQuery { after, before, ..self }
+    }
+
+    /// The first page of this query.
+    pub fn first_page(&self) -> ListQuery {
+        ListQuery { after: None, before: None, ..self.clone() }
+    }
+
+    /// Where this page starts, if not at the beginning.
+    pub fn keyset(&self) -> Option<Keyset> {
+        let (before, key) = match (&self.after, &self.before) {
+            (Some(k), _) => (false, k),
+            (None, Some(k)) => (true, k),
+            (None, None) => return None,
+        };
+        let (value, id) = parse_key(self.sort, key)?;
+        Some(Keyset { before, value, id })
     }
 
     /// The query string for this request (empty values left out).
@@ -96,8 +174,10 @@ impl ListQuery {
         if self.sort != Sort::Newest {
             add("sort", self.sort.as_str());
         }
-        if self.page > 0 {
-            add("page", &self.page.to_string());
+        if let Some(k) = &self.after {
+            add("after", k);
+        } else if let Some(k) = &self.before {
+            add("before", k);
         }
         parts.join("&")
     }
@@ -115,10 +195,6 @@ impl ListQuery {
                 .collect();
             format!("%{escaped}%")
         })
-    }
-
-    pub fn with_page(&self, page: i64) -> ListQuery {
-        ListQuery { page: page.max(0), ..self.clone() }
     }
 }
 
@@ -143,10 +219,35 @@ mod tests {
 
     #[test]
     fn bad_values_mean_any_and_pages_are_bounded() {
-        let q = ListQuery::from_params(params(&[("tier", "huge"), ("state", "x"), ("page", "-3"), ("sort", "?")]));
+        let q = ListQuery::from_params(params(&[("tier", "huge"), ("state", "x"), ("after", "-3"), ("sort", "?")]));
         assert_eq!(q, ListQuery::default());
-        let q = ListQuery::from_params(params(&[("state", "failed"), ("team", "Payments"), ("page", "2")]));
-        assert_eq!((q.state, q.team.as_deref(), q.page), (Some(EnvState::Failed), Some("payments"), 2));
+        let q = ListQuery::from_params(params(&[("state", "failed"), ("team", "Payments"), ("after", "17~ab-1")]));
+        assert_eq!(
+            (q.state, q.team.as_deref(), q.after.as_deref()),
+            (Some(EnvState::Failed), Some("payments"), Some("17~ab-1"))
+        );
+    }
+
+    #[test]
+    fn keys_belong_to_their_sort() {
+        let key = row_key(Sort::Newest, "id-1", "shop-main-ab12", 1_700, None);
+        assert_eq!(key, "1700~id-1");
+        assert_eq!(parse_key(Sort::Newest, &key), Some((KeyValue::Int(1_700), "id-1".into())));
+        // A name is not a time: a link made under another sort is dropped.
+        let q = ListQuery::from_params(params(&[("after", "shop-main~id-1")]));
+        assert_eq!(q.after, None);
+        let q = ListQuery::from_params(params(&[("sort", "name"), ("after", "shop~main~id-1")]));
+        assert_eq!(
+            q.keyset(),
+            Some(Keyset { before: false, value: KeyValue::Text("shop~main".into()), id: "id-1".into() })
+        );
+        assert_eq!(parse_key(Sort::Expiry, "~id-2"), Some((KeyValue::Null, "id-2".into())));
+        assert_eq!(parse_key(Sort::Name, "~id-2"), None);
+        assert_eq!(parse_key(Sort::Newest, "5~"), None);
+        assert_eq!(parse_key(Sort::Newest, "5~a'b"), None);
+        // `after` wins over `before`.
+        let q = ListQuery::from_params(params(&[("after", "1~a"), ("before", "2~b")]));
+        assert_eq!((q.after.as_deref(), q.before), (Some("1~a"), None));
     }
 
     #[test]
@@ -157,7 +258,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn query_strings_round_trip(search in "[ -~]{0,20}", page in 0i64..500, sort in 0usize..4, state in 0usize..7) {
+        fn query_strings_round_trip(search in "[ -~]{0,20}", at in 0i64..5_000_000, before: bool, sort in 0usize..4, state in 0usize..7) {
+            let key = row_key(Sort::ALL[sort], "0190-ab", "shop-pr-1", at, Some(at + 1));
             let q = ListQuery {
                 team: Some("payments".into()),
                 app: None,
@@ -165,7 +267,8 @@ mod tests {
                 state: Some(EnvState::ALL[state]),
                 search: Some(search.trim().to_string()).filter(|s| !s.is_empty()),
                 sort: Sort::ALL[sort],
-                page,
+                after: (!before).then(|| key.clone()),
+                before: before.then(|| key.clone()),
             };
             let qs = q.to_query_string();
             let pairs: Vec<(String, String)> = qs.split('&').filter(|p| !p.is_empty()).map(|p| {

@@ -14,6 +14,7 @@ pub mod cost;
 pub mod deployment;
 pub mod expiry;
 pub mod export;
+pub mod feed;
 pub mod health;
 pub mod lifecycle;
 pub mod listing;

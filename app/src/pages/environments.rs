@@ -9,7 +9,7 @@ use crate::components::badges::{StateBadge, TierBadge};
 use crate::components::live::use_live;
 use crate::domain::expiry::ttl_left;
 use crate::domain::lifecycle::EnvState;
-use crate::domain::listing::{ListQuery, Sort, PAGE_SIZE};
+use crate::domain::listing::{ListQuery, Sort};
 use crate::domain::tier::Tier;
 use crate::domain::time::{short_duration, utc_datetime};
 use leptos::prelude::*;
@@ -280,13 +280,18 @@ fn EnvironmentTable(list: EnvironmentList) -> impl IntoView {
         .into_any();
     }
     let now = list.now;
-    let first = list.query.page * PAGE_SIZE + 1;
-    let last = first + list.rows.len() as i64 - 1;
-    let summary = format!("{first}–{last} of {}", list.total);
-    let prev =
-        (list.query.page > 0).then(|| format!("/?{}", list.query.with_page(list.query.page - 1).to_query_string()));
-    let next =
-        (last < list.total).then(|| format!("/?{}", list.query.with_page(list.query.page + 1).to_query_string()));
+    // Keyset pages know their neighbours, not their offset: the first page
+    // counts from 1, later ones say how many they show.
+    let shown = list.rows.len();
+    let summary = if list.prev.is_none() {
+        format!("1–{shown} of {}", list.total)
+    } else {
+        format!("{shown} shown of {}", list.total)
+    };
+    let link = |q: ListQuery| format!("/?{}", q.to_query_string());
+    let first = list.prev.is_some().then(|| link(list.query.first_page()));
+    let prev = list.prev.clone().map(link);
+    let next = list.next.clone().map(link);
     let unhealthy = (list.unhealthy > 0).then(|| {
         view! {
             <p role="status" data-testid="unhealthy-count" class="mb-2 rounded-md bg-red-50 p-2 text-sm text-red-800">
@@ -325,6 +330,7 @@ fn EnvironmentTable(list: EnvironmentList) -> impl IntoView {
         </div>
         <nav aria-label="Pages" class="mt-2 flex items-center gap-4 text-sm text-slate-600">
             <span data-testid="list-summary">{summary}</span>
+            {first.map(|href| view! { <a href=href class="text-indigo-700 hover:underline">"First"</a> })}
             {prev.map(|href| view! { <a href=href rel="prev" class="text-indigo-700 hover:underline">"← Previous"</a> })}
             {next.map(|href| view! { <a href=href rel="next" class="text-indigo-700 hover:underline">"Next →"</a> })}
         </nav>

@@ -119,6 +119,8 @@ pub async fn sign_in_external(
     event.actor_label = user.login.clone();
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a sign-in"))?;
     tx.commit().await.map_err(internal("committing a sign-in"))?;
+    // Memberships and the profile may have changed with the sign-in.
+    db.forget_viewers();
     Ok(user)
 }
 
@@ -154,6 +156,7 @@ pub async fn set_disabled(
         .with_detail(serde_json::json!({ "login": user.login }));
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a disable"))?;
     tx.commit().await.map_err(internal("committing a disable"))?;
+    db.forget_viewers();
     Ok(())
 }
 

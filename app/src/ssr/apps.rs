@@ -283,6 +283,7 @@ pub async fn create(state: &AppState, meta: &RequestMeta, input: AppInput) -> Re
     event.team_id = Some(team.id.clone());
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing an app"))?;
     tx.commit().await.map_err(internal("committing an app"))?;
+    state.db.forget_catalog();
     view(state, meta, app).await
 }
 
@@ -403,6 +404,7 @@ async fn write(
     event.team_id = Some(app.team_id.clone());
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing an app"))?;
     tx.commit().await.map_err(internal("committing an app"))?;
+    state.db.forget_catalog();
     Ok(())
 }
 
@@ -506,6 +508,7 @@ pub async fn apply_config(
         event.target_kind = "app".into();
         store::audit::append(&mut *tx, &event).await.map_err(|e| f(internal("auditing an app")(e)))?;
         tx.commit().await.map_err(|e| f(internal("committing an app")(e)))?;
+        db.forget_catalog();
         if existing.is_none() {
             named.pop();
             named.push(Some(app.id.clone()));
@@ -525,6 +528,7 @@ pub async fn apply_config(
         event.target_kind = "app".into();
         store::audit::append(&mut *tx, &event).await.map_err(|e| fail(&app.slug)(internal("auditing an app")(e)))?;
         tx.commit().await.map_err(|e| fail(&app.slug)(internal("committing an app")(e)))?;
+        db.forget_catalog();
         written += 1;
     }
     Ok(written)

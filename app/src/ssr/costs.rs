@@ -483,6 +483,7 @@ pub async fn add_rate(
     );
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a rate"))?;
     tx.commit().await.map_err(internal("committing a rate"))?;
+    state.db.forget_headline_report();
     Ok(RateEntry { tier, kind: kind.to_string(), effective_from: from, hourly_rate })
 }
 

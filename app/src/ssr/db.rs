@@ -3,6 +3,7 @@
 //! same runtime queries on both. Instants are BIGINT epoch ms, money BIGINT
 //! micro-dollars, ids TEXT — `Any` has no chrono or UUID types.
 
+use crate::domain::access::Viewer;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
@@ -26,16 +27,56 @@ impl Engine {
     }
 }
 
-#[derive(Clone, Debug)]
+/// A replica's memo shared by every clone of `Db`.
+type Memo<T> = std::sync::Arc<std::sync::Mutex<T>>;
+type Stamped<T> = (std::time::Instant, T);
+
+#[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     engine: Engine,
+    /// For PostgreSQL's LISTEN, which needs a connection of its own.
+    /// Holds the password: never logged.
+    url: std::sync::Arc<str>,
     /// Team totals of closed months, by `YYYY-MM`: a closed month never
     /// changes (rates and shared periods only apply from now on, resource
     /// time in it is fixed), so the Costs page's trend computes each once.
-    closed_months:
-        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, crate::domain::chargeback::MonthReport>>>,
+    closed_months: Memo<std::collections::HashMap<String, crate::domain::chargeback::MonthReport>>,
+    /// The current month's actual report for the budget headlines of every
+    /// page: (computed at, report). Recomputed when older than
+    /// `HEADLINE_REPORT_MS` or when a budget or rate changes here.
+    headline_report: Memo<Option<(i64, crate::domain::chargeback::MonthReport)>>,
+    /// Every team and app, read by each page's filters and New-preview
+    /// choices: (read at, catalog), for `CATALOG_MS`, forgotten when this
+    /// replica writes a team, membership or app.
+    catalog: Memo<Option<Stamped<std::sync::Arc<Catalog>>>>,
+    /// Signed-in users as every request needs them (user, memberships,
+    /// approver group), by user id: (read at, viewer), for `VIEWER_MS`,
+    /// forgotten when this replica changes a user or a membership.
+    viewers: Memo<std::collections::HashMap<String, Stamped<Viewer>>>,
 }
+
+/// Every team and app (a hundred of each is a few kilobytes).
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub teams: Vec<crate::ssr::store::teams::Team>,
+    pub apps: Vec<crate::ssr::store::apps::App>,
+    /// Each app's blueprint parsed once (by app id; a broken one is the
+    /// default, as creating that app says why it fails).
+    pub blueprints: std::collections::HashMap<String, crate::domain::blueprint::Blueprint>,
+}
+
+/// How long another replica's new team or app may take to show in lists.
+pub const CATALOG_MS: u64 = 2_000;
+
+/// How long a user disabled or a role changed on another replica may take
+/// to apply here (on this replica it applies at once).
+pub const VIEWER_MS: u64 = 2_000;
+
+/// How stale the budget headlines' spend may be: money accrues by the
+/// minute, and pricing a month of intervals on every page view cost more
+/// than the rest of the Environments page together.
+pub const HEADLINE_REPORT_MS: i64 = 30_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -48,6 +89,13 @@ pub enum DbError {
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Without the URL: it may hold a password.
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("engine", &self.engine).finish_non_exhaustive()
+    }
+}
 
 impl Db {
     /// Connects (creating a SQLite file if needed) without migrating.
@@ -74,7 +122,15 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Db { pool, engine, closed_months: Default::default() })
+        Ok(Db {
+            pool,
+            engine,
+            url: url.into(),
+            closed_months: Default::default(),
+            headline_report: Default::default(),
+            catalog: Default::default(),
+            viewers: Default::default(),
+        })
     }
 
     /// Connects and applies every pending migration.
@@ -82,6 +138,7 @@ impl Db {
         let db = Db::connect(url, max_connections).await?;
         MIGRATOR.run(&db.pool).await?;
         db.guard_audit_trail().await.map_err(DbError::Connect)?;
+        db.number_audit_events().await.map_err(DbError::Connect)?;
         Ok(db)
     }
 
@@ -115,6 +172,43 @@ impl Db {
         tx.commit().await
     }
 
+    /// The audit trail is also the change feed: readers follow it by a
+    /// sequence number (see `live.rs`). SQLite has one, the rowid — one
+    /// writer at a time and no deletes make it follow commit order.
+    /// PostgreSQL gets an identity column, and a trigger that wakes
+    /// listening replicas when a transaction that appended events commits.
+    async fn number_audit_events(&self) -> sqlx::Result<()> {
+        if self.engine == Engine::Sqlite {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "SELECT pg_advisory_xact_lock(7305143)",
+            "ALTER TABLE audit_events ADD COLUMN IF NOT EXISTS seq BIGINT GENERATED ALWAYS AS IDENTITY",
+            "CREATE UNIQUE INDEX IF NOT EXISTS audit_events_seq ON audit_events (seq)",
+            "CREATE OR REPLACE FUNCTION eod_audit_notify() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_notify('eod_audit', ''); RETURN NULL; END $$",
+            "CREATE OR REPLACE TRIGGER audit_events_notify AFTER INSERT ON audit_events \
+             FOR EACH STATEMENT EXECUTE FUNCTION eod_audit_notify()",
+        ] {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+
+    /// The audit trail's sequence number as a column of `audit_events a`.
+    pub fn audit_seq(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite => "a.rowid",
+            Engine::Postgres => "a.seq",
+        }
+    }
+
+    /// The database URL, for a dedicated connection (PostgreSQL LISTEN).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -126,6 +220,90 @@ impl Db {
     /// A closed month's team totals, if computed before.
     pub fn closed_month(&self, month: &str) -> Option<crate::domain::chargeback::MonthReport> {
         self.closed_months.lock().ok()?.get(month).cloned()
+    }
+
+    /// The current month's actual report if computed in the last
+    /// `HEADLINE_REPORT_MS` and in the same month as `now`.
+    pub fn headline_report(&self, now: i64) -> Option<crate::domain::chargeback::MonthReport> {
+        let cached = self.headline_report.lock().ok()?;
+        let (at, report) = cached.as_ref()?;
+        let same_month = crate::domain::cost::Month::containing(*at) == crate::domain::cost::Month::containing(now);
+        (now - at < HEADLINE_REPORT_MS && now >= *at && same_month).then(|| report.clone())
+    }
+
+    pub fn remember_headline_report(&self, at: i64, report: &crate::domain::chargeback::MonthReport) {
+        if let Ok(mut cached) = self.headline_report.lock() {
+            *cached = Some((at, report.clone()));
+        }
+    }
+
+    /// Forgets the headline report (a budget or rate changed).
+    pub fn forget_headline_report(&self) {
+        if let Ok(mut cached) = self.headline_report.lock() {
+            *cached = None;
+        }
+    }
+
+    /// Every team and app, read at most `CATALOG_MS` ago.
+    pub async fn catalog(&self) -> sqlx::Result<std::sync::Arc<Catalog>> {
+        if let Ok(cached) = self.catalog.lock() {
+            if let Some((at, catalog)) = cached.as_ref() {
+                if at.elapsed() < std::time::Duration::from_millis(CATALOG_MS) {
+                    return Ok(catalog.clone());
+                }
+            }
+        }
+        let read_at = std::time::Instant::now();
+        let apps = crate::ssr::store::apps::list(&self.pool).await?;
+        let blueprints = apps
+            .iter()
+            .map(|a| (a.id.clone(), crate::domain::blueprint::Blueprint::parse(&a.blueprint).unwrap_or_default()))
+            .collect();
+        let catalog =
+            std::sync::Arc::new(Catalog { teams: crate::ssr::store::teams::list(&self.pool).await?, apps, blueprints });
+        if let Ok(mut cached) = self.catalog.lock() {
+            *cached = Some((read_at, catalog.clone()));
+        }
+        Ok(catalog)
+    }
+
+    /// Forgets the catalog (this replica wrote a team, membership or app).
+    pub fn forget_catalog(&self) {
+        if let Ok(mut cached) = self.catalog.lock() {
+            *cached = None;
+        }
+    }
+
+    /// The enabled user `user_id` as a viewer, read at most `VIEWER_MS` ago;
+    /// `None` if disabled or gone (never cached, so it applies at once).
+    pub async fn viewer(&self, user_id: &str) -> sqlx::Result<Option<Viewer>> {
+        if let Ok(cached) = self.viewers.lock() {
+            if let Some((at, viewer)) = cached.get(user_id) {
+                if at.elapsed() < std::time::Duration::from_millis(VIEWER_MS) {
+                    return Ok(Some(viewer.clone()));
+                }
+            }
+        }
+        let read_at = std::time::Instant::now();
+        let viewer = crate::ssr::store::users::viewer(&self.pool, user_id).await?;
+        if let Ok(mut cached) = self.viewers.lock() {
+            // Bounded: stale entries go whenever the map grows large.
+            if cached.len() >= 10_000 {
+                cached.retain(|_, (at, _)| at.elapsed() < std::time::Duration::from_millis(VIEWER_MS));
+            }
+            match &viewer {
+                Some(v) => cached.insert(user_id.to_string(), (read_at, v.clone())),
+                None => cached.remove(user_id),
+            };
+        }
+        Ok(viewer)
+    }
+
+    /// Forgets every cached viewer (this replica changed a user or a membership).
+    pub fn forget_viewers(&self) {
+        if let Ok(mut cached) = self.viewers.lock() {
+            cached.clear();
+        }
     }
 
     /// Remembers a closed month's team totals (see `closed_months`).

@@ -334,6 +334,13 @@ async fn start_wait(
         ready_at,
         demo: false,
     };
+    if let Some(ready_at) = ready_at {
+        let seconds = (ready_at - wait.requested_at).max(0) as f64 / 1000.0;
+        metrics::histogram!("eod_click_to_ready_seconds", "path" => path.as_str()).record(seconds);
+    }
+    if path == ReadyPath::Pool {
+        metrics::counter!("eod_pool_claims_total", "tier" => env.tier.clone()).increment(1);
+    }
     store::measurements::insert(&mut **tx, &wait).await.map_err(internal("recording a wait"))
 }
 
@@ -584,7 +591,11 @@ pub(crate) async fn transition_in(
     env.next_check_at = next_check;
     if after.state == EnvState::Ready && env.ready_at.is_none() {
         env.ready_at = Some(now);
-        store::measurements::mark_ready(&mut **tx, &env.id, now).await.map_err(internal("ending a wait"))?;
+        let ended =
+            store::measurements::mark_ready(&mut **tx, &env.id, now).await.map_err(internal("ending a wait"))?;
+        if let Some((wait_ms, path)) = ended {
+            metrics::histogram!("eod_click_to_ready_seconds", "path" => path).record(wait_ms as f64 / 1000.0);
+        }
     }
     // Health is known from the first passing readiness probe on, and
     // unknown again while nothing runs.

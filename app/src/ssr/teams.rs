@@ -31,6 +31,7 @@ pub async fn create_team(state: &AppState, meta: &RequestMeta, team_slug: &str, 
     event.team_id = Some(team.id.clone());
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a team"))?;
     tx.commit().await.map_err(internal("committing a team"))?;
+    state.db.forget_catalog();
     Ok(team)
 }
 
@@ -58,5 +59,7 @@ pub async fn set_member(
     event.team_id = Some(team.id.clone());
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a membership"))?;
     tx.commit().await.map_err(internal("committing a membership"))?;
+    state.db.forget_catalog();
+    state.db.forget_viewers();
     Ok(())
 }

@@ -23,6 +23,10 @@ pub struct PgDatabases {
     /// `host:port` (no credentials), for the URLs workloads get.
     server: String,
     key: String,
+    /// One template build at a time on this replica: jobs run concurrently,
+    /// and two provisions of one app would otherwise build its template
+    /// under the same private name.
+    templates: tokio::sync::Mutex<()>,
 }
 
 fn failed(what: &str) -> impl FnOnce(sqlx::Error) -> DriverError + '_ {
@@ -49,7 +53,13 @@ impl PgDatabases {
         let base = base.rsplit_once('/').filter(|(b, _)| b.contains("://")).map_or(base, |(b, _)| b).to_string();
         let after_scheme = base.split_once("://").map_or(base.as_str(), |(_, rest)| rest);
         let server = after_scheme.rsplit_once('@').map_or(after_scheme, |(_, host)| host).to_string();
-        PgDatabases { admin_url: admin_url.to_string(), base, server, key: format!("{h:08x}") }
+        PgDatabases {
+            admin_url: admin_url.to_string(),
+            base,
+            server,
+            key: format!("{h:08x}"),
+            templates: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// The environment's database, and its role (the same name).
@@ -102,12 +112,16 @@ impl PgDatabases {
             .await
             .map_err(failed("looking up a role"))?;
         // Identifiers and the password are [a-z0-9_] only (see ident_part, new_password).
-        let verb = if found.is_some() { "ALTER" } else { "CREATE" };
-        conn.execute(
-            format!("{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'").as_str(),
-        )
-        .await
-        .map_err(failed("making the environment's role (the admin needs CREATEROLE)"))?;
+        // ALTER names only what it changes: a role made here has no other
+        // attribute, and a CREATEROLE admin may not mention SUPERUSER at all.
+        let statement = if found.is_some() {
+            format!("ALTER ROLE \"{role}\" LOGIN PASSWORD '{password}'")
+        } else {
+            format!("CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'")
+        };
+        conn.execute(statement.as_str())
+            .await
+            .map_err(failed("making the environment's role (the admin needs CREATEROLE)"))?;
         if found.is_none() {
             conn.execute(format!("GRANT \"{role}\" TO CURRENT_USER").as_str())
                 .await
@@ -127,6 +141,7 @@ impl PgDatabases {
     {
         let (db, tmpl) = (self.env_db(id)?, self.template_db(key)?);
         let mut conn = self.admin().await?;
+        let building_templates = self.templates.lock().await;
         if !Self::exists(&mut conn, &tmpl).await? {
             // Build under a private name, then rename: a crash never leaves half a template.
             let building = format!("{tmpl}_b{}", std::process::id());
@@ -166,6 +181,7 @@ impl PgDatabases {
                 let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)").as_str()).await;
             }
         }
+        drop(building_templates);
         Self::login_role(&mut conn, &db, password).await?;
         if !Self::exists(&mut conn, &db).await? {
             let building = format!("{db}_b");

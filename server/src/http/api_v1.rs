@@ -53,7 +53,7 @@ async fn unknown_route() -> ApiError {
         super::deployments_api::get_deployment, super::deployments_api::rollback_deployment,
         super::preview_access_api::create_link, super::preview_access_api::list_links,
         super::preview_access_api::revoke_link),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorResponses),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -73,8 +73,97 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+/// The errors any operation can answer, documented on every operation that
+/// does not describe them itself — all with the `ErrorBody` shape: 401
+/// (no or bad credentials), 403 (role or token scope), 422 (a parameter or
+/// body), 429 (too many failed attempts from an address), 500; 404 where
+/// the path names something; 400/413/415 where a body is read.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let named = path.contains('{');
+            let changes = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for op in changes.into_iter().flatten() {
+                if named {
+                    op.responses.responses.entry("409".to_string()).or_insert_with(|| {
+                        error("The thing named is not in a state that allows it (e.g. already destroyed)").into()
+                    });
+                }
+            }
+            // Recording activity takes an empty body as {"kind": "api"}; an
+            // approval needs no reason.
+            if path.ends_with("/activity") || path.ends_with("/approve") {
+                if let Some(utoipa::openapi::RefOr::T(body)) =
+                    item.post.as_mut().and_then(|op| op.request_body.as_mut())
+                {
+                    body.required = Some(utoipa::openapi::Required::False);
+                }
+            }
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for op in ops.into_iter().flatten() {
+                let mut wanted = vec![
+                    ("401", "No credentials, or a token or session that is not valid"),
+                    ("403", "The caller's role or the token's scopes do not allow it"),
+                    ("422", "A parameter or the body is not valid (`field` names it)"),
+                    ("429", "Too many failed attempts from this address: wait a minute"),
+                    ("500", "The portal failed; the request changed nothing"),
+                ];
+                if named {
+                    wanted.push(("404", "Nothing by that name the caller may see"));
+                }
+                if op.request_body.is_some() {
+                    wanted.push(("400", "The body is not JSON"));
+                    wanted.push(("413", "The body is larger than 2 MB"));
+                    wanted.push(("415", "The body is not application/json"));
+                }
+                for (status, description) in wanted {
+                    op.responses.responses.entry(status.to_string()).or_insert_with(|| error(description).into());
+                }
+            }
+        }
+    }
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(openapi_document())
+}
+
+/// The document as served. A query string cannot carry `null`, so an
+/// optional query parameter is documented as its plain type (utoipa
+/// describes an `Option` as nullable).
+pub(crate) fn openapi_document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(<ApiDoc as utoipa::OpenApi>::openapi()).unwrap_or_default();
+    let params = doc["paths"].as_object_mut().into_iter().flat_map(|paths| paths.values_mut());
+    let params = params.filter_map(|item| item.as_object_mut()).flat_map(|ops| ops.values_mut());
+    let params = params.filter_map(|op| op.get_mut("parameters")?.as_array_mut()).flatten();
+    for param in params.filter(|p| p["in"] == "query") {
+        let schema = &mut param["schema"];
+        if let Some(types) = schema.get_mut("type").and_then(|t| t.as_array_mut()) {
+            types.retain(|t| t != "null");
+            if types.len() == 1 {
+                schema["type"] = types[0].clone();
+            }
+        }
+        if let Some(one_of) = schema.get("oneOf").and_then(|o| o.as_array()) {
+            let kept: Vec<_> = one_of.iter().filter(|s| s["type"] != "null").cloned().collect();
+            if kept.len() == 1 {
+                *schema = kept[0].clone();
+            }
+        }
+    }
+    doc
 }
 
 /// The body of every error response.
@@ -117,6 +206,40 @@ impl IntoResponse for ApiError {
         }
         res
     }
+}
+
+/// Every error under `/api/v1/` has the documented shape: what answers
+/// without it (an extractor's rejection, 405, 413, the CSRF check) is
+/// rewritten, keeping its status and headers.
+pub async fn errors_as_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/v1/");
+    let res = next.run(req).await;
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || res.status().as_u16() < 400 || json {
+        return res;
+    }
+    let status = res.status();
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    let body = ErrorBody { error: ErrorDetail { status: status.as_u16(), message, field: None } };
+    let mut out = (status, Json(body)).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    if status == StatusCode::UNAUTHORIZED && !out.headers().contains_key(header::WWW_AUTHENTICATE) {
+        out.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    out
 }
 
 /// Who is calling the API and with which scopes. `None` scopes = a browser
@@ -265,21 +388,143 @@ fn environment_json(state: &AppState, e: store::environments::Listed) -> Environ
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/environments", responses(
-    (status = 200, body = Vec<EnvironmentJson>, description = "Live environments of the caller's teams, newest first"),
-    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Token lacks environments:read")))]
+/// The most environments one page of `GET /api/v1/environments` holds.
+pub const MAX_PAGE: i64 = 500;
+const DEFAULT_PAGE: i64 = 100;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct EnvironmentsQuery {
+    /// Environments per page: 1–500, default 100.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    /// Where to continue: the `cursor` of the previous page's `next` link (opaque).
+    cursor: Option<String>,
+    /// A team slug.
+    team: Option<String>,
+    /// An app slug.
+    app: Option<String>,
+    /// A tier.
+    #[param(inline)]
+    tier: Option<TierName>,
+    /// A state; without it, every live (not destroyed) environment.
+    #[param(inline)]
+    state: Option<StateName>,
+    /// Part of a name or branch (case-insensitive).
+    q: Option<String>,
+}
+
+/// A tier, as the API spells it.
+#[derive(serde::Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum TierName {
+    PreviewLightweight,
+    PreviewFull,
+    PreviewCompliance,
+    Staging,
+    Production,
+}
+
+/// A lifecycle state, as the API spells it.
+#[derive(serde::Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum StateName {
+    Pending,
+    Ready,
+    Active,
+    Idle,
+    Expiring,
+    Destroyed,
+    Failed,
+}
+
+/// One page of environments and the link to the next.
+#[derive(Serialize, utoipa::ToSchema)]
+struct EnvironmentPage {
+    items: Vec<EnvironmentJson>,
+    /// The next page (a path with its query, also sent as a `Link` header
+    /// with `rel="next"`); null on the last page.
+    next: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/environments", params(EnvironmentsQuery), responses(
+    (status = 200, body = EnvironmentPage, description = "The caller's teams' environments (every team's for platform admins), newest first, one page at a time: follow `next` until it is null"),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Token lacks environments:read"),
+    (status = 422, body = ErrorBody, description = "A parameter is not valid")))]
 async fn list_environments(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<EnvironmentJson>>, ApiError> {
+    query: Result<Query<EnvironmentsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    use app::domain::listing::{parse_key, ListQuery, Sort};
     caller.require_scope(&state, Scope::EnvironmentsRead).await?;
+    let Query(raw) = query.map_err(|r| ApiError(AppError::invalid("query", r.body_text())))?;
+    let limit = raw.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError(AppError::invalid("limit", format!("limit must be 1–{MAX_PAGE}"))));
+    }
+    if let Some(c) = &raw.cursor {
+        if parse_key(Sort::Newest, c).is_none() {
+            return Err(ApiError(AppError::invalid("cursor", "not a cursor this API gave out")));
+        }
+    }
+    // The same filters as the page, read strictly: a bad value is an error here.
+    let params = |k: &str| match k {
+        "team" => raw.team.clone(),
+        "app" => raw.app.clone(),
+        "q" => raw.q.clone(),
+        _ => None,
+    };
+    let mut q = ListQuery::from_params(params);
+    q.tier = raw
+        .tier
+        .as_ref()
+        .map(|t| serde_plain(t).parse())
+        .transpose()
+        .map_err(|_| AppError::invalid("tier", "unknown tier"))?;
+    q.state = raw
+        .state
+        .as_ref()
+        .map(|s| serde_plain(s).parse())
+        .transpose()
+        .map_err(|_| AppError::invalid("state", "unknown state"))?;
+    let q = q.with_cursor(raw.cursor.clone(), None);
     // Listing spans the caller's teams; the query scopes rows to them
     // (every team for platform admins).
     let viewer = caller.meta.viewer.clone().ok_or(ApiError(AppError::Unauthorized))?;
-    let rows = store::environments::list_live_visible(state.db.pool(), &viewer, 1000)
+    let page = store::environments::list_page(state.db.pool(), &viewer, &q, limit, false)
         .await
         .map_err(app::ssr::internal("listing environments for the API"))?;
-    Ok(Json(rows.into_iter().map(|e| environment_json(&state, e)).collect()))
+    let next = page.next.map(|key| {
+        let mut pairs = vec![format!("limit={limit}"), format!("cursor={}", app::domain::listing::encode(&key))];
+        for (k, v) in [("team", &q.team), ("app", &q.app), ("q", &q.search)] {
+            if let Some(v) = v {
+                pairs.push(format!("{k}={}", app::domain::listing::encode(v)));
+            }
+        }
+        if let Some(t) = q.tier {
+            pairs.push(format!("tier={}", t.as_str()));
+        }
+        if let Some(s) = q.state {
+            pairs.push(format!("state={}", s.as_str()));
+        }
+        format!("/api/v1/environments?{}", pairs.join("&"))
+    });
+    let body = EnvironmentPage {
+        items: page.rows.into_iter().map(|e| environment_json(&state, e)).collect(),
+        next: next.clone(),
+    };
+    let mut res = Json(body).into_response();
+    if let Some(link) = next.and_then(|n| header::HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok()) {
+        res.headers_mut().insert(header::LINK, link);
+    }
+    Ok(res)
+}
+
+/// A unit enum variant's serde name (`preview-full`).
+fn serde_plain<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// An optional JSON body: empty (or blank) is `T::default()`; anything
@@ -292,12 +537,37 @@ pub(crate) fn optional_body<T: serde::de::DeserializeOwned + Default>(
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(raw).map_err(|e| ApiError(AppError::invalid("body", format!("expected {expected}: {e}"))))
+    serde_json::from_slice(raw).map_err(|e| {
+        let message = format!("expected {expected}: {e}");
+        ApiError(if e.is_syntax() || e.is_eof() {
+            AppError::Unreadable { status: 400, message }
+        } else {
+            AppError::invalid("body", message)
+        })
+    })
 }
 
-/// The JSON body of a request, or a 422 naming what is wrong with it.
+/// A JSON body, or the error saying why it cannot be read: 400 (not JSON),
+/// 413, 415, or 422 naming the field that is wrong.
 pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    payload.map(|Json(v)| v).map_err(|rejection| ApiError(AppError::invalid("body", rejection.body_text())))
+    payload.map(|Json(v)| v).map_err(|rejection| ApiError(body_error(&rejection)))
+}
+
+fn body_error(rejection: &JsonRejection) -> AppError {
+    let text = rejection.body_text();
+    if rejection.status() != StatusCode::UNPROCESSABLE_ENTITY {
+        return AppError::Unreadable { status: rejection.status().as_u16(), message: text };
+    }
+    // serde says where: "Failed to deserialize …: tier: unknown variant …".
+    let detail = text.split_once("target type: ").map_or(text.as_str(), |(_, d)| d);
+    match detail.split_once(": ") {
+        Some((field, why))
+            if !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) =>
+        {
+            AppError::invalid(field, why)
+        }
+        _ => AppError::invalid("body", detail),
+    }
 }
 
 async fn one(state: &AppState, id: &str) -> Result<EnvironmentJson, ApiError> {
@@ -311,11 +581,20 @@ async fn one(state: &AppState, id: &str) -> Result<EnvironmentJson, ApiError> {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
+    /// An app's slug.
+    #[schema(min_length = 1, max_length = 40)]
     app: String,
+    /// The app's team, when several teams use the slug.
     team: Option<String>,
+    /// A branch of the app's repository (default: its default branch).
+    #[schema(min_length = 1)]
     branch: Option<String>,
+    /// A pull request of the app's repository (instead of a branch).
+    #[schema(minimum = 1)]
     pr_number: Option<u64>,
-    tier: Option<String>,
+    /// Default: preview-lightweight.
+    #[schema(inline)]
+    tier: Option<TierName>,
 }
 
 #[utoipa::path(post, path = "/api/v1/environments", request_body = CreateBody, responses(
@@ -328,11 +607,11 @@ async fn create_environment(
 ) -> Result<(StatusCode, Json<EnvironmentJson>), ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
     let b = body(payload)?;
-    let tier = match b.tier.as_deref() {
+    let tier = match &b.tier {
         None => app::domain::tier::Tier::PreviewLightweight,
-        Some(t) => {
-            t.parse().map_err(|e: app::domain::tier::UnknownTier| ApiError(AppError::invalid("tier", e.to_string())))?
-        }
+        Some(t) => serde_plain(t)
+            .parse()
+            .map_err(|e: app::domain::tier::UnknownTier| ApiError(AppError::invalid("tier", e.to_string())))?,
     };
     let new = app::ssr::environments::NewEnvironment {
         app: b.app,
@@ -390,6 +669,8 @@ async fn approval_of(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExtendBody {
+    /// From 0.01 (36 s) to 720 (30 days); the tier's policy may allow less.
+    #[schema(minimum = 0.01, maximum = 720.0)]
     hours: f64,
 }
 
@@ -405,8 +686,8 @@ async fn extend_environment(
 ) -> Result<(StatusCode, Json<EnvironmentJson>), ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
     let b = body(payload)?;
-    if !b.hours.is_finite() || b.hours <= 0.0 || b.hours > 24.0 * 30.0 {
-        return Err(ApiError(AppError::invalid("hours", "give a positive number of hours")));
+    if !b.hours.is_finite() || b.hours < 0.01 || b.hours > 24.0 * 30.0 {
+        return Err(ApiError(AppError::invalid("hours", "give a number of hours from 0.01 to 720")));
     }
     // Where the tier needs approval, this queues a request (202) instead.
     let outcome = app::ssr::environments::extend(&state, &caller.meta, &id, (b.hours * 3_600_000.0) as i64).await?;
@@ -424,30 +705,37 @@ async fn extend_environment(
 #[derive(serde::Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ActivityBody {
-    kind: Option<String>,
+    /// What happened; default api.
+    #[schema(inline)]
+    kind: Option<ActivityName>,
 }
 
-#[utoipa::path(post, path = "/api/v1/environments/{id}/activity", params(("id" = String, Path)), request_body(content = ActivityBody, description = "Optional: {\"kind\": \"commit\"|\"test\"|\"deploy\"|\"api\"}"), responses(
+/// A kind of activity, as the API spells it.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ActivityName {
+    Commit,
+    Test,
+    Deploy,
+    Api,
+}
+
+#[utoipa::path(post, path = "/api/v1/environments/{id}/activity", params(("id" = String, Path)), request_body(content = ActivityBody, description = "Optional: an empty body means {\"kind\": \"api\"}", content_type = "application/json"), responses(
     (status = 200, body = EnvironmentJson, description = "Recorded; resets the TTL where the tier allows"),
     (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn record_activity(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    payload: Option<Json<ActivityBody>>,
+    payload: axum::body::Bytes,
 ) -> Result<Json<EnvironmentJson>, ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
-    let kind = match payload.and_then(|Json(b)| b.kind).as_deref() {
-        None | Some("api") => ActivityKind::Api,
-        Some("commit") => ActivityKind::Commit,
-        Some("test") => ActivityKind::TestRun,
-        Some("deploy") => ActivityKind::Deploy,
-        Some(other) => {
-            return Err(ApiError(AppError::invalid(
-                "kind",
-                format!("unknown activity {other:?}; expected commit, test, deploy or api"),
-            )))
-        }
+    let b: ActivityBody = optional_body(&payload, "{\"kind\": \"commit\" | \"test\" | \"deploy\" | \"api\"}")?;
+    let kind = match b.kind {
+        None | Some(ActivityName::Api) => ActivityKind::Api,
+        Some(ActivityName::Commit) => ActivityKind::Commit,
+        Some(ActivityName::Test) => ActivityKind::TestRun,
+        Some(ActivityName::Deploy) => ActivityKind::Deploy,
     };
     app::ssr::environments::act(&state, &caller.meta, &id, Event::Activity(kind), "environment.activity").await?;
     Ok(Json(one(&state, &id).await?))
@@ -491,8 +779,18 @@ fn app_json(v: app::api::apps::AppView) -> AppJson {
     }
 }
 
+/// The `team` parameter, or a 422 naming what is wrong with the query.
+fn team_of(q: &Result<Query<TeamQuery>, axum::extract::rejection::QueryRejection>) -> Result<Option<&str>, ApiError> {
+    match q {
+        Ok(Query(q)) => Ok(q.team.as_deref()),
+        Err(r) => Err(ApiError(AppError::invalid("query", r.body_text()))),
+    }
+}
+
 /// Which team's app, when several teams use the slug.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 struct TeamQuery {
     team: Option<String>,
 }
@@ -501,10 +799,17 @@ struct TeamQuery {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateAppBody {
+    /// A team slug.
+    #[schema(min_length = 1)]
     team: String,
+    /// 1–40 lowercase letters, digits and dashes.
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 40)]
     slug: String,
+    /// 1–80 characters.
+    #[schema(min_length = 1, max_length = 80)]
     name: String,
     /// A local path, file://, https://, ssh:// or user@host:path.
+    #[schema(min_length = 1)]
     repository: String,
     /// Default: main.
     default_branch: Option<String>,
@@ -517,7 +822,11 @@ struct CreateAppBody {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateAppBody {
+    /// 1–80 characters.
+    #[schema(min_length = 1, max_length = 80)]
     name: Option<String>,
+    /// A local path, file://, https://, ssh:// or user@host:path.
+    #[schema(min_length = 1)]
     repository: Option<String>,
     default_branch: Option<String>,
     /// Replaces the blueprint; its `secrets` merge (a value sets one, null removes it).
@@ -565,10 +874,10 @@ async fn get_app(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-    Query(q): Query<TeamQuery>,
+    q: Result<Query<TeamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AppJson>, ApiError> {
     caller.require_scope(&state, Scope::AppsRead).await?;
-    Ok(Json(app_json(app::ssr::apps::get(&state, &caller.meta, q.team.as_deref(), &slug).await?)))
+    Ok(Json(app_json(app::ssr::apps::get(&state, &caller.meta, team_of(&q)?, &slug).await?)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/apps/{slug}", params(("slug" = String, Path), TeamQuery), request_body = UpdateAppBody, responses(
@@ -579,7 +888,7 @@ async fn update_app(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-    Query(q): Query<TeamQuery>,
+    q: Result<Query<TeamQuery>, axum::extract::rejection::QueryRejection>,
     payload: Result<Json<UpdateAppBody>, JsonRejection>,
 ) -> Result<Json<AppJson>, ApiError> {
     caller.require_scope(&state, Scope::AppsWrite).await?;
@@ -591,7 +900,7 @@ async fn update_app(
         blueprint: b.blueprint,
         archived: b.archived,
     };
-    Ok(Json(app_json(app::ssr::apps::update(&state, &caller.meta, q.team.as_deref(), &slug, patch).await?)))
+    Ok(Json(app_json(app::ssr::apps::update(&state, &caller.meta, team_of(&q)?, &slug, patch).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/apps/{slug}", params(("slug" = String, Path), TeamQuery), responses(
@@ -602,10 +911,10 @@ async fn archive_app(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-    Query(q): Query<TeamQuery>,
+    q: Result<Query<TeamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AppJson>, ApiError> {
     caller.require_scope(&state, Scope::AppsWrite).await?;
-    Ok(Json(app_json(app::ssr::apps::archive(&state, &caller.meta, q.team.as_deref(), &slug).await?)))
+    Ok(Json(app_json(app::ssr::apps::archive(&state, &caller.meta, team_of(&q)?, &slug).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/apps/{slug}/template", params(("slug" = String, Path), TeamQuery), responses(
@@ -615,8 +924,8 @@ async fn rebuild_template(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-    Query(q): Query<TeamQuery>,
+    q: Result<Query<TeamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AppJson>, ApiError> {
     caller.require_scope(&state, Scope::AppsWrite).await?;
-    Ok(Json(app_json(app::ssr::apps::rebuild_template(&state, &caller.meta, q.team.as_deref(), &slug).await?)))
+    Ok(Json(app_json(app::ssr::apps::rebuild_template(&state, &caller.meta, team_of(&q)?, &slug).await?)))
 }

@@ -78,6 +78,7 @@ pub fn approval_json(a: ApprovalItem) -> ApprovalJson {
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `pending`, `approved`, `denied`, `expired` or `cancelled`; any when absent.

@@ -47,7 +47,7 @@ pub async fn resolve_viewer(State(state): State<AppState>, session: Session, mut
         other => other,
     };
     let viewer = match user_id {
-        Ok(Some(user_id)) => match store::users::viewer(state.db.pool(), &user_id).await {
+        Ok(Some(user_id)) => match state.db.viewer(&user_id).await {
             Ok(None) => {
                 // Disabled (or gone): the session ends now, not at its expiry.
                 if let Err(err) = session.flush().await {

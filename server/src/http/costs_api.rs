@@ -40,9 +40,11 @@ pub fn router() -> Router<AppState> {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetBody {
-    /// The monthly budget in micro-dollars (from the current month on).
+    /// The monthly budget in micro-dollars (from the current month on), up to $1,000,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     amount_micros: i64,
-    /// Alert levels in percent; default `[50, 80, 100]`.
+    /// Alert levels in percent (1–1000, each once, at most 10); default `[50, 80, 100]`.
+    #[schema(min_items = 1, max_items = 10)]
     thresholds: Option<Vec<u32>>,
 }
 
@@ -65,7 +67,7 @@ pub async fn set_budget(
     payload: Result<Json<BudgetBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<BudgetJson>, ApiError> {
     caller.require_scope(&state, Scope::BudgetsWrite).await?;
-    let Json(b) = payload.map_err(|r| ApiError(AppError::invalid("body", r.body_text())))?;
+    let b = super::api_v1::body(payload)?;
     // An explicit empty list would silently mean the defaults: refuse it.
     if b.thresholds.as_ref().is_some_and(Vec::is_empty) {
         return Err(ApiError(AppError::invalid("thresholds", "give at least one level, or omit it for 50, 80, 100")));
@@ -83,6 +85,7 @@ pub async fn set_budget(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CostsQuery {
     /// `YYYY-MM` (UTC); the current month when absent.
@@ -93,6 +96,7 @@ pub struct CostsQuery {
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FocusQuery {
     /// `YYYY-MM` (UTC); the current month when absent.

@@ -38,10 +38,13 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
     let bearer = text(&header::AUTHORIZATION).is_some_and(|v| v.starts_with("Bearer "));
     let origin = text(&header::ORIGIN);
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if is_allowed(req.method(), origin, fetch_site, bearer, &state.settings.public_origin) {
+    let meta = req.extensions().get::<RequestMeta>().cloned().unwrap_or_default();
+    // An API call without a session carries no ambient credentials to forge
+    // with: the API answers it (401) rather than this check (403).
+    let anonymous_api = meta.viewer.is_none() && req.uri().path().starts_with("/api/v1/");
+    if anonymous_api || is_allowed(req.method(), origin, fetch_site, bearer, &state.settings.public_origin) {
         return next.run(req).await;
     }
-    let meta = req.extensions().get::<RequestMeta>().cloned().unwrap_or_default();
     if !super::throttle::FAILURES.allow_failure_from(meta.ip.as_deref()) {
         return super::throttle::too_many();
     }

@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WindowQuery {
     /// The window in days: 7, 30 (default), 90 or 365.

@@ -11,6 +11,8 @@ pub mod deployments_api;
 pub mod events;
 pub mod health;
 pub mod insights_api;
+pub mod metrics;
+pub mod observe;
 pub mod oidc;
 pub mod preview_access_api;
 pub mod proxy;
@@ -61,15 +63,19 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_sign_in))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin))
+        .layer(axum::middleware::from_fn(api_v1::errors_as_json))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_viewer))
         .layer(session_layer);
 
-    Router::new()
-        .merge(health::router())
-        .merge(assets::router(&state.leptos_options))
+    let mut open = Router::new().merge(health::router());
+    if let Some(token) = &config.metrics.token {
+        open = open.merge(metrics::router(token.clone()));
+    }
+    open.merge(assets::router(&state.leptos_options))
         .merge(pages)
         .layer(axum::middleware::from_fn(assets::cache_control))
         .layer(axum::middleware::from_fn_with_state(https, security_headers::add))
+        .layer(axum::middleware::from_fn(observe::layer))
         // Outermost: preview hosts go straight to their environment.
         .layer(axum::middleware::from_fn_with_state((state.clone(), proxy), proxy::route))
         .with_state(state)

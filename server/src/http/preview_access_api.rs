@@ -111,9 +111,11 @@ fn link_json(l: ShareLink, url: Option<String>) -> ShareLinkJson {
 #[serde(deny_unknown_fields)]
 pub struct NewShareLink {
     /// 1 to 720 hours.
+    #[schema(minimum = 1, maximum = 720)]
     expires_in_hours: i64,
-    /// Who it is for (shown to the team).
+    /// Who it is for (shown to the team): one line, at most 200 characters.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     note: String,
 }
 

@@ -60,6 +60,12 @@ impl Mailer {
             return Ok(false);
         };
         let sent = self.send(&due).await;
+        let outcome = match &sent {
+            Sent::Sent => "delivered",
+            Sent::Retry { .. } => "retry",
+            _ => "refused",
+        };
+        metrics::counter!("eod_notification_deliveries_total", "channel" => "email", "outcome" => outcome).increment(1);
         match &sent {
             Sent::Sent => tracing::debug!(email = %due.id, "e-mail sent"),
             // The outcome names no address and no credential.

@@ -58,6 +58,13 @@ impl Outbox {
             return Ok(false);
         };
         let sent = self.send(&due).await;
+        let outcome = match &sent {
+            Sent::Delivered { .. } => "delivered",
+            Sent::Retry { .. } => "retry",
+            _ => "refused",
+        };
+        metrics::counter!("eod_notification_deliveries_total", "channel" => due.kind.clone(), "outcome" => outcome)
+            .increment(1);
         match &sent {
             Sent::Delivered { status } => tracing::debug!(delivery = %due.id, status, "delivered"),
             other => tracing::info!(delivery = %due.id, outcome = ?other, "delivery not done"),

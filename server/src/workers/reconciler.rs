@@ -17,8 +17,13 @@ use app::ssr::{deployments, environments, Db, PortalSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 const LEASE_MS: i64 = 30_000;
+/// Jobs one replica runs at once. Builds, process starts and teardowns wait
+/// on the system more than on the CPU, so several overlap; bounded so a
+/// burst cannot take every database connection (16 by default).
+const JOBS_AT_ONCE: usize = 8;
 
 /// How a job step went wrong.
 enum Step {
@@ -56,40 +61,68 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
+    /// Runs jobs until the process ends: up to `JOBS_AT_ONCE` at a time,
+    /// claimed in batches (one query for many), a free slot refilled as soon
+    /// as a job ends.
     pub async fn run(self) {
+        let me = Arc::new(self);
+        let mut running = tokio::task::JoinSet::new();
         let mut last_sweep = 0;
+        let mut last_housekeeping = 0;
         loop {
-            match self.step().await {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(err) => tracing::error!(error = %err, "reconciler pass failed"),
+            let free = JOBS_AT_ONCE.saturating_sub(running.len());
+            if free > 0 {
+                match me.claim(free as i64).await {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            let me = me.clone();
+                            running.spawn(async move { me.run_job(job).await });
+                        }
+                    }
+                    Err(err) => tracing::error!(error = %err, "claiming jobs failed"),
+                }
             }
-            if let Err(err) = self.retire_closed_windows().await {
-                tracing::error!(error = %err, "retiring kept colours failed");
+            if now_ms() - last_housekeeping > 500 {
+                last_housekeeping = now_ms();
+                if let Err(err) = me.retire_closed_windows().await {
+                    tracing::error!(error = %err, "retiring kept colours failed");
+                }
             }
             if now_ms() - last_sweep > 60_000 {
                 last_sweep = now_ms();
-                if let Err(err) = self.sweep_orphans().await {
+                if let Err(err) = me.sweep_orphans().await {
                     tracing::error!(error = %err, "orphan sweep failed");
                 }
             }
             tokio::select! {
-                _ = self.work.notified() => {}
+                // A job ended: its slot is free.
+                Some(ended) = running.join_next(), if !running.is_empty() => {
+                    if let Ok(Err(err)) = ended {
+                        tracing::error!(error = %err, "reconciler job failed");
+                    }
+                }
+                _ = me.work.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
         }
     }
 
-    /// Claims and runs one job; false when none was runnable.
-    pub async fn step(&self) -> Result<bool, String> {
+    async fn claim(&self, limit: i64) -> Result<Vec<Job>, String> {
         let now = now_ms();
-        let pool = self.db.pool();
-        let Some(job) = store::jobs::claim(pool, self.db.engine(), &self.worker_id, now, now + LEASE_MS)
+        store::jobs::claim_batch(self.db.pool(), self.db.engine(), &self.worker_id, now, now + LEASE_MS, limit)
             .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(false);
-        };
+            .map_err(|e| e.to_string())
+    }
+
+    async fn run_job(&self, job: Job) -> Result<bool, String> {
+        // Logged under the id of the request that enqueued it, if any.
+        let span = tracing::info_span!("job", job = %job.id, kind = %job.kind, request_id = %job.request_id().unwrap_or_default());
+        self.run_claimed(job).instrument(span).await
+    }
+
+    /// Runs a claimed job to its outcome: finished, given up, or retried later.
+    async fn run_claimed(&self, job: Job) -> Result<bool, String> {
+        let pool = self.db.pool();
         // Heartbeat while the step runs so a slow provision keeps its lease.
         let beat = {
             let (db, id, worker) = (self.db.clone(), job.id.clone(), self.worker_id.clone());
@@ -102,11 +135,17 @@ impl Reconciler {
                 }
             })
         };
+        let started = now_ms();
         let outcome = self.handle(&job).await;
         beat.abort();
         match outcome {
             Ok(()) => {
                 store::jobs::finish(pool, &job.id, &self.worker_id, now_ms()).await.map_err(|e| e.to_string())?;
+                tracing::info!(
+                    env = job.environment_id.as_deref().unwrap_or(""),
+                    ms = now_ms() - started,
+                    "job finished"
+                );
             }
             Err(step) if step.ends(&job) => {
                 let reason = step.reason();

@@ -62,23 +62,54 @@ pub async fn run(
         }
         match pools::refill(&db, &settings, sources.as_deref()).await {
             Ok(0) => {}
-            Ok(_) => work.notify_one(),
+            Ok(n) => {
+                metrics::counter!("eod_pool_refills_total").increment(n as u64);
+                work.notify_one()
+            }
             Err(err) => tracing::error!(error = %err, "pool refill failed"),
         }
         tokio::time::sleep(every).await;
     }
 }
 
-/// One pass; returns how many environments were checked.
+/// Environments read per query of a pass.
+const TICK_BATCH: i64 = 500;
+/// Ticks written at once: each is its own short transaction (PostgreSQL
+/// runs them side by side; SQLite queues them for its one writer).
+const TICKS_AT_ONCE: usize = 8;
+/// Batches per pass at most (the next pass goes on).
+const MAX_BATCHES: usize = 40;
+
+/// One pass over everything due; returns how many environments were checked.
 pub async fn pass(db: &Db, settings: &PortalSettings) -> Result<usize, String> {
+    use futures_util::StreamExt;
     let tiers = &settings.tiers;
-    // Each write stores when its timers next matter, so this reads only what is due.
-    let due = store::environments::due_for_tick(db.pool(), now_ms(), 500).await.map_err(|e| e.to_string())?;
     let mut checked = 0;
-    for id in due {
-        match environments::system_event(db, tiers, &id, Event::Tick, "environment.timer").await {
-            Ok(_) => checked += 1,
-            Err(err) => tracing::warn!(env = %id, error = %err, "timer"),
+    // Bounded: an environment whose timer stays due cannot keep a pass going.
+    for _ in 0..MAX_BATCHES {
+        // Each write stores when its timers next matter, so this reads only what is due.
+        let due =
+            store::environments::due_for_tick(db.pool(), now_ms(), TICK_BATCH).await.map_err(|e| e.to_string())?;
+        let full = due.len() as i64 == TICK_BATCH;
+        let ticked: Vec<bool> = futures_util::stream::iter(due)
+            .map(|id| async move {
+                match environments::system_event(db, tiers, &id, Event::Tick, "environment.timer").await {
+                    Ok(_) => true,
+                    Err(err) => {
+                        tracing::warn!(env = %id, error = %err, "timer");
+                        false
+                    }
+                }
+            })
+            .buffer_unordered(TICKS_AT_ONCE)
+            .collect()
+            .await;
+        let done = ticked.iter().filter(|t| **t).count();
+        checked += done;
+        // A full batch means more may be due now; a batch that moved nothing
+        // (every tick failed) waits for the next pass instead of spinning.
+        if !full || done == 0 {
+            break;
         }
     }
     Ok(checked)

@@ -315,70 +315,162 @@ pub async fn pool_members<'c>(ex: impl Exec<'c>, app_id: &str, tier: &str) -> sq
     .await
 }
 
-/// One page of the environments the viewer may see, filtered, searched and
-/// sorted as asked, with the total number that match.
+/// One page of the list: its rows in order, the total that match (when
+/// asked for) and the keys of the pages either side, if there are any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    pub rows: Vec<Listed>,
+    pub total: Option<i64>,
+    /// The key to pass as `before` for the previous page.
+    pub prev: Option<String>,
+    /// The key to pass as `after` for the next page.
+    pub next: Option<String>,
+}
+
+/// A value bound to a numbered placeholder.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// One page of at most `limit` environments the viewer may see, filtered,
+/// searched and sorted as asked, from the query's keyset boundary on; with
+/// the total that match if `count` (the API does not need it).
 pub async fn list_page(
     pool: &sqlx::AnyPool,
     viewer: &Viewer,
     q: &crate::domain::listing::ListQuery,
-) -> sqlx::Result<(Vec<Listed>, i64)> {
-    use crate::domain::listing::{Sort, PAGE_SIZE};
+    limit: i64,
+    count: bool,
+) -> sqlx::Result<Page> {
+    use crate::domain::listing::{row_key, KeyValue, Sort};
     // Placeholders are numbered as conditions are added; values bound in order.
-    let mut binds: Vec<String> = vec![];
-    let cond = |sql: &str, value: String, binds: &mut Vec<String>| {
+    let mut binds: Vec<Bind> = vec![];
+    let bind = |value: Bind, binds: &mut Vec<Bind>| {
         binds.push(value);
-        sql.replace('?', &format!("${}", binds.len()))
+        format!("${}", binds.len())
     };
     let mut clauses = vec!["e.pooled = 0".to_string()];
     if !viewer.is_platform_admin {
-        clauses.push(cond(
-            "e.team_id IN (SELECT m.team_id FROM memberships m WHERE m.user_id = ?)",
-            viewer.user_id.clone(),
-            &mut binds,
-        ));
+        let p = bind(Bind::Text(viewer.user_id.clone()), &mut binds);
+        clauses.push(format!("e.team_id IN (SELECT m.team_id FROM memberships m WHERE m.user_id = {p})"));
     }
     match q.state {
-        Some(s) => clauses.push(cond("e.state = ?", s.as_str().into(), &mut binds)),
+        Some(s) => clauses.push(format!("e.state = {}", bind(Bind::Text(s.as_str().into()), &mut binds))),
         None => clauses.push("e.state <> 'destroyed'".into()),
     }
     if let Some(team) = &q.team {
-        clauses.push(cond("t.slug = ?", team.clone(), &mut binds));
+        clauses.push(format!("t.slug = {}", bind(Bind::Text(team.clone()), &mut binds)));
     }
     if let Some(app) = &q.app {
-        clauses.push(cond("a.slug = ?", app.clone(), &mut binds));
+        clauses.push(format!("a.slug = {}", bind(Bind::Text(app.clone()), &mut binds)));
     }
     if let Some(tier) = q.tier {
-        clauses.push(cond("e.tier = ?", tier.as_str().into(), &mut binds));
+        clauses.push(format!("e.tier = {}", bind(Bind::Text(tier.as_str().into()), &mut binds)));
     }
     if let Some(pattern) = q.like_pattern() {
-        binds.push(pattern);
-        let n = binds.len();
-        clauses.push(format!("(e.name LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(e.git_ref, '')) LIKE ${n} ESCAPE '\\')"));
+        let n = bind(Bind::Text(pattern), &mut binds);
+        clauses.push(format!("(e.name LIKE {n} ESCAPE '\\' OR LOWER(COALESCE(e.git_ref, '')) LIKE {n} ESCAPE '\\')"));
     }
     let filter = clauses.join(" AND ");
-    let order = match q.sort {
-        Sort::Newest => "e.created_at DESC, e.id DESC",
-        Sort::Oldest => "e.created_at ASC, e.id ASC",
-        Sort::Expiry => "CASE WHEN e.expires_at IS NULL THEN 1 ELSE 0 END, e.expires_at ASC, e.id",
-        Sort::Name => "e.name ASC",
-    };
-    // The joins only matter to the count when filtering by team or app slug.
-    let joins = if q.team.is_some() || q.app.is_some() {
-        "JOIN apps a ON a.id = e.app_id JOIN teams t ON t.id = e.team_id"
+    let total = if count {
+        // The joins only matter to the count when filtering by team or app slug.
+        let joins = if q.team.is_some() || q.app.is_some() {
+            "JOIN apps a ON a.id = e.app_id JOIN teams t ON t.id = e.team_id"
+        } else {
+            ""
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM environments e {joins} WHERE {filter}");
+        let mut query = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            query = match b {
+                Bind::Text(v) => query.bind(v.clone()),
+                Bind::Int(v) => query.bind(*v),
+            };
+        }
+        Some(query.fetch_one(pool).await?)
     } else {
-        ""
+        None
     };
-    let count_sql = format!("SELECT COUNT(*) FROM environments e {joins} WHERE {filter}");
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-    for b in &binds {
-        count = count.bind(b.clone());
+
+    // The page's boundary: rows strictly after (or before) the key's row in
+    // the sort's order, the id breaking ties. Going backwards reads the
+    // reversed order and turns the rows round.
+    let keyset = q.keyset();
+    let backwards = keyset.as_ref().is_some_and(|k| k.before);
+    let mut page_clauses = vec![filter];
+    if let Some(k) = &keyset {
+        let id = bind(Bind::Text(k.id.clone()), &mut binds);
+        // Whether the wanted rows sort after the key's row.
+        let forward = !k.before;
+        let cond = match (q.sort, &k.value) {
+            (Sort::Newest | Sort::Oldest, KeyValue::Int(at)) => {
+                let v = bind(Bind::Int(*at), &mut binds);
+                let op = if (q.sort == Sort::Newest) == forward { "<" } else { ">" };
+                format!("(e.created_at {op} {v} OR (e.created_at = {v} AND e.id {op} {id}))")
+            }
+            (Sort::Name, KeyValue::Text(name)) => {
+                let v = bind(Bind::Text(name.clone()), &mut binds);
+                let op = if forward { ">" } else { "<" };
+                format!("(e.name {op} {v} OR (e.name = {v} AND e.id {op} {id}))")
+            }
+            // Expiry: soonest first, no expiry last.
+            (Sort::Expiry, KeyValue::Int(at)) => {
+                let v = bind(Bind::Int(*at), &mut binds);
+                if forward {
+                    format!("(e.expires_at IS NULL OR e.expires_at > {v} OR (e.expires_at = {v} AND e.id > {id}))")
+                } else {
+                    format!("(e.expires_at < {v} OR (e.expires_at = {v} AND e.id < {id}))")
+                }
+            }
+            (Sort::Expiry, KeyValue::Null) => {
+                if forward {
+                    format!("(e.expires_at IS NULL AND e.id > {id})")
+                } else {
+                    format!("(e.expires_at IS NOT NULL OR e.id < {id})")
+                }
+            }
+            // `keyset()` only parses keys of the query's sort.
+            _ => "1 = 1".to_string(),
+        };
+        page_clauses.push(cond);
     }
-    let total = count.fetch_one(pool).await?;
-    let page_sql =
-        format!("{LISTED_SELECT} WHERE {filter} ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {}", q.page * PAGE_SIZE);
-    let mut rows = sqlx::query_as::<_, Listed>(&page_sql);
+    let order = match (q.sort, backwards) {
+        (Sort::Newest, false) | (Sort::Oldest, true) => "e.created_at DESC, e.id DESC",
+        (Sort::Oldest, false) | (Sort::Newest, true) => "e.created_at ASC, e.id ASC",
+        (Sort::Expiry, false) => "CASE WHEN e.expires_at IS NULL THEN 1 ELSE 0 END, e.expires_at ASC, e.id ASC",
+        (Sort::Expiry, true) => "CASE WHEN e.expires_at IS NULL THEN 1 ELSE 0 END DESC, e.expires_at DESC, e.id DESC",
+        (Sort::Name, false) => "e.name ASC, e.id ASC",
+        (Sort::Name, true) => "e.name DESC, e.id DESC",
+    };
+    let page_sql = format!("{LISTED_SELECT} WHERE {} ORDER BY {order} LIMIT {}", page_clauses.join(" AND "), limit + 1);
+    let mut query = sqlx::query_as::<_, Listed>(&page_sql);
     for b in &binds {
-        rows = rows.bind(b.clone());
+        query = match b {
+            Bind::Text(v) => query.bind(v.clone()),
+            Bind::Int(v) => query.bind(*v),
+        };
     }
-    Ok((rows.fetch_all(pool).await?, total))
+    let mut rows = query.fetch_all(pool).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if backwards {
+        if !more {
+            // Back at the beginning: show the whole first page.
+            return Box::pin(list_page(pool, viewer, &q.first_page(), limit, count)).await;
+        }
+        rows.reverse();
+    }
+    let key = |r: &Listed| row_key(q.sort, &r.id, &r.name, r.created_at, r.expires_at);
+    let (has_prev, has_next) = match &keyset {
+        None => (false, more),
+        Some(k) if k.before => (true, true),
+        Some(_) => (true, more),
+    };
+    Ok(Page {
+        prev: if has_prev { rows.first().map(key).or_else(|| q.after.clone()) } else { None },
+        next: if has_next { rows.last().map(key) } else { None },
+        rows,
+        total,
+    })
 }

@@ -30,17 +30,31 @@ pub async fn enqueue<'c>(
     environment_id: Option<&str>,
     run_at: i64,
 ) -> sqlx::Result<()> {
+    // The request that caused the job, so the worker logs under its id.
+    let payload = match crate::ssr::request_id::current() {
+        Some(request_id) => serde_json::json!({ "request_id": request_id }).to_string(),
+        None => "{}".to_string(),
+    };
     sqlx::query(
         "INSERT INTO jobs (id, kind, environment_id, payload, run_at, attempts, max_attempts, created_at)
-         VALUES ($1, $2, $3, '{}', $4, 0, 5, $4)",
+         VALUES ($1, $2, $3, $4, $5, 0, 5, $5)",
     )
     .bind(id)
     .bind(kind)
     .bind(environment_id)
+    .bind(payload)
     .bind(run_at)
     .execute(ex)
     .await?;
     Ok(())
+}
+
+impl Job {
+    /// The id of the request that enqueued this job, if one did.
+    pub fn request_id(&self) -> Option<String> {
+        let payload: serde_json::Value = serde_json::from_str(&self.payload).ok()?;
+        payload.get("request_id")?.as_str().map(str::to_string)
+    }
 }
 
 /// Claims the next runnable job for `worker` until `lease_until`. On
@@ -65,6 +79,37 @@ pub async fn claim<'c>(
          RETURNING {COLUMNS}"
     );
     sqlx::query_as(&sql).bind(worker).bind(lease_until).bind(now).fetch_optional(ex).await
+}
+
+/// Claims up to `limit` runnable jobs for `worker` at once, at most one per
+/// environment, and none of an environment whose job another worker holds:
+/// an environment's jobs run one at a time, in order, wherever they run.
+pub async fn claim_batch<'c>(
+    ex: impl Exec<'c>,
+    engine: Engine,
+    worker: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Job>> {
+    let lock = match engine {
+        Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+        Engine::Sqlite => "",
+    };
+    // The earliest runnable job of each environment (jobs without one are
+    // their own group); SKIP LOCKED lets replicas claim side by side.
+    let sql = format!(
+        "UPDATE jobs SET locked_by = $1, lease_until = $2, attempts = attempts + 1
+         WHERE id IN (SELECT j.id FROM jobs j
+                      WHERE j.finished_at IS NULL AND j.run_at <= $3 AND (j.lease_until IS NULL OR j.lease_until < $3)
+                        AND NOT EXISTS (SELECT 1 FROM jobs k
+                                        WHERE k.environment_id = j.environment_id AND k.id <> j.id AND k.finished_at IS NULL
+                                          AND ((k.lease_until IS NOT NULL AND k.lease_until >= $3)
+                                               OR (k.run_at, k.id) < (j.run_at, j.id)))
+                      ORDER BY j.run_at, j.id LIMIT {limit} {lock})
+         RETURNING {COLUMNS}"
+    );
+    sqlx::query_as(&sql).bind(worker).bind(lease_until).bind(now).fetch_all(ex).await
 }
 
 /// Extends a held lease (heartbeat); false if another worker took the job.

@@ -40,17 +40,18 @@ pub async fn insert<'c>(ex: impl Exec<'c>, w: &Wait) -> sqlx::Result<()> {
 
 /// Ends an open wait at `now` (no-op for environments nobody waited for,
 /// and for a wait already ended).
-pub async fn mark_ready<'c>(ex: impl Exec<'c>, environment_id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
+/// Ends an environment's open wait; its length (ms) and path if one was open.
+pub async fn mark_ready<'c>(ex: impl Exec<'c>, environment_id: &str, now: i64) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query_as(
         "UPDATE provision_waits SET ready_at = $1,
              wait_ms = CASE WHEN $1 > requested_at THEN $1 - requested_at ELSE 0 END
-         WHERE environment_id = $2 AND ready_at IS NULL",
+         WHERE environment_id = $2 AND ready_at IS NULL
+         RETURNING wait_ms, path",
     )
     .bind(now)
     .bind(environment_id)
-    .execute(ex)
-    .await?;
-    Ok(())
+    .fetch_optional(ex)
+    .await
 }
 
 /// One environment's measured wait: (wait in ms once ready, path, trigger, demo).
