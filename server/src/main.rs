@@ -75,6 +75,10 @@ enum TokenCommand {
     },
 }
 
+/// See the dependency's note in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Everything the portal creates (database, keys, records, checkouts

@@ -90,18 +90,31 @@ async fn list_environments_inner(query: ListQuery) -> Result<EnvironmentList, Ap
     let viewer = require_viewer()?;
     let state = app_state()?;
     let pool = state.db.pool();
-    let page = store::environments::list_page(pool, &viewer, &query, crate::domain::listing::PAGE_SIZE, true)
+    let page = store::environments::list_page(pool, &viewer, &query, crate::domain::listing::PAGE_SIZE, false)
         .await
         .map_err(internal("listing environments"))?;
+    // Counts are shared by everyone who sees the same: a platform admin sees all.
+    let scope = if viewer.is_platform_admin { "*" } else { viewer.user_id.as_str() };
+    let filters = (query.state, &query.team, &query.app, query.tier, &query.search);
+    let total = state
+        .db
+        .recent_count(
+            format!("matching|{scope}|{filters:?}"),
+            store::environments::count_matching(pool, &viewer, &query),
+        )
+        .await
+        .map_err(internal("counting environments"))?;
     let rows = page.rows.into_iter().map(|e| parse_row(e, &state)).collect::<Result<Vec<_>, AppError>>()?;
     let (teams, apps) = visible_teams_and_apps(&viewer).await?;
-    let unhealthy = store::environments::count_unhealthy(pool, &viewer)
+    let unhealthy = state
+        .db
+        .recent_count(format!("unhealthy|{scope}"), store::environments::count_unhealthy(pool, &viewer))
         .await
         .map_err(internal("counting unhealthy environments"))?;
     Ok(EnvironmentList {
         now: now_ms(),
         rows,
-        total: page.total.unwrap_or_default(),
+        total,
         prev: page.prev.map(|k| query.first_page().with_cursor(None, Some(k))),
         next: page.next.map(|k| query.first_page().with_cursor(Some(k), None)),
         unhealthy,

@@ -54,6 +54,9 @@ pub struct Db {
     /// approver group), by user id: (read at, viewer), for `VIEWER_MS`,
     /// forgotten when this replica changes a user or a membership.
     viewers: Memo<std::collections::HashMap<String, Stamped<Viewer>>>,
+    /// The Environments page's counts (matching a filter, unhealthy) by what
+    /// they count: (counted at, count), for `COUNT_MS`.
+    counts: Memo<std::collections::HashMap<String, Stamped<i64>>>,
 }
 
 /// Every team and app (a hundred of each is a few kilobytes).
@@ -72,6 +75,12 @@ pub const CATALOG_MS: u64 = 2_000;
 /// How long a user disabled or a role changed on another replica may take
 /// to apply here (on this replica it applies at once).
 pub const VIEWER_MS: u64 = 2_000;
+
+/// How old a count shown on the Environments page may be: counting 10,000
+/// rows on every view was most of a page's database time. The change feed
+/// forgets the counts whenever an environment changes, so this bounds only
+/// what the feed has not seen yet.
+pub const COUNT_MS: u64 = 2_000;
 
 /// How stale the budget headlines' spend may be: money accrues by the
 /// minute, and pricing a month of intervals on every page view cost more
@@ -130,6 +139,7 @@ impl Db {
             headline_report: Default::default(),
             catalog: Default::default(),
             viewers: Default::default(),
+            counts: Default::default(),
         })
     }
 
@@ -297,6 +307,35 @@ impl Db {
             };
         }
         Ok(viewer)
+    }
+
+    /// The count `key` names, counted by `count` at most `COUNT_MS` ago.
+    pub async fn recent_count<F>(&self, key: String, count: F) -> sqlx::Result<i64>
+    where
+        F: std::future::Future<Output = sqlx::Result<i64>>,
+    {
+        let fresh = |at: &std::time::Instant| at.elapsed() < std::time::Duration::from_millis(COUNT_MS);
+        if let Ok(counts) = self.counts.lock() {
+            if let Some((_, n)) = counts.get(&key).filter(|(at, _)| fresh(at)) {
+                return Ok(*n);
+            }
+        }
+        let counted_at = std::time::Instant::now();
+        let n = count.await?;
+        if let Ok(mut counts) = self.counts.lock() {
+            if counts.len() >= 10_000 {
+                counts.retain(|_, (at, _)| fresh(at));
+            }
+            counts.insert(key, (counted_at, n));
+        }
+        Ok(n)
+    }
+
+    /// Forgets every count (environments changed).
+    pub fn forget_counts(&self) {
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.clear();
+        }
     }
 
     /// Forgets every cached viewer (this replica changed a user or a membership).

@@ -118,6 +118,11 @@ impl Changes {
                 break;
             }
         }
+        if !fresh.is_empty() {
+            // Counts on pages change with environments: recount before the
+            // pages this wakes ask again.
+            db.forget_counts();
+        }
         for (_, at, action, env_id, name, team_id, owner_id, state, warned_at) in fresh {
             let (Some(env_id), Some(name), Some(team_id), Some(state)) = (env_id, name, team_id, state) else {
                 continue; // not an environment's event

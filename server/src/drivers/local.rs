@@ -137,7 +137,24 @@ pub struct LocalDriver {
     /// Environments' databases on PostgreSQL instead of SQLite copies.
     pg: Option<PgDatabases>,
     isolation: Option<Isolation>,
+    /// The last scan of /proc for teardowns: (when, what runs). Reading
+    /// every process's environment per teardown made expiring N
+    /// environments cost N scans of N processes.
+    teardown_scan: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<Running>>)>>,
 }
+
+/// A process as a teardown sees it: its uid and the environment its
+/// marker names (if any).
+struct Running {
+    pid: i32,
+    uid: Option<u32>,
+    env: Option<String>,
+}
+
+/// How old a /proc scan a teardown may use: an environment being torn down
+/// started its processes long before, and the orphan sweep stops anything
+/// that slips past.
+const TEARDOWN_SCAN_MS: u64 = 1_000;
 
 impl LocalDriver {
     pub fn new(
@@ -154,7 +171,7 @@ impl LocalDriver {
             .build()
             .expect("HTTP client");
         let pg = env_database_url.map(|url| PgDatabases::new(url, &root));
-        LocalDriver { root, git, http, pg, isolation }
+        LocalDriver { root, git, http, pg, isolation, teardown_scan: std::sync::Mutex::new(None) }
     }
 
     /// The workload's own directory (its checkouts, home and database).
@@ -287,6 +304,51 @@ impl LocalDriver {
             pids.sort_unstable();
             pids.dedup();
         }
+        self.stop_pids(pids, &keep).await;
+    }
+
+    /// What a teardown stops: the environment's processes by marker or,
+    /// isolated, by uid, from a scan at most `TEARDOWN_SCAN_MS` old.
+    async fn stop_for_teardown(&self, id: &str) {
+        let scan = self.recent_scan().await;
+        let marker = format!("EOD_ENV_ROOT={}", self.root.display());
+        let uid = self.isolation.map(|iso| iso.uid_of(id));
+        let pids = scan
+            .iter()
+            .filter(|p| {
+                let marked = p.env.as_deref() == Some(id) && self.isolation.is_none_or(|_| p.uid == uid);
+                marked || (uid.is_some() && p.uid == uid)
+            })
+            .map(|p| p.pid)
+            // The scan may be a second old: a pid is signalled only if it is
+            // still this environment's now (not reused by another process).
+            .filter(|pid| match uid {
+                Some(uid) => alive(*pid) && process_uid(*pid) == Some(uid),
+                None => alive(*pid) && marked_for(*pid, &marker, id),
+            })
+            .collect();
+        self.stop_pids(pids, &[]).await;
+    }
+
+    async fn recent_scan(&self) -> std::sync::Arc<Vec<Running>> {
+        if let Ok(last) = self.teardown_scan.lock() {
+            if let Some((at, scan)) = last.as_ref() {
+                if at.elapsed() < Duration::from_millis(TEARDOWN_SCAN_MS) {
+                    return scan.clone();
+                }
+            }
+        }
+        let marker = format!("EOD_ENV_ROOT={}", self.root.display());
+        let at = std::time::Instant::now();
+        let scan = tokio::task::spawn_blocking(move || scan_processes(&marker)).await.unwrap_or_default();
+        let scan = std::sync::Arc::new(scan);
+        if let Ok(mut last) = self.teardown_scan.lock() {
+            *last = Some((at, scan.clone()));
+        }
+        scan
+    }
+
+    async fn stop_pids(&self, mut pids: Vec<i32>, keep: &[Option<i32>]) {
         pids.retain(|pid| !keep.contains(&process_group(*pid)));
         for pid in &pids {
             let _ = killpg(Pid::from_raw(*pid), Signal::SIGTERM);
@@ -902,6 +964,34 @@ async fn copy_no_follow(src: &Path, dest: &Path) -> Result<(), DriverError> {
 }
 
 /// Every live process running as `uid`.
+/// Every process with its uid and the environment id its marker (`marker`,
+/// then `EOD_ENV_ID=`) names, in one pass over /proc.
+fn scan_processes(marker: &str) -> Vec<Running> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return vec![] };
+    let mut found = vec![];
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let env = std::fs::read(entry.path().join("environ")).ok().and_then(|environ| {
+            let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+            if !vars.contains(&marker.as_bytes()) {
+                return None;
+            }
+            let id = vars.iter().find_map(|v| v.strip_prefix(b"EOD_ENV_ID="))?;
+            Some(String::from_utf8_lossy(id).into_owned()).filter(|id| is_portal_id(id))
+        });
+        found.push(Running { pid, uid: process_uid(pid), env });
+    }
+    found
+}
+
+/// Whether process `pid` carries `marker` and names environment `id`.
+fn marked_for(pid: i32, marker: &str, id: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+    let named = format!("EOD_ENV_ID={id}");
+    vars.contains(&marker.as_bytes()) && vars.contains(&named.as_bytes())
+}
+
 fn processes_of_uid(uid: u32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return vec![] };
     entries
@@ -997,7 +1087,7 @@ impl Driver for LocalDriver {
         if !is_portal_id(id) {
             return Ok(());
         }
-        self.stop(id, &[]).await;
+        self.stop_for_teardown(id).await;
         if let Some(pg) = &self.pg {
             pg.drop_env(id).await?;
         }

@@ -333,17 +333,9 @@ enum Bind {
     Int(i64),
 }
 
-/// One page of at most `limit` environments the viewer may see, filtered,
-/// searched and sorted as asked, from the query's keyset boundary on; with
-/// the total that match if `count` (the API does not need it).
-pub async fn list_page(
-    pool: &sqlx::AnyPool,
-    viewer: &Viewer,
-    q: &crate::domain::listing::ListQuery,
-    limit: i64,
-    count: bool,
-) -> sqlx::Result<Page> {
-    use crate::domain::listing::{row_key, KeyValue, Sort};
+/// The conditions (over `e`, `a` and `t`) that pick what the viewer may see
+/// and the query asks for, and the values bound to their placeholders.
+fn filter_of(viewer: &Viewer, q: &crate::domain::listing::ListQuery) -> (String, Vec<Bind>) {
     // Placeholders are numbered as conditions are added; values bound in order.
     let mut binds: Vec<Bind> = vec![];
     let bind = |value: Bind, binds: &mut Vec<Bind>| {
@@ -372,26 +364,50 @@ pub async fn list_page(
         let n = bind(Bind::Text(pattern), &mut binds);
         clauses.push(format!("(e.name LIKE {n} ESCAPE '\\' OR LOWER(COALESCE(e.git_ref, '')) LIKE {n} ESCAPE '\\')"));
     }
-    let filter = clauses.join(" AND ");
-    let total = if count {
-        // The joins only matter to the count when filtering by team or app slug.
-        let joins = if q.team.is_some() || q.app.is_some() {
-            "JOIN apps a ON a.id = e.app_id JOIN teams t ON t.id = e.team_id"
-        } else {
-            ""
-        };
-        let count_sql = format!("SELECT COUNT(*) FROM environments e {joins} WHERE {filter}");
-        let mut query = sqlx::query_scalar::<_, i64>(&count_sql);
-        for b in &binds {
-            query = match b {
-                Bind::Text(v) => query.bind(v.clone()),
-                Bind::Int(v) => query.bind(*v),
-            };
-        }
-        Some(query.fetch_one(pool).await?)
+    (clauses.join(" AND "), binds)
+}
+
+/// How many environments the viewer may see match the query's filters.
+pub async fn count_matching(
+    pool: &sqlx::AnyPool,
+    viewer: &Viewer,
+    q: &crate::domain::listing::ListQuery,
+) -> sqlx::Result<i64> {
+    let (filter, binds) = filter_of(viewer, q);
+    // The joins only matter to the count when filtering by team or app slug.
+    let joins = if q.team.is_some() || q.app.is_some() {
+        "JOIN apps a ON a.id = e.app_id JOIN teams t ON t.id = e.team_id"
     } else {
-        None
+        ""
     };
+    let count_sql = format!("SELECT COUNT(*) FROM environments e {joins} WHERE {filter}");
+    let mut query = sqlx::query_scalar::<_, i64>(&count_sql);
+    for b in &binds {
+        query = match b {
+            Bind::Text(v) => query.bind(v.clone()),
+            Bind::Int(v) => query.bind(*v),
+        };
+    }
+    query.fetch_one(pool).await
+}
+
+/// One page of at most `limit` environments the viewer may see, filtered,
+/// searched and sorted as asked, from the query's keyset boundary on; with
+/// the total that match if `count` (the API does not need it).
+pub async fn list_page(
+    pool: &sqlx::AnyPool,
+    viewer: &Viewer,
+    q: &crate::domain::listing::ListQuery,
+    limit: i64,
+    count: bool,
+) -> sqlx::Result<Page> {
+    use crate::domain::listing::{row_key, KeyValue, Sort};
+    let (filter, mut binds) = filter_of(viewer, q);
+    let bind = |value: Bind, binds: &mut Vec<Bind>| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    let total = if count { Some(count_matching(pool, viewer, q).await?) } else { None };
 
     // The page's boundary: rows strictly after (or before) the key's row in
     // the sort's order, the id breaking ties. Going backwards reads the
