@@ -658,14 +658,28 @@ fn parse_public_url(v: &str) -> Option<PublicUrl> {
 
 pub fn redact_password(url: &str) -> String {
     // scheme://user:password@host… → scheme://user:***@host…
+    let mut out = url.to_string();
     if let Some((scheme, rest)) = url.split_once("://") {
         if let Some((creds, host)) = rest.split_once('@') {
             if let Some((user, _)) = creds.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
+                out = format!("{scheme}://{user}:***@{host}");
             }
         }
     }
-    url.to_string()
+    // …?password=secret&… (libpq and sqlx take it there too) → password=***
+    match out.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => out,
+    }
 }
 
 #[cfg(test)]
@@ -706,6 +720,10 @@ mod tests {
     #[test]
     fn passwords_are_redacted_for_display() {
         assert_eq!(redact_password("postgres://eod:s3cret@db:5432/eod"), "postgres://eod:***@db:5432/eod");
+        assert_eq!(
+            redact_password("postgres://eod@db/eod?sslmode=require&password=s3cret"),
+            "postgres://eod@db/eod?sslmode=require&password=***"
+        );
         assert_eq!(redact_password("sqlite:./data/eod.db"), "sqlite:./data/eod.db");
     }
 

@@ -739,6 +739,16 @@ async fn the_api_keeps_its_documented_error_contract() {
     expect_error(p.send(req("GET", "/api/v1/environments?tier=huge", b, None, "")).await, 422).await;
     expect_error(p.send(req("GET", "/api/v1/environments?cursor=nope", b, None, "")).await, 422).await;
     expect_error(p.send(req("GET", "/api/v1/environments?zzz=1", b, None, "")).await, 422).await;
+    let (_, body) = expect_error(p.send(req("GET", "/api/v1/environments?team=nosuch", b, None, "")).await, 422).await;
+    assert_eq!(body["error"]["field"], "team");
+    expect_error(p.send(req("GET", "/api/v1/environments?app=nosuch", b, None, "")).await, 422).await;
+    // NUL cannot be stored in PostgreSQL text: refused on both engines alike.
+    let nul_body = r#"{"app": "checkout-web", "team": "pay\u0000ments"}"#;
+    let (_, body) =
+        expect_error(p.send(req("POST", "/api/v1/environments", b, Some("application/json"), nul_body)).await, 422)
+            .await;
+    assert_eq!(body["error"]["field"], "text");
+    expect_error(p.send(req("GET", "/api/v1/environments?q=a%00b", b, None, "")).await, 422).await;
 
     let res = p.send(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
     let doc: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
@@ -747,6 +757,14 @@ async fn the_api_keeps_its_documented_error_contract() {
         assert!(create["responses"][status].is_object(), "POST /environments documents {status}");
     }
     assert!(doc["paths"]["/api/v1/environments/{id}"]["get"]["responses"]["404"].is_object());
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let described = response["description"].as_str().is_some_and(|d| !d.is_empty());
+                assert!(described, "{method} {path} {status} has a description");
+            }
+        }
+    }
     let schemas = &doc["components"]["schemas"];
     let tiers = &schemas["CreateBody"]["properties"]["tier"];
     assert!(tiers.to_string().contains("preview-compliance"), "tier is an enum: {tiers}");

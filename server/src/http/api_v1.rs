@@ -131,6 +131,23 @@ impl utoipa::Modify for ErrorResponses {
                 for (status, description) in wanted {
                     op.responses.responses.entry(status.to_string()).or_insert_with(|| error(description).into());
                 }
+                // OpenAPI requires a description on every response.
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if let utoipa::openapi::RefOr::T(r) = response {
+                        if r.description.is_empty() {
+                            r.description = match status.as_str() {
+                                "401" => "No credentials, or a token or session that is not valid",
+                                "403" => "The caller's role or the token's scopes do not allow it",
+                                "404" => "Nothing by that name the caller may see",
+                                "409" => "The thing named is not in a state that allows it",
+                                "422" => "A parameter or the body is not valid (`field` names it)",
+                                s if s.starts_with('2') => "Done",
+                                _ => "See the error body",
+                            }
+                            .to_string();
+                        }
+                    }
+                }
             }
         }
     }
@@ -205,6 +222,54 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
         }
         res
+    }
+}
+
+/// The largest body the API reads (axum's default limit).
+const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// PostgreSQL text cannot hold NUL, so a request under `/api/v1/` whose
+/// path, query or JSON body carries one is refused with 422 before any
+/// handler reads it — on both databases alike. Requests without
+/// credentials pass on, to be answered 401 first.
+pub async fn refuse_nul(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !req.uri().path().starts_with("/api/v1/") {
+        return next.run(req).await;
+    }
+    let credentials = req.headers().contains_key(header::AUTHORIZATION)
+        || req.extensions().get::<RequestMeta>().is_some_and(|m| m.viewer.is_some());
+    if !credentials {
+        return next.run(req).await;
+    }
+    let nul = || ApiError(AppError::invalid("text", "text may not contain NUL characters")).into_response();
+    if req.uri().to_string().contains("%00") {
+        return nul();
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let message = "the body is larger than 2 MB".to_string();
+            return ApiError(AppError::Unreadable { status: 413, message }).into_response();
+        }
+    };
+    // Only bodies that spell an escaped NUL are parsed again.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            if holds_nul(&value) {
+                return nul();
+            }
+        }
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
     }
 }
 
@@ -489,6 +554,19 @@ async fn list_environments(
         .map(|s| serde_plain(s).parse())
         .transpose()
         .map_err(|_| AppError::invalid("state", "unknown state"))?;
+    // A team or app the caller cannot see is an error, not an empty list.
+    let catalog = state.db.catalog().await.map_err(app::ssr::internal("reading teams and apps"))?;
+    let viewer = caller.meta.viewer.as_ref().ok_or(ApiError(AppError::Unauthorized))?;
+    if let Some(team) = &q.team {
+        if !catalog.teams.iter().any(|t| &t.slug == team && viewer.can_see_team(&t.id)) {
+            return Err(ApiError(AppError::invalid("team", "no such team among yours")));
+        }
+    }
+    if let Some(app) = &q.app {
+        if !catalog.apps.iter().any(|a| &a.slug == app && viewer.can_see_team(&a.team_id)) {
+            return Err(ApiError(AppError::invalid("app", "no such app among your teams'")));
+        }
+    }
     let q = q.with_cursor(raw.cursor.clone(), None);
     // Listing spans the caller's teams; the query scopes rows to them
     // (every team for platform admins).
@@ -586,11 +664,11 @@ struct CreateBody {
     app: String,
     /// The app's team, when several teams use the slug.
     team: Option<String>,
-    /// A branch of the app's repository (default: its default branch).
-    #[schema(min_length = 1)]
+    /// A branch of the app's repository; give it or `pr_number`.
+    #[schema(min_length = 1, max_length = 200)]
     branch: Option<String>,
     /// A pull request of the app's repository (instead of a branch).
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 2_147_483_647)]
     pr_number: Option<u64>,
     /// Default: preview-lightweight.
     #[schema(inline)]

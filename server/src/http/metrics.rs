@@ -69,11 +69,12 @@ pub fn router(token: String) -> Router<AppState> {
                 let presented = headers
                     .get(header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .unwrap_or_default();
+                    .and_then(|v| v.split_once(' '))
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map_or("", |(_, token)| token);
                 let ok: bool = subtle::ConstantTimeEq::ct_eq(presented.trim().as_bytes(), token.as_bytes()).into();
                 if !ok {
-                    let mut res = (StatusCode::UNAUTHORIZED, "a metrics token is required\n").into_response();
+                    let mut res = (StatusCode::UNAUTHORIZED, "the metrics token is missing or wrong\n").into_response();
                     res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
                     return res;
                 }

@@ -61,6 +61,7 @@ pub fn router(
         .merge(audit_csv::router())
         .merge(events::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn(api_v1::refuse_nul))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_sign_in))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin))
         .layer(axum::middleware::from_fn(api_v1::errors_as_json))
