@@ -542,18 +542,8 @@ async fn list_environments(
         _ => None,
     };
     let mut q = ListQuery::from_params(params);
-    q.tier = raw
-        .tier
-        .as_ref()
-        .map(|t| serde_plain(t).parse())
-        .transpose()
-        .map_err(|_| AppError::invalid("tier", "unknown tier"))?;
-    q.state = raw
-        .state
-        .as_ref()
-        .map(|s| serde_plain(s).parse())
-        .transpose()
-        .map_err(|_| AppError::invalid("state", "unknown state"))?;
+    q.tier = as_domain(raw.tier.as_ref(), "tier")?;
+    q.state = as_domain(raw.state.as_ref(), "state")?;
     // A team or app the caller cannot see is an error, not an empty list.
     let catalog = state.db.catalog().await.map_err(app::ssr::internal("reading teams and apps"))?;
     let viewer = caller.meta.viewer.as_ref().ok_or(ApiError(AppError::Unauthorized))?;
@@ -601,6 +591,12 @@ async fn list_environments(
 }
 
 /// A unit enum variant's serde name (`preview-full`).
+/// The domain value an API enum (`TierName`, `StateName`) spells.
+fn as_domain<N: Serialize, T: std::str::FromStr>(name: Option<&N>, field: &str) -> Result<Option<T>, ApiError> {
+    name.map(|n| serde_plain(n).parse().map_err(|_| ApiError(AppError::invalid(field, format!("unknown {field}")))))
+        .transpose()
+}
+
 fn serde_plain<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
