@@ -115,7 +115,9 @@ async fn main() -> std::process::ExitCode {
     // Logs go to stderr: stdout carries command output (`eod token create` prints the token).
     let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never in a file or a CI log.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if config.log_json {
         // One object per line; span fields (request_id, job) ride along.
         logs.json().with_current_span(true).with_span_list(false).init();

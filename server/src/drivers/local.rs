@@ -205,15 +205,30 @@ impl LocalDriver {
         }
         // Made (and handed over) once: the portal never walks a tree the
         // workload already owns (it could swap a directory for a link mid-walk).
+        // One still the portal's was made by a run that crashed before handing
+        // it over; the workload could not write in it, so it is handed over now.
         for part in ["home", "data"] {
             let dir = self.env_dir(id).join(part);
             match tokio::fs::create_dir(&dir).await {
                 Ok(()) => self.hand_over(&dir, id).await?,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if self.still_the_portals(&dir, id).await? {
+                        self.hand_over(&dir, id).await?;
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(())
+    }
+
+    /// Whether `dir` (a real directory, never a link) is not yet owned by
+    /// the workload keyed by `key`. Always false without isolation.
+    async fn still_the_portals(&self, dir: &Path, key: &str) -> Result<bool, DriverError> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(iso) = self.isolation else { return Ok(false) };
+        let meta = tokio::fs::symlink_metadata(dir).await?;
+        Ok(meta.is_dir() && meta.uid() != iso.uid_of(key))
     }
 
     /// Gives a tree the portal just made (a checkout, a home), which no
@@ -1235,4 +1250,38 @@ pub async fn tail(path: &Path, max: u64) -> String {
     let mut bytes = Vec::with_capacity(max.min(len) as usize);
     let _ = file.take(max).read_to_end(&mut bytes).await;
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crash between making an environment's `data` directory and handing
+    /// it over left it the portal's, and the workload's database could not
+    /// be opened ("unable to open database file") on every retry. The next
+    /// run hands it over.
+    #[tokio::test]
+    async fn a_directory_a_crash_left_the_portals_is_handed_over_on_the_next_run() {
+        use std::os::unix::fs::MetadataExt;
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: workloads are isolated only when the portal runs as root");
+            return;
+        }
+        let data = tempfile::tempdir().unwrap();
+        let run_as = crate::config::RunAs::User("eod-workload".into());
+        let Ok(Some(iso)) = Isolation::resolve(&run_as, data.path()) else {
+            panic!("the eod-workload user exists where tests run as root (bash .ci/install test makes it)");
+        };
+        let git = std::sync::Arc::new(Git::new(data.path()));
+        let driver = LocalDriver::new(data.path(), None, git, Some(iso));
+        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        // What the crashed run left: the directories, made but not handed over.
+        std::fs::create_dir_all(driver.env_dir(&id).join("data")).unwrap();
+        std::fs::create_dir_all(driver.env_dir(&id).join("home")).unwrap();
+        driver.make_dirs(&id).await.unwrap();
+        for part in ["data", "home"] {
+            let meta = std::fs::symlink_metadata(driver.env_dir(&id).join(part)).unwrap();
+            assert_eq!(meta.uid(), iso.uid_of(&id), "{part} belongs to the workload");
+        }
+    }
 }
