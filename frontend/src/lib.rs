@@ -1,12 +1,19 @@
 #![recursion_limit = "256"]
-//! The browser entry point: hydrates the server-rendered page, then marks
+//! The browser entry point: loads the part of the code the page needs (each
+//! route is its own chunk), hydrates the server-rendered page, then marks
 //! `<html data-hydrated>` so tests (and people debugging) know clicks now work.
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
-        let _ = root.set_attribute("data-hydrated", "true");
-    }
+    // Hydration waits for the route's chunk to load, so it runs as a task.
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+        let Some(body) = document.body() else { return };
+        let owner = leptos::mount::hydrate_from_async(body, app::App).await;
+        owner.forget();
+        if let Some(root) = document.document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }
