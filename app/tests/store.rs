@@ -721,7 +721,8 @@ mod chargeback {
         assert_eq!(before, after, "a refused create writes nothing");
         // Lightweight warns and creates; a platform admin is not gated.
         let lw = NewEnvironment { tier: Tier::PreviewLightweight, ..full_preview("checkout-web") };
-        let (_, warning) = environments::create_noting_budget(&state, &meta(alice.clone()), lw).await.unwrap();
+        let warning =
+            environments::create_noting_budget(&state, &meta(alice.clone()), lw).await.unwrap().budget_warning;
         assert!(warning.is_some_and(|w| w.contains("budget")));
         environments::create(&state, &meta(erin), full_preview("checkout-web")).await.unwrap();
         // `budget_gate = "off"` on the full tier lets it through.
@@ -1353,6 +1354,105 @@ mod admission {
             .await
             .unwrap();
         assert_eq!(audited, 15, "every refusal is audited");
+    });
+
+    // One live environment per pull request: twenty concurrent creates for
+    // one PR make one environment and all answer it; once it is gone the PR
+    // gets a new one, and another PR its own.
+    on_both_engines!(concurrent_creates_for_one_pull_request_make_one_environment, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = state(&db);
+        let alice = viewer(&db, "alice").await;
+        let for_pr = |n: u64| NewEnvironment {
+            app: "checkout-web".into(),
+            team: None,
+            branch: None,
+            pr_number: Some(n),
+            tier: Tier::PreviewLightweight,
+        };
+        let creates = (0..20).map(|_| {
+            let (state, m, new) = (state.clone(), meta(&alice), for_pr(4242));
+            tokio::spawn(async move { environments::create_noting_budget(&state, &m, new).await })
+        });
+        let mut ids = std::collections::BTreeSet::new();
+        let mut made = 0;
+        for c in creates {
+            let created = c.await.unwrap().unwrap();
+            made += usize::from(!created.existing);
+            ids.insert(created.env.id);
+        }
+        assert_eq!((made, ids.len()), (1, 1), "one made, the others answered it");
+        let live_for = |pr: i64| {
+            let db = db.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM environments WHERE pr_number = $1 AND state IN ('pending', 'ready', 'active', 'idle')",
+                )
+                .bind(pr)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+                n
+            }
+        };
+        assert_eq!(live_for(4242).await, 1);
+        let first = ids.into_iter().next().unwrap();
+        let other = environments::create_noting_budget(&state, &meta(&alice), for_pr(4243)).await.unwrap();
+        assert!(!other.existing && other.env.id != first, "another pull request gets its own");
+        // On its way out (expiring until torn down), it is not answered.
+        environments::destroy(&state, &meta(&alice), &first).await.unwrap();
+        let again = environments::create_noting_budget(&state, &meta(&alice), for_pr(4242)).await.unwrap();
+        assert!(!again.existing && again.env.id != first, "a new one");
+        assert_eq!(live_for(4242).await, 1);
+
+        // Ten concurrent creates with one Idempotency-Key make one environment.
+        let key = environments::IdempotencyKey { key: "k-1".into(), request: "main".into() };
+        let creates = (0..10).map(|_| {
+            let (state, m, key) = (state.clone(), meta(&alice), key.clone());
+            tokio::spawn(async move {
+                environments::create_with_key(&state, &m, preview("checkout-web", Tier::PreviewLightweight), Some(&key))
+                    .await
+            })
+        });
+        let mut ids = std::collections::BTreeSet::new();
+        let mut replayed = 0;
+        for c in creates {
+            let created = c.await.unwrap().unwrap();
+            replayed += usize::from(created.replayed);
+            ids.insert(created.env.id);
+        }
+        assert_eq!((ids.len(), replayed), (1, 9), "one made, nine answered");
+        let other = environments::IdempotencyKey { request: "another".into(), ..key.clone() };
+        let refused = environments::create_with_key(
+            &state,
+            &meta(&alice),
+            preview("checkout-web", Tier::PreviewLightweight),
+            Some(&other),
+        )
+        .await
+        .err();
+        assert!(
+            matches!(refused, Some(AppError::Invalid { ref field, .. }) if field == "Idempotency-Key"),
+            "{refused:?}"
+        );
+
+        // A day later the key is a new create, and its old use is purged.
+        sqlx::query("UPDATE idempotency_keys SET created_at = created_at - $1")
+            .bind(environments::IDEMPOTENCY_WINDOW_MS + 1)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let later = environments::create_with_key(
+            &state,
+            &meta(&alice),
+            preview("checkout-web", Tier::PreviewLightweight),
+            Some(&key),
+        )
+        .await
+        .unwrap();
+        assert!(!later.replayed && !ids.contains(&later.env.id), "a new environment");
+        let uses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(uses, 1);
     });
 
     on_both_engines!(teams_use_only_their_allowed_tiers_and_apps_and_users_their_share, |db: Db| async move {

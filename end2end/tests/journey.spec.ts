@@ -150,3 +150,24 @@ test('filters, search, sort and pages narrow the list and are shareable links', 
   await page.goto('/?q=no-such-environment-anywhere');
   await expect(page.getByRole('heading', { name: 'Nothing matches these filters' })).toBeVisible();
 });
+
+test('a pull request has one preview: asking again opens the one it has', async ({ page }) => {
+  await signInAs(page, 'Alice Nakamura');
+  const panel = page.getByRole('form', { name: 'New preview options' });
+  const outcome = page.getByTestId('create-outcome');
+  const askForPr12 = async () => {
+    await page.getByRole('button', { name: 'Options…' }).click();
+    await panel.getByLabel('or pull request #').fill('12'); // a pull request of the demo apps' repositories
+    await panel.getByRole('button', { name: 'Create preview' }).click();
+  };
+  await askForPr12();
+  await expect(outcome.getByRole('link')).toContainText('-pr-12-');
+  const first = (await outcome.getByRole('link').textContent())!.trim();
+  await expect(panel).toBeHidden();
+  // A click right after a create is taken for a double click: wait it out.
+  await expect(page.getByTestId('new-preview')).toBeEnabled();
+  await askForPr12();
+  // The second answer replaces the first's words: wait for them.
+  await expect(outcome).toContainText("is this pull request's preview already");
+  await expect(outcome.getByRole('link')).toHaveText(first);
+});

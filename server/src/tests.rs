@@ -895,6 +895,65 @@ impl Portal {
     }
 }
 
+/// `Idempotency-Key` on API creates: a retry answers the environment the
+/// first request made (201, `Idempotent-Replayed: true`); the key with
+/// another body, or a malformed key, is a 422 that makes nothing.
+#[tokio::test]
+async fn a_retried_create_with_its_idempotency_key_makes_one_environment() {
+    let repo = test_repo();
+    let p = portal(|_| {}).await;
+    let (alice, bob) = (p.sign_in("alice").await, p.sign_in("bob").await);
+    let shop = serde_json::json!({ "team": "payments", "slug": "shop", "name": "Shop",
+        "repository": repo.path().display().to_string() });
+    let (s, made) = p.json("POST", "/api/v1/apps", &bob, shop).await;
+    assert_eq!(s, 201, "{made}");
+    let create = |key: &str, branch: &str| {
+        Request::post("/api/v1/environments")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, &alice)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", key)
+            .body(Body::from(serde_json::json!({ "app": "shop", "branch": branch }).to_string()))
+            .unwrap()
+    };
+    let count = || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM environments e JOIN apps a ON a.id = e.app_id WHERE a.slug = 'shop'",
+        )
+        .fetch_one(p.db.pool())
+        .await
+        .unwrap();
+        n
+    };
+    let first = p.send(create("retry-me-1", "main")).await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: serde_json::Value =
+        serde_json::from_slice(&axum::body::to_bytes(first.into_body(), 1 << 20).await.unwrap()).unwrap();
+    let again = p.send(create("retry-me-1", "main")).await;
+    assert_eq!(
+        (again.status().as_u16(), again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap())),
+        (201, Some("true"))
+    );
+    let again: serde_json::Value =
+        serde_json::from_slice(&axum::body::to_bytes(again.into_body(), 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(again["id"], first["id"], "the same environment");
+    assert_eq!(count().await, 1);
+    for (key, branch, why) in
+        [("retry-me-1", "feature/x", "another body"), ("", "main", "empty"), ("tab\there", "main", "control character")]
+    {
+        let res = p.send(create(key, branch)).await;
+        assert_eq!(res.status(), 422, "{why}");
+        let e: serde_json::Value =
+            serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap()).unwrap();
+        assert_eq!(e["error"]["field"], "Idempotency-Key", "{why}: {e}");
+    }
+    assert_eq!(count().await, 1, "refusals make nothing");
+    let other = p.send(create("retry-me-2", "main")).await;
+    assert_eq!(other.status(), 201, "another key is another create");
+    assert_eq!(count().await, 2);
+}
+
 #[tokio::test]
 async fn apps_are_registered_edited_and_archived_with_every_field_checked() {
     let repo = test_repo();

@@ -429,6 +429,19 @@ async fn warm_pool(p: &Portal, http: &reqwest::Client, token: &str) {
         .unwrap();
     assert!(claimed_at.is_some());
 
+    // The demo previews pull request #7 already (one environment per pull
+    // request): destroy that one first; one on its way out is not answered.
+    let demo_pr: String = sqlx::query_scalar(
+        "SELECT e.id FROM environments e JOIN apps a ON a.id = e.app_id
+         WHERE a.slug = 'checkout-web' AND e.pr_number = 7 AND e.state NOT IN ('destroyed', 'failed')",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let (s, gone) =
+        call(http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{demo_pr}", p.base), token, None).await;
+    assert_eq!(s, 202, "{gone}");
+
     // Pull request #7 (another commit) from the refilled pool: the member's
     // checkout moves to it, rebuilds and migrates, and serves that branch.
     let second = pool_ready(&db, 1).await.into_iter().find(|id| *id != member).expect("refilled");
@@ -444,6 +457,16 @@ async fn warm_pool(p: &Portal, http: &reqwest::Client, token: &str) {
     assert_eq!(env["id"].as_str(), Some(second.as_str()), "claimed from the pool: {env}");
     let pr_name = env["name"].as_str().unwrap().to_string();
     assert!(pr_name.starts_with("checkout-web-pr-7-"), "{pr_name}");
+    // One environment per pull request: asking again answers it, with 200.
+    let (s, again) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/environments", p.base),
+        token,
+        Some(json!({ "app": "checkout-web", "pr_number": 7 })),
+    )
+    .await;
+    assert_eq!((s, again["id"].as_str()), (200, Some(second.as_str())), "{again}");
     wait_for_state(http, p, token, &second, "active").await;
     let page = http
         .get(format!("{}/", p.base))

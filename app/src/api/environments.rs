@@ -234,6 +234,8 @@ pub struct CreatedPreview {
     pub state: EnvState,
     /// The budget gate's warning (a `warn` tier over budget).
     pub budget_warning: Option<String>,
+    /// The pull request had a live environment already: this is it.
+    pub existing: bool,
 }
 
 /// New preview: `branch` or `pr_number` (branch `main` when neither is given).
@@ -268,12 +270,13 @@ async fn new_preview_inner(
         pr_number,
         tier: tier.unwrap_or(Tier::PreviewLightweight),
     };
-    let (env, budget_warning) = crate::ssr::environments::create_noting_budget(&state, &meta, new).await?;
+    let created = crate::ssr::environments::create_noting_budget(&state, &meta, new).await?;
     Ok(CreatedPreview {
-        id: env.id,
-        name: env.name,
-        state: env.state.parse().unwrap_or(EnvState::Pending),
-        budget_warning,
+        state: created.env.state.parse().unwrap_or(EnvState::Pending),
+        id: created.env.id,
+        name: created.env.name,
+        budget_warning: created.budget_warning,
+        existing: created.existing,
     })
 }
 

@@ -205,7 +205,9 @@ fn CreateOutcome(create: ServerAction<NewPreview>) -> impl IntoView {
             Ok(created) => view! {
                 <p role="status" data-testid="create-outcome" class="mb-4 rounded-md border border-emerald-200 bg-emerald-50 p-3 text-sm text-emerald-900">
                     <a class="font-medium underline" href=format!("/environments/{}", created.id)>{created.name.clone()}</a>
-                    {if created.state == EnvState::Pending { " is being created — it turns ready here in a few seconds." } else { " is ready (from the warm pool)." }}
+                    {if created.existing { " is this pull request's preview already (one per pull request)." }
+                     else if created.state == EnvState::Pending { " is being created — it turns ready here in a few seconds." }
+                     else { " is ready (from the warm pool)." }}
                     {created.budget_warning.clone().map(|w| view! {
                         <span data-testid="budget-warning" class="mt-1 block text-amber-900">{format!("Budget: {w}.")}</span>
                     })}

@@ -375,6 +375,18 @@ impl Db {
         }
     }
 
+    /// Takes a lock named by `key` for the rest of the transaction, waiting
+    /// for another replica's transaction that holds it. SQLite serializes
+    /// writers already (`begin_write`), so there it is a no-op.
+    pub async fn lock(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: i64) -> sqlx::Result<()> {
+        match self.engine {
+            Engine::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut **tx).await.map(|_| ())
+            }
+            Engine::Sqlite => Ok(()),
+        }
+    }
+
     /// Whether the database answers a trivial query (for `/readyz`).
     pub async fn is_reachable(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

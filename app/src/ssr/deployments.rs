@@ -74,6 +74,13 @@ pub async fn deploy(
         .await
         .map_err(internal("loading an app"))?
         .ok_or(AppError::NotFound)?;
+    // One preview per pull request: another's is not taken over.
+    if let Wanted::PullRequest(n) = &wanted {
+        let other = super::environments::pull_request_preview(state.db.pool(), &app.id, *n as i64).await?;
+        if let Some(other) = other.filter(|o| o.id != env.id) {
+            return Err(AppError::Conflict(format!("pull request #{n} has its own preview, {}", other.name)));
+        }
+    }
     // The request's field is `ref` (or `commit_sha`), whatever it resolved as.
     let resolved = resolve_commit(state, &app, &wanted).await.map_err(|e| match e {
         AppError::Invalid { field, message } if field == "branch" || field == "pr_number" => {

@@ -212,18 +212,81 @@ pub(crate) async fn insert_pending(
 
 /// Creates an environment (see [`create_noting_budget`]).
 pub async fn create(state: &AppState, meta: &RequestMeta, new: NewEnvironment) -> Result<Environment, AppError> {
-    create_noting_budget(state, meta, new).await.map(|(env, _)| env)
+    create_noting_budget(state, meta, new).await.map(|created| created.env)
+}
+
+/// What a create did.
+pub struct Created {
+    pub env: Environment,
+    /// The budget gate's warning, if it gave one.
+    pub budget_warning: Option<String>,
+    /// The pull request had a live environment already: this is it, as it was.
+    pub existing: bool,
+    /// The same `Idempotency-Key` made this environment before: this is it.
+    pub replayed: bool,
+}
+
+impl Created {
+    fn answer(env: Environment, existing: bool, replayed: bool) -> Created {
+        Created { env, budget_warning: None, existing, replayed }
+    }
+}
+
+/// A client's `Idempotency-Key` for a create, and what it asked (the
+/// request's fields as JSON).
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request: String,
+}
+
+/// How long a key answers for (a client retries within minutes; a day
+/// covers a job queue's retries), after which its row is purged.
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The environment `key` made for `user_id` within the window, if it made
+/// one; the key sent with another request is refused.
+async fn replay(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    key: &IdempotencyKey,
+) -> Result<Option<Environment>, AppError> {
+    let since = now_ms() - IDEMPOTENCY_WINDOW_MS;
+    let used = store::idempotency_keys::find(&mut *conn, user_id, &key.key, since)
+        .await
+        .map_err(internal("reading an idempotency key"))?;
+    let Some(used) = used else { return Ok(None) };
+    if used.request != key.request {
+        return Err(AppError::invalid("Idempotency-Key", "this key was sent with another request; use a new key"));
+    }
+    let env = store::environments::find(&mut *conn, &used.environment_id)
+        .await
+        .map_err(internal("reading an environment"))?
+        .ok_or(AppError::Internal)?; // environments are never deleted
+    Ok(Some(env.env))
 }
 
 /// Creates an environment: authorize on the app's team, pass the tier's
 /// budget gate, then hand over a running warm-pool member if the app's pool
 /// has one, else insert it pending with its planned resources, audit,
-/// enqueue provisioning. Also returns the gate's warning, if it gave one.
+/// enqueue provisioning. A pull request has at most one live environment:
+/// asking again (even concurrently) answers the one it has.
 pub async fn create_noting_budget(
     state: &AppState,
     meta: &RequestMeta,
     new: NewEnvironment,
-) -> Result<(Environment, Option<String>), AppError> {
+) -> Result<Created, AppError> {
+    create_with_key(state, meta, new, None).await
+}
+
+/// [`create_noting_budget`] with the client's `Idempotency-Key`: a retry
+/// answers what the first request made.
+pub async fn create_with_key(
+    state: &AppState,
+    meta: &RequestMeta,
+    new: NewEnvironment,
+    key: Option<&IdempotencyKey>,
+) -> Result<Created, AppError> {
     let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
     let pool = state.db.pool();
     let apps = store::apps::find_by_slug(pool, new.app.trim()).await.map_err(internal("finding an app"))?;
@@ -261,6 +324,18 @@ pub async fn create_noting_budget(
     if app.archived_at.is_some() {
         return Err(AppError::invalid("app", "this app is archived; restore it on its page to make environments"));
     }
+    // Asked before (a retry), or the pull request's preview exists: answer it.
+    if let Some(key) = key {
+        let mut conn = pool.acquire().await.map_err(internal("reading an idempotency key"))?;
+        if let Some(env) = replay(&mut conn, &viewer.user_id, key).await? {
+            return Ok(Created::answer(env, false, true));
+        }
+    }
+    if let (Source::PullRequest(n), true) = (&source, new.tier.is_preview()) {
+        if let Some(env) = pull_request_preview(pool, &app.id, *n as i64).await? {
+            return Ok(Created::answer(env, true, false));
+        }
+    }
     let blueprint = blueprint_of(&app)?;
     // Before any network or write: a blocked team learns it at once.
     let budget_warning = super::costs::admit(state, &viewer, &app.team_id, new.tier).await?;
@@ -278,14 +353,19 @@ pub async fn create_noting_budget(
     });
     let requested =
         Requested { owner_id: viewer.user_id.clone(), git_ref, pr_number: new.pr_number.map(|n| n as i64), commit_sha };
-    if let Some(env) = claim_pooled(state, meta, &app, new.tier, &source, &requested).await? {
-        return Ok((env, budget_warning));
+    if let Some(claimed) = claim_pooled(state, meta, &app, new.tier, &source, &requested, key).await? {
+        let made = !claimed.existing && !claimed.replayed;
+        return Ok(Created { budget_warning: budget_warning.filter(|_| made), ..claimed });
     }
     let now = now_ms();
     let policy = state.settings.tiers.get(new.tier);
     let (lc, effects) = lifecycle::start(policy, now);
     let id = new_id();
     let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
+    if let Some(answer) = made_meanwhile(state, &mut tx, &requested, (&app.id, new.tier), key).await? {
+        tx.rollback().await.map_err(internal("ending a transaction"))?;
+        return Ok(answer);
+    }
     let admitting =
         super::admission::Admitting { team_id: &app.team_id, app_slug: &app.slug, tier: new.tier, viewer: &viewer };
     if let Err(refused) = super::admission::check_in(&mut tx, state, &admitting).await? {
@@ -309,9 +389,72 @@ pub async fn create_noting_budget(
     event.team_id = Some(app.team_id.clone());
     insert_pending(&mut tx, policy, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
     start_wait(&mut tx, meta, &env, ReadyPath::Cold, None, now).await?;
+    record_key(&mut tx, &viewer.user_id, key, &env.id, now).await?;
     tx.commit().await.map_err(internal("committing a create"))?;
     state.work.notify_one();
-    Ok((env, budget_warning))
+    Ok(Created { env, budget_warning, existing: false, replayed: false })
+}
+
+/// Inside a create's transaction, what another request made since the first
+/// look: the environment of the same `Idempotency-Key`, or of the pull
+/// request. The locks (key first, then pull request) make such creates wait
+/// for each other on PostgreSQL; SQLite serializes writers already.
+async fn made_meanwhile(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    requested: &Requested,
+    (app_id, tier): (&str, Tier),
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<Created>, AppError> {
+    use crate::domain::naming::stable_hash;
+    if let Some(key) = key {
+        let name = stable_hash(&format!("idempotency-key/{}/{}", requested.owner_id, key.key)) as i64;
+        state.db.lock(tx, name).await.map_err(internal("locking an idempotency key"))?;
+        if let Some(env) = replay(tx, &requested.owner_id, key).await? {
+            return Ok(Some(Created::answer(env, false, true)));
+        }
+    }
+    let Some(pr) = requested.pr_number.filter(|_| tier.is_preview()) else { return Ok(None) };
+    lock_pull_request(state, tx, app_id, pr).await?;
+    Ok(pull_request_preview(&mut **tx, app_id, pr).await?.map(|env| Created::answer(env, true, false)))
+}
+
+/// Takes the pull request's lock for the rest of the transaction (see
+/// [`made_meanwhile`]).
+pub(crate) async fn lock_pull_request(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    app_id: &str,
+    pr: i64,
+) -> Result<(), AppError> {
+    let name = crate::domain::naming::stable_hash(&format!("pull-request/{app_id}/{pr}")) as i64;
+    state.db.lock(tx, name).await.map_err(internal("locking a pull request"))
+}
+
+/// The preview the app's pull request has, if any: at most one.
+pub(crate) async fn pull_request_preview<'c>(
+    ex: impl store::Exec<'c>,
+    app_id: &str,
+    pr: i64,
+) -> Result<Option<Environment>, AppError> {
+    let live = store::environments::live_for_pull_request(ex, app_id, pr)
+        .await
+        .map_err(internal("finding a pull request's preview"))?;
+    Ok(live.map(|v| v.env))
+}
+
+/// Records the create's `Idempotency-Key`, in its transaction.
+async fn record_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    key: Option<&IdempotencyKey>,
+    env_id: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let Some(key) = key else { return Ok(()) };
+    store::idempotency_keys::record(tx, (user_id, &key.key, &key.request), env_id, now, now - IDEMPOTENCY_WINDOW_MS)
+        .await
+        .map_err(internal("recording an idempotency key"))
 }
 
 /// Starts the requester's click-to-ready measurement of `env` (ended at
@@ -379,7 +522,8 @@ pub async fn resolve_commit(
 
 /// Hands the oldest running member of the app's pool for `tier` to the
 /// requester, in one transaction: rename, assign, restart its lifecycle
-/// clock, audit. `None` when the pool is empty (or has no such pool).
+/// clock, audit. `None` when the pool is empty (or has no such pool); the
+/// answer of [`made_meanwhile`] when there is one.
 async fn claim_pooled(
     state: &AppState,
     meta: &RequestMeta,
@@ -387,11 +531,16 @@ async fn claim_pooled(
     tier: Tier,
     source: &Source<'_>,
     requested: &Requested,
-) -> Result<Option<Environment>, AppError> {
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<Created>, AppError> {
     let policy = state.settings.tiers.get(tier);
     // A concurrent claim can win the member we read; try the next one.
     for _ in 0..3 {
         let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
+        if let Some(answer) = made_meanwhile(state, &mut tx, requested, (&app.id, tier), key).await? {
+            tx.rollback().await.map_err(internal("ending a transaction"))?;
+            return Ok(Some(answer));
+        }
         let Some(member) = store::environments::pooled_member(
             &mut *tx,
             state.db.engine(),
@@ -470,10 +619,11 @@ async fn claim_pooled(
             // Handed over running: it is ready now.
             tell_owner(&mut tx, &env, EnvState::Ready, EnvState::Active, now).await?;
         }
+        record_key(&mut tx, &requested.owner_id, key, &env.id, now).await?;
         tx.commit().await.map_err(internal("committing a claim"))?;
         // The pool is one short now; the scheduler's next pass refills it.
         state.work.notify_one();
-        return Ok(Some(env));
+        return Ok(Some(Created::answer(env, false, false)));
     }
     Ok(None)
 }

@@ -671,16 +671,21 @@ struct CreateBody {
     tier: Option<TierName>,
 }
 
-#[utoipa::path(post, path = "/api/v1/environments", request_body = CreateBody, responses(
+#[utoipa::path(post, path = "/api/v1/environments", request_body = CreateBody, params(
+    ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: the same key with the same body within a day answers the environment the first request made (201, `Idempotent-Replayed: true`); with another body it is refused (422)")),
+    responses(
     (status = 201, body = EnvironmentJson, description = "Created; provisioning has started (state pending)"),
+    (status = 200, body = EnvironmentJson, description = "The pull request's live environment, which it already had (one per pull request)"),
     (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_environment(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     payload: Result<Json<CreateBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<EnvironmentJson>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
     let b = body(payload)?;
+    let key = idempotency_key(&headers, &b)?;
     let tier = match &b.tier {
         None => app::domain::tier::Tier::PreviewLightweight,
         Some(t) => serde_plain(t)
@@ -694,10 +699,33 @@ async fn create_environment(
         pr_number: b.pr_number,
         tier,
     };
-    let (env, budget_warning) = app::ssr::environments::create_noting_budget(&state, &caller.meta, new).await?;
-    let mut json = one(&state, &env.id).await?;
-    json.budget_warning = budget_warning;
-    Ok((StatusCode::CREATED, Json(json)))
+    let created = app::ssr::environments::create_with_key(&state, &caller.meta, new, key.as_ref()).await?;
+    let mut json = one(&state, &created.env.id).await?;
+    json.budget_warning = created.budget_warning;
+    let status = if created.existing { StatusCode::OK } else { StatusCode::CREATED };
+    let mut res = axum::response::IntoResponse::into_response((status, Json(json)));
+    if created.replayed {
+        res.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+    }
+    Ok(res)
+}
+
+/// The request's `Idempotency-Key`, with a digest of the body it came with.
+fn idempotency_key(
+    headers: &axum::http::HeaderMap,
+    b: &CreateBody,
+) -> Result<Option<app::ssr::environments::IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|c| (0x20..=0x7e).contains(&c)))
+        .ok_or_else(|| ApiError(AppError::invalid("Idempotency-Key", "give 1 to 255 printable ASCII characters")))?;
+    let request = serde_json::json!({
+        "app": b.app, "team": b.team, "branch": b.branch, "pr_number": b.pr_number,
+        "tier": b.tier.as_ref().map(serde_plain),
+    });
+    Ok(Some(app::ssr::environments::IdempotencyKey { key: key.to_string(), request: request.to_string() }))
 }
 
 #[utoipa::path(get, path = "/api/v1/environments/{id}", params(("id" = String, Path)), responses(

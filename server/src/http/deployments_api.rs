@@ -83,7 +83,7 @@ pub struct DeployBody {
 #[utoipa::path(post, path = "/api/v1/environments/{id}/deployments", params(("id" = String, Path)), request_body = DeployBody, responses(
     (status = 202, body = DeploymentJson, description = "Queued: the tier's strategy replaces what runs"),
     (status = 401), (status = 403), (status = 404),
-    (status = 409, description = "The environment is not running, or a deployment is under way"),
+    (status = 409, description = "The environment is not running, a deployment is under way, or the pull request has its own environment"),
     (status = 422, description = "A bad commit id or ref, or one the repository does not have")))]
 pub async fn create_deployment(
     State(state): State<AppState>,

@@ -159,6 +159,25 @@ pub async fn find<'c>(ex: impl Exec<'c>, id: &str) -> sqlx::Result<Option<Versio
         .await
 }
 
+/// The preview of an app's pull request that is running or on its way
+/// (not expiring, destroyed or failed): there is at most one.
+pub async fn live_for_pull_request<'c>(
+    ex: impl Exec<'c>,
+    app_id: &str,
+    pr_number: i64,
+) -> sqlx::Result<Option<Versioned>> {
+    sqlx::query_as(&format!(
+        "SELECT {ENV_COLUMNS}, version FROM environments
+         WHERE app_id = $1 AND pr_number = $2 AND state IN ('pending', 'ready', 'active', 'idle')
+           AND tier LIKE 'preview-%'
+         ORDER BY created_at LIMIT 1"
+    ))
+    .bind(app_id)
+    .bind(pr_number)
+    .fetch_optional(ex)
+    .await
+}
+
 pub async fn find_by_name<'c>(ex: impl Exec<'c>, name: &str) -> sqlx::Result<Option<Versioned>> {
     sqlx::query_as(&format!("SELECT {ENV_COLUMNS}, version FROM environments WHERE name = $1"))
         .bind(name)

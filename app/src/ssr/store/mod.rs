@@ -8,6 +8,7 @@ pub mod audit;
 pub mod deployments;
 pub mod documents;
 pub mod environments;
+pub mod idempotency_keys;
 pub mod jobs;
 pub mod measurements;
 pub mod meta;
