@@ -9,6 +9,9 @@ CREATE TABLE idempotency_keys (
     key             TEXT NOT NULL,
     request         TEXT NOT NULL,
     environment_id  TEXT NOT NULL REFERENCES environments(id),
+    -- 1 when the first answer was the pull request's existing preview (200):
+    -- a retry answers the same way.
+    existing        BIGINT NOT NULL,
     created_at      BIGINT NOT NULL,
     PRIMARY KEY (user_id, key)
 );

@@ -1399,6 +1399,16 @@ mod admission {
         let first = ids.into_iter().next().unwrap();
         let other = environments::create_noting_budget(&state, &meta(&alice), for_pr(4243)).await.unwrap();
         assert!(!other.existing && other.env.id != first, "another pull request gets its own");
+        // With a key, a retry answers as the first request did: the existing one.
+        let pr_key = environments::IdempotencyKey { key: "k-pr".into(), request: "pr 4243".into() };
+        for replayed in [false, true] {
+            let answer =
+                environments::create_with_key(&state, &meta(&alice), for_pr(4243), Some(&pr_key)).await.unwrap();
+            assert_eq!(
+                (answer.env.id.as_str(), answer.existing, answer.replayed),
+                (other.env.id.as_str(), true, replayed)
+            );
+        }
         // On its way out (expiring until torn down), it is not answered.
         environments::destroy(&state, &meta(&alice), &first).await.unwrap();
         let again = environments::create_noting_budget(&state, &meta(&alice), for_pr(4242)).await.unwrap();
@@ -1452,7 +1462,7 @@ mod admission {
         .unwrap();
         assert!(!later.replayed && !ids.contains(&later.env.id), "a new environment");
         let uses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys").fetch_one(db.pool()).await.unwrap();
-        assert_eq!(uses, 1);
+        assert_eq!(uses, 1, "expired uses are purged");
     });
 
     on_both_engines!(teams_use_only_their_allowed_tiers_and_apps_and_users_their_share, |db: Db| async move {

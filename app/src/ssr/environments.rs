@@ -250,7 +250,7 @@ async fn replay(
     conn: &mut sqlx::AnyConnection,
     user_id: &str,
     key: &IdempotencyKey,
-) -> Result<Option<Environment>, AppError> {
+) -> Result<Option<Created>, AppError> {
     let since = now_ms() - IDEMPOTENCY_WINDOW_MS;
     let used = store::idempotency_keys::find(&mut *conn, user_id, &key.key, since)
         .await
@@ -263,7 +263,7 @@ async fn replay(
         .await
         .map_err(internal("reading an environment"))?
         .ok_or(AppError::Internal)?; // environments are never deleted
-    Ok(Some(env.env))
+    Ok(Some(Created::answer(env.env, used.existing != 0, true)))
 }
 
 /// Creates an environment: authorize on the app's team, pass the tier's
@@ -327,11 +327,12 @@ pub async fn create_with_key(
     // Asked before (a retry), or the pull request's preview exists: answer it.
     if let Some(key) = key {
         let mut conn = pool.acquire().await.map_err(internal("reading an idempotency key"))?;
-        if let Some(env) = replay(&mut conn, &viewer.user_id, key).await? {
-            return Ok(Created::answer(env, false, true));
+        if let Some(answer) = replay(&mut conn, &viewer.user_id, key).await? {
+            return Ok(answer);
         }
     }
-    if let (Source::PullRequest(n), true) = (&source, new.tier.is_preview()) {
+    // (With a key, the answer is recorded for the key in a transaction below.)
+    if let (Source::PullRequest(n), true, None) = (&source, new.tier.is_preview(), key) {
         if let Some(env) = pull_request_preview(pool, &app.id, *n as i64).await? {
             return Ok(Created::answer(env, true, false));
         }
@@ -363,7 +364,7 @@ pub async fn create_with_key(
     let id = new_id();
     let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
     if let Some(answer) = made_meanwhile(state, &mut tx, &requested, (&app.id, new.tier), key).await? {
-        tx.rollback().await.map_err(internal("ending a transaction"))?;
+        tx.commit().await.map_err(internal("recording an answer"))?;
         return Ok(answer);
     }
     let admitting =
@@ -389,7 +390,7 @@ pub async fn create_with_key(
     event.team_id = Some(app.team_id.clone());
     insert_pending(&mut tx, policy, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
     start_wait(&mut tx, meta, &env, ReadyPath::Cold, None, now).await?;
-    record_key(&mut tx, &viewer.user_id, key, &env.id, now).await?;
+    record_key(&mut tx, &viewer.user_id, key, (&env.id, false), now).await?;
     tx.commit().await.map_err(internal("committing a create"))?;
     state.work.notify_one();
     Ok(Created { env, budget_warning, existing: false, replayed: false })
@@ -397,7 +398,7 @@ pub async fn create_with_key(
 
 /// Inside a create's transaction, what another request made since the first
 /// look: the environment of the same `Idempotency-Key`, or of the pull
-/// request. The locks (key first, then pull request) make such creates wait
+/// request (recorded as the key's answer). The locks (key first, then pull request) make such creates wait
 /// for each other on PostgreSQL; SQLite serializes writers already.
 async fn made_meanwhile(
     state: &AppState,
@@ -410,13 +411,16 @@ async fn made_meanwhile(
     if let Some(key) = key {
         let name = stable_hash(&format!("idempotency-key/{}/{}", requested.owner_id, key.key)) as i64;
         state.db.lock(tx, name).await.map_err(internal("locking an idempotency key"))?;
-        if let Some(env) = replay(tx, &requested.owner_id, key).await? {
-            return Ok(Some(Created::answer(env, false, true)));
+        if let Some(answer) = replay(tx, &requested.owner_id, key).await? {
+            return Ok(Some(answer));
         }
     }
     let Some(pr) = requested.pr_number.filter(|_| tier.is_preview()) else { return Ok(None) };
     lock_pull_request(state, tx, app_id, pr).await?;
-    Ok(pull_request_preview(&mut **tx, app_id, pr).await?.map(|env| Created::answer(env, true, false)))
+    let Some(env) = pull_request_preview(&mut **tx, app_id, pr).await? else { return Ok(None) };
+    // A retry with the key answers this again, the same way.
+    record_key(tx, &requested.owner_id, key, (&env.id, true), now_ms()).await?;
+    Ok(Some(Created::answer(env, true, false)))
 }
 
 /// Takes the pull request's lock for the rest of the transaction (see
@@ -448,11 +452,11 @@ async fn record_key(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: &str,
     key: Option<&IdempotencyKey>,
-    env_id: &str,
+    answer: (&str, bool),
     now: i64,
 ) -> Result<(), AppError> {
     let Some(key) = key else { return Ok(()) };
-    store::idempotency_keys::record(tx, (user_id, &key.key, &key.request), env_id, now, now - IDEMPOTENCY_WINDOW_MS)
+    store::idempotency_keys::record(tx, (user_id, &key.key, &key.request), answer, now, now - IDEMPOTENCY_WINDOW_MS)
         .await
         .map_err(internal("recording an idempotency key"))
 }
@@ -538,7 +542,7 @@ async fn claim_pooled(
     for _ in 0..3 {
         let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
         if let Some(answer) = made_meanwhile(state, &mut tx, requested, (&app.id, tier), key).await? {
-            tx.rollback().await.map_err(internal("ending a transaction"))?;
+            tx.commit().await.map_err(internal("recording an answer"))?;
             return Ok(Some(answer));
         }
         let Some(member) = store::environments::pooled_member(
@@ -619,7 +623,7 @@ async fn claim_pooled(
             // Handed over running: it is ready now.
             tell_owner(&mut tx, &env, EnvState::Ready, EnvState::Active, now).await?;
         }
-        record_key(&mut tx, &requested.owner_id, key, &env.id, now).await?;
+        record_key(&mut tx, &requested.owner_id, key, (&env.id, false), now).await?;
         tx.commit().await.map_err(internal("committing a claim"))?;
         // The pool is one short now; the scheduler's next pass refills it.
         state.work.notify_one();

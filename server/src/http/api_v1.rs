@@ -672,10 +672,12 @@ struct CreateBody {
 }
 
 #[utoipa::path(post, path = "/api/v1/environments", request_body = CreateBody, params(
-    ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: the same key with the same body within a day answers the environment the first request made (201, `Idempotent-Replayed: true`); with another body it is refused (422)")),
+    ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: the same key with the same body within a day answers as the first request did (the same environment and status, `Idempotent-Replayed: true`); with another body it is refused (422)")),
     responses(
-    (status = 201, body = EnvironmentJson, description = "Created; provisioning has started (state pending)"),
-    (status = 200, body = EnvironmentJson, description = "The pull request's live environment, which it already had (one per pull request)"),
+    (status = 201, body = EnvironmentJson, description = "Created; provisioning has started (state pending)",
+        headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same Idempotency-Key"))),
+    (status = 200, body = EnvironmentJson, description = "The pull request's preview, which it already had (one per pull request, whatever tier was asked)",
+        headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same Idempotency-Key"))),
     (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_environment(
     State(state): State<AppState>,
@@ -685,13 +687,13 @@ async fn create_environment(
 ) -> Result<axum::response::Response, ApiError> {
     caller.require_scope(&state, Scope::EnvironmentsWrite).await?;
     let b = body(payload)?;
-    let key = idempotency_key(&headers, &b)?;
     let tier = match &b.tier {
         None => app::domain::tier::Tier::PreviewLightweight,
         Some(t) => serde_plain(t)
             .parse()
             .map_err(|e: app::domain::tier::UnknownTier| ApiError(AppError::invalid("tier", e.to_string())))?,
     };
+    let key = idempotency_key(&headers, &b, tier)?;
     let new = app::ssr::environments::NewEnvironment {
         app: b.app,
         team: b.team,
@@ -710,10 +712,12 @@ async fn create_environment(
     Ok(res)
 }
 
-/// The request's `Idempotency-Key`, with a digest of the body it came with.
+/// The request's `Idempotency-Key`, with what the body asked (the default
+/// tier spelt out or not is the same request).
 fn idempotency_key(
     headers: &axum::http::HeaderMap,
     b: &CreateBody,
+    tier: app::domain::tier::Tier,
 ) -> Result<Option<app::ssr::environments::IdempotencyKey>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
     let key = value
@@ -723,7 +727,7 @@ fn idempotency_key(
         .ok_or_else(|| ApiError(AppError::invalid("Idempotency-Key", "give 1 to 255 printable ASCII characters")))?;
     let request = serde_json::json!({
         "app": b.app, "team": b.team, "branch": b.branch, "pr_number": b.pr_number,
-        "tier": b.tier.as_ref().map(serde_plain),
+        "tier": tier.as_str(),
     });
     Ok(Some(app::ssr::environments::IdempotencyKey { key: key.to_string(), request: request.to_string() }))
 }

@@ -7,12 +7,15 @@ use super::Exec;
 pub struct Used {
     pub request: String,
     pub environment_id: String,
+    /// 1 when the first answer was an environment that existed already.
+    pub existing: i64,
 }
 
 /// The key's use by `user_id` since `since` (ms), if any.
 pub async fn find<'c>(ex: impl Exec<'c>, user_id: &str, key: &str, since: i64) -> sqlx::Result<Option<Used>> {
     sqlx::query_as(
-        "SELECT request, environment_id FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND created_at >= $3",
+        "SELECT request, environment_id, existing FROM idempotency_keys
+         WHERE user_id = $1 AND key = $2 AND created_at >= $3",
     )
     .bind(user_id)
     .bind(key)
@@ -26,7 +29,7 @@ pub async fn find<'c>(ex: impl Exec<'c>, user_id: &str, key: &str, since: i64) -
 pub async fn record(
     conn: &mut sqlx::AnyConnection,
     (user_id, key, request): (&str, &str, &str),
-    environment_id: &str,
+    (environment_id, existing): (&str, bool),
     now: i64,
     expired_before: i64,
 ) -> sqlx::Result<()> {
@@ -37,12 +40,14 @@ pub async fn record(
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, key, request, environment_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO idempotency_keys (user_id, key, request, environment_id, existing, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user_id)
     .bind(key)
     .bind(request)
     .bind(environment_id)
+    .bind(i64::from(existing))
     .bind(now)
     .execute(&mut *conn)
     .await
