@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import * as fs from 'fs';
 
 // Runs the release binary twice — on SQLite and on PostgreSQL — and every
 // journey against both. Chromium is Debian's (/usr/bin/chromium); Playwright
@@ -8,6 +9,12 @@ if (!pgUrl) {
   throw new Error('EOD_E2E_POSTGRES_URL must point at an empty PostgreSQL database (the README test command sets it)');
 }
 const binary = process.env.EOD_BINARY ?? 'target/release/eod';
+// Without Debian's Chromium Playwright would suggest downloading a browser,
+// which this project never does: say what to run instead.
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!fs.existsSync(chromium)) {
+  throw new Error(`no Chromium at ${chromium}: run bash .ci/install test (installs Debian's chromium), or set CHROMIUM_PATH`);
+}
 const pgEmptyUrl = process.env.EOD_E2E_POSTGRES_EMPTY_URL;
 if (!pgEmptyUrl) {
   throw new Error('EOD_E2E_POSTGRES_EMPTY_URL must point at a second empty PostgreSQL database (the README test command sets it)');
@@ -54,7 +61,7 @@ export default defineConfig({
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      executablePath: chromium,
       args: [
         '--no-sandbox',
         '--disable-gpu',
