@@ -244,8 +244,8 @@ pub struct IdempotencyKey {
 /// covers a job queue's retries), after which its row is purged.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// The environment `key` made for `user_id` within the window, if it made
-/// one; the key sent with another request is refused.
+/// The answer `key` got for `user_id` within the window, if it was used:
+/// the same environment, existing or made; with another request, refused.
 async fn replay(
     conn: &mut sqlx::AnyConnection,
     user_id: &str,
@@ -398,8 +398,9 @@ pub async fn create_with_key(
 
 /// Inside a create's transaction, what another request made since the first
 /// look: the environment of the same `Idempotency-Key`, or of the pull
-/// request (recorded as the key's answer). The locks (key first, then pull request) make such creates wait
-/// for each other on PostgreSQL; SQLite serializes writers already.
+/// request (recorded as the key's answer). The locks (key first, then pull
+/// request) make such creates wait for each other on PostgreSQL; SQLite
+/// serializes writers already.
 async fn made_meanwhile(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -425,7 +426,7 @@ async fn made_meanwhile(
 
 /// Takes the pull request's lock for the rest of the transaction (see
 /// [`made_meanwhile`]).
-pub(crate) async fn lock_pull_request(
+async fn lock_pull_request(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     app_id: &str,
