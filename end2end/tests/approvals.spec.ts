@@ -164,6 +164,8 @@ test("an expiry warning's Extend link asks before it extends; the inbox reads on
   await expect(outcome).toContainText('is being created');
   const envPath = (await outcome.getByRole('link').getAttribute('href'))!;
   await page.goto(envPath);
+  // The inbox button opens only once the page is hydrated (its route chunk loads first).
+  await hydrated(page);
   await expect(page.locator('h1 [data-state]')).toHaveAttribute('data-state', 'active', { timeout: 30_000 });
   // The owner's inbox heard it is ready; reading that one leaves the rest unread.
   await page.getByTestId('inbox').click();
