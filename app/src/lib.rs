@@ -19,8 +19,8 @@ use leptos_router::path;
 use leptos_router::{lazy_route, Lazy, LazyRoute, SsrMode};
 use pages::{
     app_detail::AppDetailPage, approvals::ApprovalsPage, apps::AppsPage, audit::AuditPage, channels::ChannelsPage,
-    compliance::CompliancePage, costs::CostsPage, environment::EnvironmentPage, environments::EnvironmentsPage,
-    extend_confirm::ExtendConfirmPage, maturity::MaturityPage, not_found::NotFound,
+    compliance::CompliancePage, costs::CostsPage, deliveries::DeliveriesPage, environment::EnvironmentPage,
+    environments::EnvironmentsPage, extend_confirm::ExtendConfirmPage, maturity::MaturityPage, not_found::NotFound,
     notification_settings::NotificationSettingsPage, policies::PoliciesPage, price_book::PriceBookPage, roi::RoiPage,
     sign_in::SignInPage, teams::TeamsPage, tokens::TokensPage,
 };
@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings/notifications") view={Lazy::<NotificationSettingsRoute>::new()} />
                 <Route path=path!("/settings/tokens") view={Lazy::<TokensRoute>::new()} />
                 <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
+                <Route path=path!("/deliveries") view={Lazy::<DeliveriesRoute>::new()} />
                 // Async: the status (403, 404) is known before the first byte is sent.
                 <Route path=path!("/costs") view={Lazy::<CostsRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/admin/prices") view={Lazy::<PriceBookRoute>::new()} ssr=SsrMode::Async />
@@ -113,6 +114,7 @@ lazy_pages!(
     NotificationSettingsRoute => view! { <AppShell><NotificationSettingsPage /></AppShell> },
     TokensRoute => view! { <AppShell><TokensPage /></AppShell> },
     AuditRoute => view! { <AppShell><AuditPage /></AppShell> },
+    DeliveriesRoute => view! { <AppShell><DeliveriesPage /></AppShell> },
     CostsRoute => view! { <AppShell><CostsPage /></AppShell> },
     PriceBookRoute => view! { <AppShell><PriceBookPage /></AppShell> },
     RoiRoute => view! { <AppShell><RoiPage /></AppShell> },

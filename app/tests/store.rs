@@ -2280,3 +2280,309 @@ on_both_engines!(the_change_feed_delivers_late_commits, |db: Db| async move {
         }
     }
 });
+
+/// Pull-request webhooks through the service (signature checked at the
+/// HTTP edge; here as its verdict): logged, de-duplicated in the
+/// transaction that queues the work, converged level-triggered.
+mod pull_request_webhooks {
+    use super::*;
+    use app::domain::lifecycle::Event;
+    use app::domain::pull_request::Provider;
+    use app::ssr::environments;
+    use app::ssr::pull_requests::{self, Received, Signature};
+    use app::ssr::AppState;
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn opened(number: u64, action: &str, updated: &str, labels: &[&str], head_repo: &str) -> Vec<u8> {
+        let labels: Vec<_> = labels.iter().map(|l| serde_json::json!({ "name": l })).collect();
+        serde_json::json!({
+            "action": action,
+            "pull_request": {
+                "number": number, "state": if action == "closed" { "closed" } else { "open" },
+                "draft": action == "converted_to_draft", "title": "Faster checkout",
+                "html_url": format!("https://github.com/acme/checkout-web/pull/{number}"), "updated_at": updated,
+                "head": { "sha": SHA, "ref": "faster", "repo": { "full_name": head_repo } },
+                "labels": labels,
+            },
+            "repository": { "full_name": "acme/checkout-web" },
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn delivery(id: &str, body: Vec<u8>) -> Received {
+        Received {
+            provider: Provider::Github,
+            delivery_id: Some(id.into()),
+            event: Some("pull_request".into()),
+            signature: Signature::Valid,
+            body,
+        }
+    }
+
+    async fn set_policy(db: &Db, policy: serde_json::Value) {
+        sqlx::query("UPDATE apps SET blueprint = $1 WHERE slug = 'checkout-web'")
+            .bind(serde_json::json!({ "pull_requests": policy }).to_string())
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+
+    /// (tier, state) of each environment of pull request `n`, oldest first.
+    async fn previews(db: &Db, n: i64) -> Vec<(String, String)> {
+        sqlx::query_as("SELECT tier, state FROM environments WHERE pr_number = $1 ORDER BY created_at, id")
+            .bind(n)
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn live(db: &Db, n: i64) -> Vec<String> {
+        let all = previews(db, n).await;
+        all.into_iter()
+            .filter(|(_, s)| ["pending", "ready", "active", "idle"].contains(&s.as_str()))
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    async fn jobs(db: &Db) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT payload FROM jobs WHERE kind = 'pull_request' AND finished_at IS NULL ORDER BY created_at, id",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+    }
+
+    /// Runs the queued deliveries' jobs as the reconciler would.
+    async fn run_jobs(state: &AppState) {
+        for payload in jobs(&state.db).await {
+            let p: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            pull_requests::process(state, p["delivery"].as_str().unwrap(), 0).await.unwrap();
+        }
+        sqlx::query("UPDATE jobs SET finished_at = 1 WHERE kind = 'pull_request'")
+            .execute(state.db.pool())
+            .await
+            .unwrap();
+    }
+
+    on_both_engines!(deliveries_converge_each_pull_request_on_its_newest_facts, |db: Db| async move {
+        demo::seed(&db, NOW).await.unwrap();
+        let state = crate::pools_and_listing::state(&db, 0);
+        set_policy(&db, serde_json::json!({ "repository": "acme/checkout-web" })).await;
+
+        // Refused or ignored deliveries are logged and queue nothing.
+        for (signature, event, body, status) in [
+            (
+                Signature::Invalid,
+                "pull_request",
+                opened(900501, "opened", "2026-12-07T10:00:00Z", &[], "acme/checkout-web"),
+                401,
+            ),
+            (Signature::Missing, "pull_request", b"{}".to_vec(), 401),
+            (Signature::NotConfigured, "pull_request", b"{}".to_vec(), 401),
+            (Signature::TooLarge, "pull_request", vec![], 413),
+            (Signature::Valid, "pull_request", b"{not json".to_vec(), 400),
+            (Signature::Valid, "push", b"{}".to_vec(), 204),
+            (Signature::Valid, "ping", b"{}".to_vec(), 200),
+        ] {
+            let r =
+                Received { signature, event: Some(event.into()), ..delivery(&format!("bad-{status}-{event}"), body) };
+            assert_eq!(pull_requests::receive(&state, r).await.unwrap().status, status, "{signature:?} {event}");
+        }
+        assert!(jobs(&db).await.is_empty(), "nothing queued");
+        let logged: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(logged, 7, "every delivery is in the log");
+        let kept: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE body IS NOT NULL AND signature <> 'valid'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(kept, 0, "unsigned bodies are not kept");
+
+        // A synchronize before its opened: the first makes the preview.
+        let sync = pull_requests::receive(
+            &state,
+            delivery("d-1", opened(900501, "synchronize", "2026-12-07T10:00:05Z", &[], "acme/checkout-web")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(sync.status, 202);
+        // Ten concurrent redeliveries of it: each answered 200, nothing queued again.
+        let again = (0..10).map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                pull_requests::receive(
+                    &state,
+                    delivery("d-1", opened(900501, "synchronize", "2026-12-07T10:00:05Z", &[], "acme/checkout-web")),
+                )
+                .await
+                .unwrap()
+                .status
+            })
+        });
+        for a in again {
+            assert_eq!(a.await.unwrap(), 200);
+        }
+        assert_eq!(jobs(&db).await.len(), 1, "one delivery, one job");
+        let open = pull_requests::receive(
+            &state,
+            delivery("d-2", opened(900501, "opened", "2026-12-07T10:00:00Z", &[], "acme/checkout-web")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(open.status, 202);
+        run_jobs(&state).await;
+        assert_eq!(live(&db, 900501).await, vec!["preview-full"], "one preview, the default tier");
+        let outcome: String = sqlx::query_scalar(
+            "SELECT outcome FROM webhook_deliveries WHERE delivery_id = 'd-1' AND dedup_key IS NOT NULL",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert!(outcome.contains("created"), "{outcome}");
+
+        // Labeled quick-fix: moved to the lightweight tier.
+        pull_requests::receive(
+            &state,
+            delivery("d-3", opened(900501, "labeled", "2026-12-07T10:01:00Z", &["quick-fix"], "acme/checkout-web")),
+        )
+        .await
+        .unwrap();
+        run_jobs(&state).await;
+        assert_eq!(live(&db, 900501).await, vec!["preview-lightweight"]);
+        let all = previews(&db, 900501).await;
+        assert_eq!(all.len(), 2, "the full one is on its way out: {all:?}");
+
+        // Closed, then a late labeled (older): it stays closed.
+        pull_requests::receive(
+            &state,
+            delivery("d-4", opened(900501, "closed", "2026-12-07T10:02:00Z", &[], "acme/checkout-web")),
+        )
+        .await
+        .unwrap();
+        run_jobs(&state).await;
+        assert!(live(&db, 900501).await.is_empty(), "closed: destroyed");
+        pull_requests::receive(
+            &state,
+            delivery("d-5", opened(900501, "unlabeled", "2026-12-07T10:01:30Z", &[], "acme/checkout-web")),
+        )
+        .await
+        .unwrap();
+        run_jobs(&state).await;
+        assert!(live(&db, 900501).await.is_empty(), "a late older delivery does not bring it back");
+
+        // Ten concurrent deliveries for a new pull request make one preview.
+        for i in 0..10 {
+            pull_requests::receive(
+                &state,
+                delivery(&format!("c-{i}"), opened(900502, "edited", "2026-12-07T11:00:00Z", &[], "acme/checkout-web")),
+            )
+            .await
+            .unwrap();
+        }
+        let runs = jobs(&db).await.into_iter().map(|payload| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let p: serde_json::Value = serde_json::from_str(&payload).unwrap();
+                pull_requests::process(&state, p["delivery"].as_str().unwrap(), 0).await
+            })
+        });
+        for r in runs {
+            r.await.unwrap().unwrap();
+        }
+        assert_eq!(live(&db, 900502).await.len(), 1, "exactly one");
+        sqlx::query("UPDATE jobs SET finished_at = 1 WHERE kind = 'pull_request'").execute(db.pool()).await.unwrap();
+
+        // Forks: none unless the app allows them; drafts as configured.
+        pull_requests::receive(
+            &state,
+            delivery("f-1", opened(900503, "opened", "2026-12-07T12:00:00Z", &[], "mallory/checkout-web")),
+        )
+        .await
+        .unwrap();
+        run_jobs(&state).await;
+        assert!(previews(&db, 900503).await.is_empty(), "no preview for a fork");
+        set_policy(&db, serde_json::json!({ "repository": "acme/checkout-web", "forks": true, "drafts": "skip" }))
+            .await;
+        pull_requests::receive(
+            &state,
+            delivery("f-2", opened(900503, "synchronize", "2026-12-07T12:00:01Z", &[], "mallory/checkout-web")),
+        )
+        .await
+        .unwrap();
+        run_jobs(&state).await;
+        assert_eq!(live(&db, 900503).await.len(), 1, "allowed forks get one");
+        let fork: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM environments e WHERE e.pr_number = 900503")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(fork, 1);
+        let env_id: String = sqlx::query_scalar("SELECT id FROM environments WHERE pr_number = 900503")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert!(store::webhooks::env_is_from_fork(db.pool(), &env_id).await.unwrap(), "marked untrusted: no secrets");
+        pull_requests::receive(
+            &state,
+            delivery("dr-1", opened(900504, "converted_to_draft", "2026-12-07T12:00:00Z", &[], "acme/checkout-web")),
+        )
+        .await
+        .unwrap();
+        run_jobs(&state).await;
+        assert!(previews(&db, 900504).await.is_empty(), "drafts: skip");
+        set_policy(&db, serde_json::json!({ "repository": "acme/checkout-web", "drafts": "pool-only" })).await;
+        pull_requests::receive(
+            &state,
+            delivery("dr-2", opened(900504, "converted_to_draft", "2026-12-07T12:00:01Z", &[], "acme/checkout-web")),
+        )
+        .await
+        .unwrap();
+        run_jobs(&state).await;
+        assert!(previews(&db, 900504).await.is_empty(), "pool-only with an empty pool: none");
+        let outcome: String = sqlx::query_scalar("SELECT outcome FROM webhook_deliveries WHERE delivery_id = 'dr-2'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert!(outcome.contains("no warm"), "{outcome}");
+
+        // Every good delivery is audited; the service account made the previews.
+        let audited: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'pull_request.delivery'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(audited, 19);
+        let owner: String = sqlx::query_scalar(
+            "SELECT u.login FROM environments e JOIN users u ON u.id = e.owner_id WHERE e.pr_number = 900502",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(owner, "github-pull-requests");
+
+        // Ready: the team's Slack hears it with the pull request's title and page.
+        let bob = viewer(&db, "bob").await;
+        let bob_meta = RequestMeta { viewer: Some(bob), ..Default::default() };
+        app::ssr::channels::add(&state, &bob_meta, "payments", "slack", "https://hooks.example/T/B/x").await.unwrap();
+        let id: String = sqlx::query_scalar("SELECT id FROM environments WHERE pr_number = 900502")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let tiers = &state.settings.tiers;
+        environments::system_event(&db, tiers, &id, Event::Provisioned, "environment.provisioned").await.unwrap();
+        environments::system_event(&db, tiers, &id, Event::DeployHealthy, "environment.healthy").await.unwrap();
+        let sent: String = sqlx::query_scalar("SELECT message FROM deliveries WHERE event = 'environment.ready'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert!(
+            sent.contains("#900502 Faster checkout")
+                && sent.contains("https://github.com/acme/checkout-web/pull/900502"),
+            "{sent}"
+        );
+    });
+}

@@ -110,6 +110,18 @@ pub const KEYS: &[Key] = &[
         doc: "Who registers and edits a team's apps besides platform admins: managers (the team's managers) or platform (platform admins only).",
     },
     Key {
+        env: "EOD_GITHUB_WEBHOOK_SECRET",
+        file: "github_webhook_secret",
+        default: "(unset: /webhooks/github refuses every delivery)",
+        doc: "The secret of the GitHub webhooks (pull_request events) pointed at /webhooks/github: deliveries whose X-Hub-Signature-256 does not match are refused with 401. 16+ printable characters.",
+    },
+    Key {
+        env: "EOD_GITLAB_WEBHOOK_SECRET",
+        file: "gitlab_webhook_secret",
+        default: "(unset: /webhooks/gitlab refuses every delivery)",
+        doc: "The GitLab webhooks' secret token (checked against X-Gitlab-Token), or a whsec_ signing token (checked against the Standard Webhooks webhook-signature header). 16+ printable characters.",
+    },
+    Key {
         env: "EOD_APPROVERS",
         file: "approvers",
         default: "(unset: platform admins only)",
@@ -185,6 +197,8 @@ pub struct Config {
     pub admission: Option<app::domain::admission::AdmissionPolicy>,
     /// The approver team's slug (`EOD_APPROVERS`).
     pub approvers: Option<String>,
+    /// Pull-request webhooks' secrets (`EOD_GITHUB_WEBHOOK_SECRET`, `EOD_GITLAB_WEBHOOK_SECRET`).
+    pub webhooks: WebhookSecrets,
     /// E-mail notifications (`EOD_SMTP_URL`, `EOD_SMTP_FROM`); `None`: none.
     pub smtp: Option<Smtp>,
 }
@@ -196,6 +210,23 @@ struct CostsFile {
     warm_pools: Option<Allocation>,
     shared_database: Option<Allocation>,
     shared_environments: Option<Allocation>,
+}
+
+/// The providers' webhook secrets; `None`: that provider's deliveries are refused.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct WebhookSecrets {
+    pub github: Option<String>,
+    pub gitlab: Option<String>,
+}
+
+/// Without the secrets.
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSecrets")
+            .field("github", &self.github.as_ref().map(|_| "<hidden>"))
+            .field("gitlab", &self.gitlab.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
 }
 
 /// Where Prometheus metrics are served, if anywhere.
@@ -405,6 +436,19 @@ impl Config {
             },
             None => false,
         };
+        let webhook_secret = |key: &str| match raw(key) {
+            Some((v, _)) if v.is_empty() => Ok(None),
+            // Never echo the value: it is a secret.
+            Some((v, name)) if v.len() < 16 || v.bytes().any(|b| !b.is_ascii_graphic()) => {
+                Err(invalid(name, "at least 16 printable characters without spaces", "<hidden>"))
+            }
+            Some((v, _)) => Ok(Some(v)),
+            None => Ok(None),
+        };
+        let webhooks = WebhookSecrets {
+            github: webhook_secret("EOD_GITHUB_WEBHOOK_SECRET")?,
+            gitlab: webhook_secret("EOD_GITLAB_WEBHOOK_SECRET")?,
+        };
         let metrics = MetricsAccess {
             token: match raw("EOD_METRICS_TOKEN") {
                 Some((v, _)) if v.is_empty() => None,
@@ -518,6 +562,7 @@ impl Config {
             log,
             log_json,
             metrics,
+            webhooks,
             providers,
             tiers,
             // A demo without pools keeps one lightweight preview of two demo

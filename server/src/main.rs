@@ -385,6 +385,7 @@ async fn build(config: &Config) -> Result<(axum::Router, Db, axum::Router), Star
         git,
         worker_id,
         work: work.clone(),
+        state: state.clone(),
     };
     tokio::spawn(reconciler.run());
     let outbox = workers::outbox::Outbox::new(db.clone(), settings.clone(), format!("outbox-{worker_suffix}"));

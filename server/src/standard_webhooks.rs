@@ -40,7 +40,6 @@ pub fn signature_header(secrets: &[String], id: &str, timestamp: i64, body: &[u8
 
 /// Whether any `v1` signature in `header` is right for `secret`
 /// (constant-time compare), as a receiver checks it.
-#[cfg(test)]
 pub fn verify(secret: &str, id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
     let Ok(expected) = sign(secret, id, timestamp, body) else { return false };
     header.split(' ').any(|candidate| {

@@ -2527,3 +2527,152 @@ async fn an_open_websocket_keeps_a_preview_out_of_idle() {
     assert_eq!(env["state"], "active", "the preview with an open WebSocket is not idle: {env}");
     ws.close(None).await.unwrap();
 }
+
+/// A GitHub `pull_request` delivery for `acme/branchy`'s pull request #3,
+/// signed with `secret` as GitHub signs it.
+fn pull_request_delivery(
+    secret: &str,
+    action: &str,
+    head: &str,
+    updated_at: &str,
+    labels: &[&str],
+    head_repo: &str,
+) -> (Vec<u8>, String) {
+    use hmac::{Hmac, Mac};
+    let labels: Vec<Value> = labels.iter().map(|l| json!({ "name": l })).collect();
+    let body = json!({
+        "action": action,
+        "pull_request": {
+            "number": 3, "state": if action == "closed" { "closed" } else { "open" }, "draft": false,
+            "title": "Second page", "html_url": "https://github.com/acme/branchy/pull/3", "updated_at": updated_at,
+            "head": { "sha": head, "ref": "feature/two", "repo": { "full_name": head_repo } },
+            "labels": labels,
+        },
+        "repository": { "full_name": "acme/branchy" },
+    })
+    .to_string()
+    .into_bytes();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&body);
+    let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    (body, format!("sha256={signature}"))
+}
+
+fn rev_parse(dir: &Path, rev: &str) -> String {
+    let out = Command::new("git").arg("-C").arg(dir).args(["rev-parse", rev]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Pull-request webhooks on real processes: opened makes the PR's preview
+/// (with the app's secrets), a push redeploys the new head, a `quick-fix`
+/// label moves it to the lightweight tier, closing destroys it; a fork's
+/// pull request (allowed by this app) runs without the app's secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_drives_its_preview_from_open_to_close() {
+    const SECRET: &str = "lifecycle-webhook-secret";
+    let repo = branchy_repo();
+    let p = start_with(None, &[("EOD_GITHUB_WEBHOOK_SECRET", SECRET)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    p.register_app(
+        &http,
+        json!({ "team": "payments", "slug": "branchy", "name": "Branchy", "repository": repo.path(),
+            "blueprint": { "build": "sh build.sh", "start": "eod sample-app",
+                           "env": { "MODE": "preview" }, "secrets": { "SHOP_SECRET": "s3cr3t" },
+                           "database": { "seed_file": "seed.sql", "migrate": "eod sample-app migrate" },
+                           "pull_requests": { "repository": "acme/branchy", "forks": true } } }),
+    )
+    .await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let deliver = |action: &str, head: &str, at: &str, labels: &[&str], head_repo: &str| {
+        let (body, signature) = pull_request_delivery(SECRET, action, head, at, labels, head_repo);
+        let req = http
+            .post(format!("{}/webhooks/github", p.base))
+            .header("content-type", "application/json")
+            .header("x-github-event", "pull_request")
+            .header("x-github-delivery", format!("{action}-{at}"))
+            .header("x-hub-signature-256", signature)
+            .body(body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // The PR's live preview once the webhook made it: (id, tier).
+    let preview = |tier: &'static str| {
+        let (http, url, token) = (http.clone(), format!("{}/api/v1/environments?app=branchy", p.base), token.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let (_, list) = call(&http, reqwest::Method::GET, url.clone(), &token, None).await;
+                let found = list["items"].as_array().unwrap().iter().find(|e| {
+                    e["pr_number"] == 3
+                        && e["tier"] == tier
+                        && !matches!(e["state"].as_str(), Some("expiring" | "destroyed"))
+                });
+                if let Some(e) = found {
+                    return e["id"].as_str().unwrap().to_string();
+                }
+                assert!(Instant::now() < deadline, "no {tier} preview of PR #3: {list}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let log_of = |id: &str| {
+        std::fs::read_to_string(p.data.path().join("runtime").join(id).join("output.log")).unwrap_or_default()
+    };
+
+    let first_head = rev_parse(repo.path(), "feature/two");
+    assert_eq!(deliver("opened", &first_head, "2026-12-07T10:00:00Z", &[], "acme/branchy").await, 202);
+    let full = preview("preview-full").await;
+    wait_for_state(&http, &p, &token, &full, "active").await;
+    assert!(log_of(&full).contains("given-ok"), "the app's own pull request gets its secrets");
+
+    // A push: the new head is deployed to the same preview.
+    git_in(repo.path(), &["checkout", "--quiet", "feature/two"]);
+    std::fs::write(repo.path().join("page.html"), "<h1>{{rows}} rows on the pushed page</h1>").unwrap();
+    git_in(repo.path(), &["commit", "--quiet", "-am", "push"]);
+    git_in(repo.path(), &["update-ref", "refs/pull/3/head", "feature/two"]);
+    git_in(repo.path(), &["checkout", "--quiet", "main"]);
+    let pushed = rev_parse(repo.path(), "feature/two");
+    assert_eq!(deliver("synchronize", &pushed, "2026-12-07T10:01:00Z", &[], "acme/branchy").await, 202);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let deployment = loop {
+        let url = format!("{}/api/v1/environments/{full}/deployments", p.base);
+        let (_, list) = call(&http, reqwest::Method::GET, url, &token, None).await;
+        if let Some(d) = list.as_array().and_then(|l| l.iter().find(|d| d["commit_sha"] == pushed.as_str())) {
+            break d["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no deployment of the pushed head: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    wait_for_deployment(&http, &p, &token, &full, &deployment, "succeeded").await;
+
+    // Labeled quick-fix: the lightweight tier replaces the full preview.
+    assert_eq!(deliver("labeled", &pushed, "2026-12-07T10:02:00Z", &["quick-fix"], "acme/branchy").await, 202);
+    let light = preview("preview-lightweight").await;
+    wait_for_state(&http, &p, &token, &full, "destroyed").await;
+    wait_for_state(&http, &p, &token, &light, "active").await;
+
+    // Closed: destroyed. A late, older delivery does not bring it back.
+    assert_eq!(deliver("closed", &pushed, "2026-12-07T10:03:00Z", &[], "acme/branchy").await, 202);
+    wait_for_state(&http, &p, &token, &light, "destroyed").await;
+    assert_eq!(deliver("unlabeled", &pushed, "2026-12-07T10:02:30Z", &[], "acme/branchy").await, 202);
+
+    // Reopened from a fork (this app allows forks): it runs, without secrets.
+    assert_eq!(deliver("reopened", &pushed, "2026-12-07T10:04:00Z", &[], "mallory/branchy").await, 202);
+    let fork = preview("preview-full").await;
+    wait_for_state(&http, &p, &token, &fork, "active").await;
+    let log = log_of(&fork);
+    assert!(
+        log.contains("portal-env-hidden") && !log.contains("given-ok"),
+        "a fork gets none of the app's secrets: {log}"
+    );
+    let count = |query: &'static str| {
+        let (http, url, token) =
+            (http.clone(), format!("{}/api/v1/environments?app=branchy{query}", p.base), token.clone());
+        async move {
+            let (_, list) = call(&http, reqwest::Method::GET, url, &token, None).await;
+            list["items"].as_array().unwrap().iter().filter(|e| e["pr_number"] == 3).count()
+        }
+    };
+    // Full and lightweight destroyed, the fork's live: the late delivery made none.
+    assert_eq!((count("&state=destroyed").await, count("").await), (2, 1));
+}

@@ -24,6 +24,8 @@ pub struct EnvironmentRow {
     pub owner: Option<String>,
     pub git_ref: Option<String>,
     pub pr_number: Option<i64>,
+    /// The pull request's page (from its webhook), if known.
+    pub pr_url: Option<String>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
     /// Set while the environment can be reached.
@@ -75,6 +77,7 @@ fn parse_row(
         owner: e.owner_login,
         git_ref: e.git_ref,
         pr_number: e.pr_number,
+        pr_url: e.pr_url,
         created_at: e.created_at,
         expires_at: e.expires_at,
     })

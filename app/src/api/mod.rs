@@ -15,3 +15,4 @@ pub mod session;
 pub mod share_links;
 pub mod teams;
 pub mod tokens;
+pub mod webhooks;

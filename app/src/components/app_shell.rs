@@ -31,6 +31,7 @@ pub fn AppShell(children: Children) -> impl IntoView {
                                     {can_audit.then(|| view! { <a href="/costs" class="hover:text-indigo-700">"Costs"</a> })}
                                     {can_audit.then(|| view! { <a href="/audit" class="hover:text-indigo-700">"Audit"</a> })}
                                     {can_audit.then(|| view! { <a href="/notifications" class="hover:text-indigo-700">"Notifications"</a> })}
+                                    {can_audit.then(|| view! { <a href="/deliveries" class="hover:text-indigo-700">"Deliveries"</a> })}
                                     {can_audit.then(|| view! { <a href="/roi" class="hover:text-indigo-700">"ROI"</a> })}
                                     {can_audit.then(|| view! { <a href="/maturity" class="hover:text-indigo-700">"Maturity"</a> })}
                                     {v.is_some().then(|| view! { <a href="/approvals" class="hover:text-indigo-700">"Approvals"</a> })}

@@ -51,6 +51,9 @@ pub struct Blueprint {
     /// Priced resources; absent means the tier's defaults from the price book.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<ResourceRate>>,
+    /// Previews made by the repository's pull-request webhooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_requests: Option<super::pull_request::PullRequestPolicy>,
 }
 
 /// How the app's template database is made (once, from the default branch)
@@ -177,6 +180,7 @@ impl Default for Blueprint {
             secrets: BTreeMap::new(),
             preview_access: None,
             resources: None,
+            pull_requests: None,
         }
     }
 }
@@ -252,6 +256,9 @@ impl Blueprint {
             if value.as_ref().is_some_and(|v| v.is_empty() || v.len() > 4_096 || v.contains('\0')) {
                 return err("secrets", "values are 1 to 4096 characters, without NUL (null removes a secret)");
             }
+        }
+        if let Some(prs) = &self.pull_requests {
+            prs.validate().map_err(|e| BlueprintError::Invalid { field: "pull_requests", reason: e.to_string() })?;
         }
         if let Some(resources) = &self.resources {
             if resources.is_empty() {

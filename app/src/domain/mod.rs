@@ -27,6 +27,7 @@ pub mod pool;
 pub mod preview_access;
 pub mod preview_url;
 pub mod price;
+pub mod pull_request;
 pub mod repository;
 pub mod roi;
 pub mod tier;

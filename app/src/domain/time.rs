@@ -45,9 +45,82 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's
+/// `days_from_civil`, the inverse of [`civil_from_days`]).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Epoch milliseconds of a timestamp as providers send them: RFC 3339
+/// (`2026-12-07T16:05:09Z`, `…+01:00`, fractions ignored) or GitLab's
+/// `2026-12-07 16:05:09 UTC`. `None` for anything else.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let num = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    };
+    let (date, rest) = (text.get(..10)?, text.get(10..)?);
+    let sep = rest.chars().next()?;
+    if !matches!(sep, 'T' | 't' | ' ') || date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (num(&date[..4])?, num(&date[5..7])?, num(&date[8..10])?);
+    let time = rest.get(1..9)?;
+    if time.as_bytes()[2] != b':' || time.as_bytes()[5] != b':' {
+        return None;
+    }
+    let (hh, mm, ss) = (num(&time[..2])?, num(&time[3..5])?, num(&time[6..8])?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut zone = &rest[9..];
+    if let Some(frac) = zone.strip_prefix('.') {
+        zone = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset_s = match zone.trim() {
+        "Z" | "z" | "UTC" => 0,
+        z if (z.starts_with('+') || z.starts_with('-')) && z.len() == 6 && z.as_bytes()[3] == b':' => {
+            let s = num(&z[1..3])? * 3600 + num(&z[4..6])? * 60;
+            if z.starts_with('-') {
+                -s
+            } else {
+                s
+            }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, m as u32, d as u32) * 86_400 + hh * 3600 + mm * 60 + ss - offset_s;
+    Some(secs * SECOND_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_timestamps_parse_to_utc_milliseconds() {
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_utc("2026-12-07T16:05:09Z"), Some(1_796_659_509_000));
+        assert_eq!(parse_utc("2026-12-07 16:05:09 UTC"), Some(1_796_659_509_000));
+        assert_eq!(parse_utc("2026-12-07T17:05:09.123+01:00"), Some(1_796_659_509_000));
+        assert_eq!(parse_utc("2026-12-07T11:05:09-05:00"), Some(1_796_659_509_000));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-07T16:05:09Z",
+            "2026-12-07T16:05:09",
+            "2026-12-07T16:05Z",
+            "2026-12-07T16:05:09+1",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn short_duration_picks_the_largest_sensible_unit() {

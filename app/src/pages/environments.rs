@@ -356,7 +356,13 @@ fn EnvironmentRowView(row: EnvironmentRow, now: i64) -> impl IntoView {
         <tr class="hover:bg-slate-50" data-testid="environment-row" data-env-name=row.name.clone() data-team=row.team.clone()>
             <td class="px-3 py-2">
                 <a href=format!("/environments/{}", row.id) class="font-medium text-slate-900 hover:text-indigo-700 hover:underline">{row.name.clone()}</a>
-                <span class="block text-xs text-slate-500">{format!("{} · {}", row.team, source)}</span>
+                <span class="block text-xs text-slate-500">
+                    {format!("{} · ", row.team)}
+                    {match row.pr_url.clone() {
+                        Some(url) => view! { <a href=url target="_blank" rel="noopener" data-testid="pr-link" class="text-indigo-700 hover:underline">{source}</a> }.into_any(),
+                        None => source.into_any(),
+                    }}
+                </span>
             </td>
             <td class="px-3 py-2 whitespace-nowrap">{row.app}</td>
             <td class="px-3 py-2 whitespace-nowrap"><TierBadge tier=row.tier /></td>

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod channels;
 pub mod compliance;
 pub mod costs;
+pub mod deliveries;
 pub mod environment;
 pub mod environments;
 pub mod extend_confirm;

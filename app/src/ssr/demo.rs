@@ -57,6 +57,16 @@ pub async fn seed(db: &Db, now: i64) -> sqlx::Result<bool> {
 }
 
 /// Seeds demo data unless it is already there. Returns whether it seeded.
+/// Demo apps preview the pull requests of `acme/<slug>`: a signed webhook
+/// (see the README) makes a preview of the demo repository's pull request.
+fn with_pull_requests(blueprint: &str, slug: &str) -> String {
+    let mut bp: serde_json::Value = serde_json::from_str(blueprint).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(fields) = bp.as_object_mut() {
+        fields.insert("pull_requests".into(), serde_json::json!({ "repository": format!("acme/{slug}") }));
+    }
+    bp.to_string()
+}
+
 pub async fn seed_with(db: &Db, now: i64, repos: &DemoRepos, blueprint: &str) -> sqlx::Result<bool> {
     let mut tx = db.begin_write().await?;
     if store::meta::get(&mut *tx, SEEDED_KEY).await?.is_some() {
@@ -247,7 +257,7 @@ impl DemoPlan {
             name: name.into(),
             repo_url: repos.0.get(slug).map(|r| r.path.clone()),
             default_branch: "main".into(),
-            blueprint: blueprint.into(),
+            blueprint: with_pull_requests(blueprint, slug),
             secrets: "{}".into(),
             managed_by_config: false,
             archived_at: None,

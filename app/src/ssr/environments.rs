@@ -287,6 +287,26 @@ pub async fn create_with_key(
     new: NewEnvironment,
     key: Option<&IdempotencyKey>,
 ) -> Result<Created, AppError> {
+    create_in(state, meta, new, key, Fallback::Cold).await
+}
+
+/// What a create does when the app's warm pool has no member to hand over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fallback {
+    /// Build one.
+    Cold,
+    /// Nothing (a draft pull request of an app whose drafts are `pool-only`).
+    Refuse,
+}
+
+/// The create behind [`create_with_key`] and pull-request webhooks.
+pub(crate) async fn create_in(
+    state: &AppState,
+    meta: &RequestMeta,
+    new: NewEnvironment,
+    key: Option<&IdempotencyKey>,
+    fallback: Fallback,
+) -> Result<Created, AppError> {
     let viewer = meta.viewer.clone().ok_or(AppError::Unauthorized)?;
     let pool = state.db.pool();
     let apps = store::apps::find_by_slug(pool, new.app.trim()).await.map_err(internal("finding an app"))?;
@@ -358,6 +378,9 @@ pub async fn create_with_key(
         let made = !claimed.existing && !claimed.replayed;
         return Ok(Created { budget_warning: budget_warning.filter(|_| made), ..claimed });
     }
+    if fallback == Fallback::Refuse {
+        return Err(AppError::Conflict(format!("no warm {} of {} is free", new.tier.label(), app.slug)));
+    }
     let now = now_ms();
     let policy = state.settings.tiers.get(new.tier);
     let (lc, effects) = lifecycle::start(policy, now);
@@ -426,7 +449,7 @@ async fn made_meanwhile(
 
 /// Takes the pull request's lock for the rest of the transaction (see
 /// [`made_meanwhile`]).
-async fn lock_pull_request(
+pub(crate) async fn lock_pull_request(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     app_id: &str,

@@ -22,6 +22,7 @@ pub mod mail;
 pub mod notify;
 pub mod pools;
 pub mod preview_access;
+pub mod pull_requests;
 pub mod request_id;
 pub mod secrets;
 pub mod security;

@@ -121,7 +121,16 @@ pub(crate) async fn to_team(
     if let Some(e) = env {
         fields.push(("Tier".to_string(), e.tier.clone()));
         match (e.pr_number, &e.git_ref) {
-            (Some(pr), _) => fields.push(("Pull request".into(), format!("#{pr}"))),
+            // What its webhook told of it: the title and where it is.
+            (Some(pr), _) => match pull_request_of(tx, &e.app_id, pr).await? {
+                Some(facts) => {
+                    fields.push(("Pull request".into(), format!("#{pr} {}", facts.title)));
+                    if !facts.url.is_empty() {
+                        fields.push(("Pull request URL".into(), facts.url));
+                    }
+                }
+                None => fields.push(("Pull request".into(), format!("#{pr}"))),
+            },
             (None, Some(r)) => fields.push(("Branch".into(), r.clone())),
             _ => {}
         }
@@ -141,6 +150,18 @@ pub(crate) async fn to_team(
         at: now,
     };
     super::channels::announce(tx, team_id, message, now).await
+}
+
+/// A pull request's facts as its last webhook delivery told them, if one did.
+async fn pull_request_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    app_id: &str,
+    number: i64,
+) -> Result<Option<crate::domain::pull_request::PullRequest>, AppError> {
+    let facts = super::store::webhooks::pull_request(&mut **tx, app_id, number)
+        .await
+        .map_err(internal("reading a pull request"))?;
+    Ok(facts.and_then(|f| serde_json::from_str(&f).ok()))
 }
 
 /// Records at startup what the write path reads from `meta`: whether the

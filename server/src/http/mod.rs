@@ -18,6 +18,7 @@ pub mod preview_access_api;
 pub mod proxy;
 pub mod security_headers;
 pub mod throttle;
+pub mod webhooks;
 
 use crate::config::Config;
 use crate::sessions::DbSessionStore;
@@ -68,7 +69,8 @@ pub fn router(
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_viewer))
         .layer(session_layer);
 
-    let mut open = Router::new().merge(health::router());
+    // Webhooks authenticate by their signature, not a session or an origin.
+    let mut open = Router::new().merge(health::router()).merge(webhooks::router(config.webhooks.clone()));
     if let Some(token) = &config.metrics.token {
         open = open.merge(metrics::router(token.clone()));
     }

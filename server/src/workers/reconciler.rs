@@ -58,6 +58,8 @@ pub struct Reconciler {
     pub git: Arc<Git>,
     pub worker_id: String,
     pub work: Arc<Notify>,
+    /// For work that goes through the services as a person would (webhooks).
+    pub state: app::ssr::AppState,
 }
 
 impl Reconciler {
@@ -178,6 +180,16 @@ impl Reconciler {
         Ok(true)
     }
 
+    /// A webhook delivery's work: converge its pull request's preview.
+    async fn pull_request(&self, job: &Job) -> Result<(), Step> {
+        let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+        let Some(delivery) = payload.get("delivery").and_then(|d| d.as_str()) else {
+            return Err(Step::Permanent("the job names no delivery".into()));
+        };
+        let waits = payload.get("waits").and_then(|w| w.as_i64()).unwrap_or(0);
+        app::ssr::pull_requests::process(&self.state, delivery, waits).await.map_err(|e| Step::Retry(e.to_string()))
+    }
+
     async fn spec(&self, env_id: &str) -> Result<Option<(EnvSpec, String, store::apps::App)>, String> {
         let pool = self.db.pool();
         let Some(v) = store::environments::find(pool, env_id).await.map_err(|e| e.to_string())? else {
@@ -222,7 +234,14 @@ impl Reconciler {
     /// seed or "Rebuild template" makes a new one.
     async fn complete_for_provision(&self, spec: &mut EnvSpec, app: &store::apps::App) -> Result<(), Step> {
         let permanent = |m: String| Step::Permanent(m);
-        spec.secrets = Secrets(self.settings.secret_key.open_all(&app.secrets).map_err(|e| permanent(e.to_string()))?);
+        // A fork's pull request is someone else's code: none of the app's secrets.
+        let from_fork = store::webhooks::env_is_from_fork(self.db.pool(), &spec.id)
+            .await
+            .map_err(|e| Step::Retry(e.to_string()))?;
+        if !from_fork {
+            spec.secrets =
+                Secrets(self.settings.secret_key.open_all(&app.secrets).map_err(|e| permanent(e.to_string()))?);
+        }
         let blueprint = Blueprint::parse(&app.blueprint).map_err(|e| permanent(e.to_string()))?;
         let db = &blueprint.database;
         let Some(repo) = app.repo_url.as_deref().filter(|_| db.seed_file.is_some() || db.seed.is_some()) else {
@@ -256,6 +275,9 @@ impl Reconciler {
     }
 
     async fn handle(&self, job: &Job) -> Result<(), Step> {
+        if job.kind == app::ssr::pull_requests::JOB_KIND {
+            return self.pull_request(job).await;
+        }
         let Some(env_id) = &job.environment_id else {
             return Ok(());
         };

@@ -89,15 +89,18 @@ pub struct Listed {
     pub team_id: String,
     pub team_slug: String,
     pub owner_login: Option<String>,
+    /// The pull request's page, when a webhook told it.
+    pub pr_url: Option<String>,
 }
 
 const LISTED_SELECT: &str =
     "SELECT e.id, e.name, e.tier, e.state, e.git_ref, e.pr_number, e.commit_sha, e.created_at, e.expires_at,
-        e.health, a.slug AS app_slug, t.id AS team_id, t.slug AS team_slug, u.login AS owner_login
+        e.health, a.slug AS app_slug, t.id AS team_id, t.slug AS team_slug, u.login AS owner_login, p.url AS pr_url
      FROM environments e
      JOIN apps a ON a.id = e.app_id
      JOIN teams t ON t.id = e.team_id
-     LEFT JOIN users u ON u.id = e.owner_id";
+     LEFT JOIN users u ON u.id = e.owner_id
+     LEFT JOIN pull_requests p ON p.app_id = e.app_id AND p.number = e.pr_number";
 
 /// Live (not destroyed, not pooled) environments the viewer may see: their
 /// teams' or, for platform admins, everyone's; newest first.

@@ -30,11 +30,24 @@ pub async fn enqueue<'c>(
     environment_id: Option<&str>,
     run_at: i64,
 ) -> sqlx::Result<()> {
+    enqueue_with(ex, id, kind, environment_id, run_at, serde_json::Map::new()).await
+}
+
+/// [`enqueue`] with more in the payload (what a job without an
+/// environment works on).
+pub async fn enqueue_with<'c>(
+    ex: impl Exec<'c>,
+    id: &str,
+    kind: &str,
+    environment_id: Option<&str>,
+    run_at: i64,
+    mut payload: serde_json::Map<String, serde_json::Value>,
+) -> sqlx::Result<()> {
     // The request that caused the job, so the worker logs under its id.
-    let payload = match crate::ssr::request_id::current() {
-        Some(request_id) => serde_json::json!({ "request_id": request_id }).to_string(),
-        None => "{}".to_string(),
-    };
+    if let Some(request_id) = crate::ssr::request_id::current() {
+        payload.insert("request_id".into(), request_id.into());
+    }
+    let payload = serde_json::Value::Object(payload).to_string();
     sqlx::query(
         "INSERT INTO jobs (id, kind, environment_id, payload, run_at, attempts, max_attempts, created_at)
          VALUES ($1, $2, $3, $4, $5, 0, 5, $5)",

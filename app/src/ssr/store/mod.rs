@@ -17,6 +17,7 @@ pub mod resources;
 pub mod teams;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 /// The executor bound every store function accepts: a pool, a connection or
 /// `&mut *transaction`.
