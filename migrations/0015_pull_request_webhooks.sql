@@ -38,3 +38,26 @@ CREATE TABLE pull_requests (
     updated_at      BIGINT NOT NULL,
     PRIMARY KEY (app_id, number)
 );
+
+-- What each pull request is told about its preview (a commit status and one
+-- comment kept up to date): the newest report wanted (`version`), the one
+-- sent last, and the comment to edit. Sent by a worker under a lease, with
+-- retries; a failure is kept in `last_error` and never holds up the preview.
+CREATE TABLE pull_request_reports (
+    app_id           TEXT NOT NULL REFERENCES apps(id),
+    number           BIGINT NOT NULL,
+    provider         TEXT NOT NULL,
+    repository       TEXT NOT NULL,
+    report           TEXT NOT NULL,
+    version          BIGINT NOT NULL,
+    sent_version     BIGINT NOT NULL DEFAULT 0,
+    comment_id       TEXT,
+    attempts         BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at  BIGINT NOT NULL,
+    lease_owner      TEXT,
+    lease_until      BIGINT,
+    last_error       TEXT,
+    sent_at          BIGINT,
+    PRIMARY KEY (app_id, number)
+);
+CREATE INDEX pull_request_reports_due ON pull_request_reports (next_attempt_at) WHERE sent_version < version;

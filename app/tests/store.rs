@@ -2584,5 +2584,32 @@ mod pull_request_webhooks {
                 && sent.contains("https://github.com/acme/checkout-web/pull/900502"),
             "{sent}"
         );
+
+        // Reports to the pull requests: one row each, the newest wanted;
+        // claimed once under a lease, retried when sending failed.
+        let webhooks = &store::webhooks::reports(db.pool(), None, 100).await.unwrap();
+        let numbers: std::collections::BTreeSet<i64> = webhooks.iter().map(|r| r.number).collect();
+        assert_eq!(numbers.into_iter().collect::<Vec<_>>(), vec![900501, 900502, 900503]);
+        let ready: pull_requests::WantedReport =
+            serde_json::from_str(&webhooks.iter().find(|r| r.number == 900502).unwrap().report).unwrap();
+        assert_eq!(ready.state, app::domain::pull_request::ReportState::Ready);
+        let now = app::ssr::clock::now_ms();
+        let mut claimed = vec![];
+        while let Some(due) = store::webhooks::claim_report(db.pool(), "w1", now, now + 30_000).await.unwrap() {
+            claimed.push(due);
+        }
+        assert_eq!(claimed.len(), 3);
+        assert!(store::webhooks::claim_report(db.pool(), "w2", now, now + 30_000).await.unwrap().is_none(), "leased");
+        store::webhooks::report_failed(db.pool(), &claimed[0], "w1", "the API answered 502", Some(now + 60_000))
+            .await
+            .unwrap();
+        for due in &claimed[1..] {
+            assert!(store::webhooks::report_sent(db.pool(), due, "w1", Some("42"), now).await.unwrap());
+            assert!(!store::webhooks::report_sent(db.pool(), due, "w2", None, now).await.unwrap(), "not its lease");
+        }
+        assert!(store::webhooks::claim_report(db.pool(), "w2", now + 1_000, now + 31_000).await.unwrap().is_none());
+        let retried =
+            store::webhooks::claim_report(db.pool(), "w2", now + 60_000, now + 90_000).await.unwrap().unwrap();
+        assert_eq!((retried.number, retried.attempts), (claimed[0].number, 2));
     });
 }

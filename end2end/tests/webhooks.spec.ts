@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { APIRequestContext } from '@playwright/test';
-import { test, expect, signInAs } from './fixtures';
+import { test, expect, hydrated, otherUser, signInAs } from './fixtures';
 
 // The secret end2end/eod-test.toml configures for /webhooks/github.
 const SECRET = 'e2e-github-webhook-secret';
@@ -39,7 +39,7 @@ async function deliver(request: APIRequestContext, body: unknown, secret = SECRE
   });
 }
 
-test('a pull request opened on GitHub appears live on the Environments page with its PR link, and goes when it closes', async ({ page, playwright }) => {
+test('a pull request opened on GitHub appears live on the Environments page with its PR link, and goes when it closes', async ({ page, playwright, browser }, testInfo) => {
   await signInAs(page, 'Alice Nakamura');
   const rows = page.locator(`[data-testid=environment-row]`).filter({ has: page.getByTestId('pr-link') }).filter({ hasText: APP });
   await expect(rows).toHaveCount(0);
@@ -71,4 +71,30 @@ test('a pull request opened on GitHub appears live on the Environments page with
     .poll(async () => ((await row.count()) === 0 ? 'gone' : await row.locator('[data-state]').first().getAttribute('data-state')), { timeout: 30_000 })
     .toMatch(/gone|expiring|destroyed/);
   await github.dispose();
+
+  // The team's manager reads the deliveries of the team's apps and re-runs one.
+  const bob = await otherUser(browser, testInfo, 'Bob Okafor');
+  await bob.page.goto('/deliveries');
+  await hydrated(bob.page);
+  const logged = bob.page.getByTestId('delivery').filter({ hasText: `acme/${APP}#${PR}` });
+  await expect(logged.filter({ hasText: 'opened' })).toHaveCount(1);
+  await expect(logged.filter({ hasText: 'closed' }).getByTestId('delivery-outcome')).toContainText('destroying');
+  // Without a GitHub token nothing is reported to the pull request, and the page says so.
+  await expect(bob.page.getByTestId('pr-report').filter({ hasText: `acme/${APP}#${PR}` })).toContainText('EOD_GITHUB_TOKEN is not set');
+  const first = logged.filter({ hasText: 'opened' });
+  await expect(first).toHaveAttribute('data-status', '202');
+  await first.getByTestId('rerun').click();
+  await expect(bob.page.getByTestId('rerun-outcome')).toContainText('Re-run queued');
+  // Run again on the stored body: the pull request is closed now, so nothing comes back.
+  // (The job runs after the answer: the page shows it once reloaded.)
+  await expect(async () => {
+    await bob.page.reload();
+    await expect(first.getByTestId('delivery-outcome')).toContainText('no preview (the pull request is closed)', { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  expect(bob.errors).toEqual([]);
+  await bob.close();
+
+  // A developer has no Deliveries page.
+  await page.goto('/deliveries');
+  await expect(page.getByRole('alert')).toContainText('not allowed');
 });

@@ -122,6 +122,30 @@ pub const KEYS: &[Key] = &[
         doc: "The GitLab webhooks' secret token (checked against X-Gitlab-Token), or a whsec_ signing token (checked against the Standard Webhooks webhook-signature header). 16+ printable characters.",
     },
     Key {
+        env: "EOD_GITHUB_TOKEN",
+        file: "github_token",
+        default: "(unset: nothing is reported to GitHub)",
+        doc: "A token that may write commit statuses and pull-request comments of the webhooks' repositories: each webhook-made preview's pull request gets a status and one comment kept up to date.",
+    },
+    Key {
+        env: "EOD_GITHUB_API_URL",
+        file: "github_api_url",
+        default: "https://api.github.com",
+        doc: "GitHub's REST API (GitHub Enterprise: https://<host>/api/v3).",
+    },
+    Key {
+        env: "EOD_GITLAB_TOKEN",
+        file: "gitlab_token",
+        default: "(unset: nothing is reported to GitLab)",
+        doc: "A GitLab token with the api scope: each webhook-made preview's merge request gets a commit status and one note kept up to date.",
+    },
+    Key {
+        env: "EOD_GITLAB_API_URL",
+        file: "gitlab_api_url",
+        default: "https://gitlab.com/api/v4",
+        doc: "GitLab's REST API of your instance.",
+    },
+    Key {
         env: "EOD_APPROVERS",
         file: "approvers",
         default: "(unset: platform admins only)",
@@ -199,6 +223,8 @@ pub struct Config {
     pub approvers: Option<String>,
     /// Pull-request webhooks' secrets (`EOD_GITHUB_WEBHOOK_SECRET`, `EOD_GITLAB_WEBHOOK_SECRET`).
     pub webhooks: WebhookSecrets,
+    /// Where and how pull requests hear of their previews (`EOD_GITHUB_TOKEN`, …).
+    pub forges: ForgeApis,
     /// E-mail notifications (`EOD_SMTP_URL`, `EOD_SMTP_FROM`); `None`: none.
     pub smtp: Option<Smtp>,
 }
@@ -225,6 +251,38 @@ impl std::fmt::Debug for WebhookSecrets {
         f.debug_struct("WebhookSecrets")
             .field("github", &self.github.as_ref().map(|_| "<hidden>"))
             .field("gitlab", &self.gitlab.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+/// The providers' APIs that pull requests are reported to.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ForgeApis {
+    pub github_api: String,
+    pub github_token: Option<String>,
+    pub gitlab_api: String,
+    pub gitlab_token: Option<String>,
+}
+
+impl Default for ForgeApis {
+    fn default() -> Self {
+        ForgeApis {
+            github_api: "https://api.github.com".into(),
+            github_token: None,
+            gitlab_api: "https://gitlab.com/api/v4".into(),
+            gitlab_token: None,
+        }
+    }
+}
+
+/// Without the tokens.
+impl std::fmt::Debug for ForgeApis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForgeApis")
+            .field("github_api", &self.github_api)
+            .field("github_token", &self.github_token.as_ref().map(|_| "<hidden>"))
+            .field("gitlab_api", &self.gitlab_api)
+            .field("gitlab_token", &self.gitlab_token.as_ref().map(|_| "<hidden>"))
             .finish()
     }
 }
@@ -449,6 +507,35 @@ impl Config {
             github: webhook_secret("EOD_GITHUB_WEBHOOK_SECRET")?,
             gitlab: webhook_secret("EOD_GITLAB_WEBHOOK_SECRET")?,
         };
+        let api_url = |key: &str, default: &str| match raw(key) {
+            Some((v, name)) => {
+                let v = v.trim().trim_end_matches('/').to_string();
+                let ok = (v.starts_with("https://") || v.starts_with("http://"))
+                    && v.len() > 8
+                    && !v.contains(char::is_whitespace)
+                    && reqwest::Url::parse(&v).is_ok();
+                if ok {
+                    Ok(v)
+                } else {
+                    Err(invalid(name, "an http(s) URL such as https://api.github.com", &v))
+                }
+            }
+            None => Ok(default.to_string()),
+        };
+        let token = |key: &str| match raw(key) {
+            Some((v, _)) if v.trim().is_empty() => Ok(None),
+            Some((v, name)) if v.trim().bytes().any(|b| !b.is_ascii_graphic()) => {
+                Err(invalid(name, "a token of printable characters without spaces", "<hidden>"))
+            }
+            Some((v, _)) => Ok(Some(v.trim().to_string())),
+            None => Ok(None),
+        };
+        let forges = ForgeApis {
+            github_api: api_url("EOD_GITHUB_API_URL", "https://api.github.com")?,
+            github_token: token("EOD_GITHUB_TOKEN")?,
+            gitlab_api: api_url("EOD_GITLAB_API_URL", "https://gitlab.com/api/v4")?,
+            gitlab_token: token("EOD_GITLAB_TOKEN")?,
+        };
         let metrics = MetricsAccess {
             token: match raw("EOD_METRICS_TOKEN") {
                 Some((v, _)) if v.is_empty() => None,
@@ -563,6 +650,7 @@ impl Config {
             log_json,
             metrics,
             webhooks,
+            forges,
             providers,
             tiers,
             // A demo without pools keeps one lightweight preview of two demo

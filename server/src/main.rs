@@ -396,6 +396,13 @@ async fn build(config: &Config) -> Result<(axum::Router, Db, axum::Router), Star
                 .map_err(StartError::Refused)?;
         tokio::spawn(mailer.run(std::time::Duration::from_millis(500)));
     }
+    let reporter = workers::pr_reports::Reporter::new(
+        db.clone(),
+        settings.clone(),
+        config.forges.clone(),
+        format!("reports-{worker_suffix}"),
+    );
+    tokio::spawn(reporter.run(std::time::Duration::from_millis(500)));
     let monitor = workers::health::HealthMonitor::new(db.clone(), settings.clone(), driver.clone());
     tokio::spawn(monitor.run(std::time::Duration::from_secs(1)));
     let runtime: Arc<dyn app::ssr::context::RuntimeView> = Arc::new(drivers::RuntimeOf(driver.clone()));

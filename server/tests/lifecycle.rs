@@ -2558,6 +2558,48 @@ fn pull_request_delivery(
     (body, format!("sha256={signature}"))
 }
 
+/// The API calls a fake provider saw: (method, path, JSON body).
+type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>;
+
+/// Waits until a call matching `pred` was seen.
+async fn wait_heard(calls: &Calls, pred: impl Fn(&(String, String, Value)) -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !calls.lock().unwrap().iter().any(&pred) {
+        assert!(Instant::now() < deadline, "{what} not reported: {:#?}", calls.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A stand-in for GitHub's REST API: records each call (method, path,
+/// body); answers the first commit status with 502 (the portal retries)
+/// and a new comment with id 42; refuses another token.
+async fn fake_github() -> (String, Calls) {
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    let calls: Calls = Default::default();
+    let recorded = calls.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
+        let calls = recorded.clone();
+        async move {
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer fake-github-token") {
+                return (StatusCode::UNAUTHORIZED, "{}".to_string());
+            }
+            let mut calls = calls.lock().unwrap();
+            let path = uri.path().to_string();
+            let first_status = path.contains("/statuses/") && !calls.iter().any(|(_, p, _)| p.contains("/statuses/"));
+            calls.push((method.to_string(), path.clone(), serde_json::from_str(&body).unwrap_or(Value::Null)));
+            match (method.as_str(), path.ends_with("/comments")) {
+                _ if first_status => (StatusCode::BAD_GATEWAY, "{}".into()),
+                ("POST", true) => (StatusCode::CREATED, json!({ "id": 42 }).to_string()),
+                _ => (StatusCode::OK, "{}".into()),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
 fn rev_parse(dir: &Path, rev: &str) -> String {
     let out = Command::new("git").arg("-C").arg(dir).args(["rev-parse", rev]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
@@ -2566,12 +2608,21 @@ fn rev_parse(dir: &Path, rev: &str) -> String {
 /// Pull-request webhooks on real processes: opened makes the PR's preview
 /// (with the app's secrets), a push redeploys the new head, a `quick-fix`
 /// label moves it to the lightweight tier, closing destroys it; a fork's
-/// pull request (allowed by this app) runs without the app's secrets.
+/// pull request (allowed by this app) runs without the app's secrets. The
+/// pull request hears each step (a fake GitHub API records the calls).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_request_drives_its_preview_from_open_to_close() {
     const SECRET: &str = "lifecycle-webhook-secret";
     let repo = branchy_repo();
-    let p = start_with(None, &[("EOD_GITHUB_WEBHOOK_SECRET", SECRET)]);
+    let (github, calls) = fake_github().await;
+    let p = start_with(
+        None,
+        &[
+            ("EOD_GITHUB_WEBHOOK_SECRET", SECRET),
+            ("EOD_GITHUB_API_URL", &github),
+            ("EOD_GITHUB_TOKEN", "fake-github-token"),
+        ],
+    );
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     p.wait_ready(&http).await;
     p.register_app(
@@ -2624,6 +2675,19 @@ async fn a_pull_request_drives_its_preview_from_open_to_close() {
     let full = preview("preview-full").await;
     wait_for_state(&http, &p, &token, &full, "active").await;
     assert!(log_of(&full).contains("given-ok"), "the app's own pull request gets its secrets");
+    // The pull request hears it is ready (its first status call is answered
+    // 502 and retried): the comment is posted.
+    let full_page = format!("/environments/{full}");
+    wait_heard(
+        &calls,
+        |(m, p, b)| {
+            m == "POST"
+                && p.ends_with("/issues/3/comments")
+                && b["body"].as_str().is_some_and(|t| t.contains(&full_page))
+        },
+        "the first preview's comment",
+    )
+    .await;
 
     // A push: the new head is deployed to the same preview.
     git_in(repo.path(), &["checkout", "--quiet", "feature/two"]);
@@ -2675,4 +2739,35 @@ async fn a_pull_request_drives_its_preview_from_open_to_close() {
     };
     // Full and lightweight destroyed, the fork's live: the late delivery made none.
     assert_eq!((count("&state=destroyed").await, count("").await), (2, 1));
+
+    // Then every change edits that one comment; the pushed head got its status.
+    let fork_page = format!("/environments/{fork}");
+    wait_heard(
+        &calls,
+        |(m, p, b)| {
+            m == "PATCH"
+                && p == "/repos/acme/branchy/issues/comments/42"
+                && b["body"].as_str().is_some_and(|t| t.contains("**Ready**") && t.contains(&fork_page))
+        },
+        "the fork's preview, ready, in the comment",
+    )
+    .await;
+    let pushed_status = format!("/statuses/{pushed}");
+    let pushed_ready = |(_, p, b): &(String, String, Value)| p.ends_with(&pushed_status) && b["state"] == "success";
+    wait_heard(&calls, pushed_ready, "the pushed head's status").await;
+    let calls = calls.lock().unwrap().clone();
+    let statuses: Vec<(&str, &str)> = calls
+        .iter()
+        .filter(|(_, p, _)| p.contains("/statuses/"))
+        .map(|(_, p, b)| (p.rsplit('/').next().unwrap(), b["state"].as_str().unwrap_or("")))
+        .collect();
+    // The first head's first status was answered 502 and sent again.
+    assert!(statuses[0].0 == first_head && statuses[1] == (first_head.as_str(), "success"), "{statuses:?}");
+    assert!(statuses.contains(&(pushed.as_str(), "success")), "ready on the pushed head: {statuses:?}");
+    let posted = calls.iter().filter(|(m, p, _)| m == "POST" && p.ends_with("/issues/3/comments")).count();
+    assert_eq!(posted, 1, "one comment, then edits: {calls:#?}");
+    let status =
+        calls.iter().find(|(_, p, b)| p.ends_with(&format!("/statuses/{pushed}")) && b["state"] == "success").unwrap();
+    assert_eq!(status.2["context"], "eod/preview");
+    assert!(status.2["target_url"].as_str().unwrap().contains(".localhost:"), "links the preview: {}", status.2);
 }

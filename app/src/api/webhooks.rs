@@ -30,9 +30,28 @@ pub struct DeliveryRow {
     pub can_rerun: bool,
 }
 
+/// What a pull request was told of its preview, and how sending it went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRow {
+    pub repository: String,
+    pub pr_number: i64,
+    /// pending | ready | failed | destroyed
+    pub state: String,
+    pub environment_id: String,
+    pub environment_name: String,
+    /// The newest report was sent (else it waits, or was given up: see `last_error`).
+    pub sent: bool,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+    pub next_attempt_at: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveriesPage {
     pub rows: Vec<DeliveryRow>,
+    /// Reports to the pull requests, newest first.
+    pub reports: Vec<ReportRow>,
     /// "all apps" or the teams whose apps' deliveries these are.
     pub scope: String,
 }

@@ -384,6 +384,103 @@ pub fn step(desired: Desired, current: Option<&Current>, head_sha: &str) -> Step
     }
 }
 
+/// What a pull request is told about its preview: one commit status on
+/// its head and one comment, both kept up to date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub state: ReportState,
+    pub env_name: String,
+    /// The preview's own address while it serves.
+    pub preview_url: Option<String>,
+    /// Its page in the portal.
+    pub portal_url: String,
+    pub head_sha: String,
+    /// Why it failed, or went.
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportState {
+    Pending,
+    Ready,
+    Failed,
+    Destroyed,
+}
+
+/// The commit-status context (GitHub) and name (GitLab) of our statuses.
+pub const STATUS_CONTEXT: &str = "eod/preview";
+/// Marks our comment, so a person reading it knows it is kept up to date.
+const COMMENT_MARK: &str = "<!-- eod-portal:preview -->";
+
+impl Report {
+    fn description(&self) -> String {
+        match self.state {
+            ReportState::Pending => format!("{} is being prepared", self.env_name),
+            ReportState::Ready => format!("{} is ready", self.env_name),
+            ReportState::Failed => format!("{} failed", self.env_name),
+            ReportState::Destroyed => format!("{} was destroyed", self.env_name),
+        }
+    }
+
+    /// Where the status links: the preview while it serves, else its page.
+    fn target(&self) -> &str {
+        self.preview_url.as_deref().filter(|_| self.state == ReportState::Ready).unwrap_or(&self.portal_url)
+    }
+
+    /// GitHub's `POST /repos/{repo}/statuses/{sha}` body.
+    pub fn github_status(&self) -> serde_json::Value {
+        let state = match self.state {
+            ReportState::Pending => "pending",
+            ReportState::Ready | ReportState::Destroyed => "success",
+            ReportState::Failed => "failure",
+        };
+        serde_json::json!({
+            "state": state, "target_url": self.target(), "description": clip(&self.description(), 140),
+            "context": STATUS_CONTEXT,
+        })
+    }
+
+    /// GitLab's commit-status state (`POST /projects/:id/statuses/:sha`).
+    pub fn gitlab_state(&self) -> &'static str {
+        match self.state {
+            ReportState::Pending => "running",
+            ReportState::Ready | ReportState::Destroyed => "success",
+            ReportState::Failed => "failed",
+        }
+    }
+
+    pub fn status_description(&self) -> String {
+        clip(&self.description(), 140)
+    }
+
+    pub fn status_target(&self) -> &str {
+        self.target()
+    }
+
+    /// The one comment (Markdown), replaced at each change.
+    pub fn comment(&self) -> String {
+        let short = self.head_sha.get(..12).unwrap_or(&self.head_sha);
+        let line = match (self.state, &self.preview_url) {
+            (ReportState::Ready, Some(url)) => format!("**Ready** at {url} (commit `{short}`)"),
+            (ReportState::Ready, None) => format!("**Ready** (commit `{short}`)"),
+            (ReportState::Pending, _) => format!("**Being prepared** (commit `{short}`)"),
+            (ReportState::Failed, _) => format!("**Failed**: {}", self.reason.as_deref().unwrap_or("no reason given")),
+            (ReportState::Destroyed, _) => {
+                format!("**Destroyed**: {}", self.reason.as_deref().unwrap_or("the pull request was closed"))
+            }
+        };
+        format!(
+            "{COMMENT_MARK}\n### Preview environment `{}`\n\n{line}\n\nIts page, log and cost: {}\n",
+            self.env_name, self.portal_url
+        )
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,6 +639,30 @@ mod tests {
         assert_eq!(step(full, Some(&light), SHA), Step::Replace);
         assert_eq!(step(Desired::None, Some(&running), SHA), Step::Destroy);
         assert_eq!(step(Desired::None, None, SHA), Step::Nothing);
+    }
+
+    #[test]
+    fn reports_link_the_preview_while_it_serves_and_its_page_otherwise() {
+        let mut r = Report {
+            state: ReportState::Pending,
+            env_name: "shop-pr-7-ab12".into(),
+            preview_url: Some("https://shop-pr-7-ab12.preview.example/".into()),
+            portal_url: "https://eod.example/environments/e1".into(),
+            head_sha: SHA.into(),
+            reason: None,
+        };
+        assert_eq!(r.github_status()["state"], "pending");
+        assert_eq!(r.github_status()["target_url"], "https://eod.example/environments/e1");
+        assert!(r.comment().contains("Being prepared") && r.comment().contains("`0123456789ab`"));
+        r.state = ReportState::Ready;
+        assert_eq!(r.github_status()["target_url"], "https://shop-pr-7-ab12.preview.example/");
+        assert_eq!(r.github_status()["context"], STATUS_CONTEXT);
+        assert!(r.comment().contains("**Ready** at https://shop-pr-7-ab12.preview.example/"));
+        r.state = ReportState::Failed;
+        r.reason = Some("build: exit 3".into());
+        assert_eq!((r.github_status()["state"].as_str(), r.gitlab_state()), (Some("failure"), "failed"));
+        assert!(r.comment().contains("**Failed**: build: exit 3"));
+        assert!(r.comment().starts_with(COMMENT_MARK));
     }
 
     fn any_pr() -> impl Strategy<Value = PullRequest> {

@@ -27,7 +27,7 @@ pub fn DeliveriesPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading deliveries…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) if p.rows.is_empty() => view! {
+                    Ok(p) if p.rows.is_empty() && p.reports.is_empty() => view! {
                         <p class="text-xs text-slate-500">{format!("Deliveries of {}", p.scope)}</p>
                         <p data-testid="no-deliveries" class="rounded-md border border-slate-200 bg-white p-4 text-slate-600">"No deliveries yet. Point a repository's pull-request webhook at this portal (see the README)."</p>
                     }.into_any(),
@@ -52,6 +52,7 @@ pub fn DeliveriesPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         </div>
+                        <Reports reports=p.reports />
                     }.into_any(),
                     Err(err) => view! { <p role="alert" class="rounded-md border border-red-200 bg-red-50 p-3 text-red-800">{err.to_string()}</p> }.into_any(),
                 }
@@ -100,5 +101,41 @@ fn DeliveryRowView(row: DeliveryRow, rerun: ServerAction<RerunDelivery>) -> impl
                 })}
             </td>
         </tr>
+    }
+}
+
+/// What each pull request was told (a commit status and one comment), and
+/// whether it got there: failures are retried and shown here.
+#[component]
+fn Reports(reports: Vec<crate::api::webhooks::ReportRow>) -> impl IntoView {
+    view! {
+        <section aria-labelledby="reports-heading" class="mt-8">
+            <h2 id="reports-heading" class="text-lg font-semibold">"Reported to pull requests"</h2>
+            <p class="mb-2 text-sm text-slate-600">"Each webhook-made preview's pull request gets a commit status and one comment kept up to date (with EOD_GITHUB_TOKEN / EOD_GITLAB_TOKEN set)."</p>
+            {if reports.is_empty() {
+                view! { <p class="text-sm text-slate-500">"Nothing reported yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white text-sm">
+                        {reports.into_iter().map(|r| {
+                            let how = match (&r.last_error, r.sent, r.sent_at) {
+                                (Some(e), _, _) => format!("not sent ({} attempts): {e}", r.attempts),
+                                (None, true, Some(at)) => format!("sent {}", utc_datetime(at)),
+                                _ => format!("waiting (next try {})", utc_datetime(r.next_attempt_at)),
+                            };
+                            let failed = r.last_error.is_some();
+                            view! {
+                                <li class="flex flex-wrap justify-between gap-2 px-3 py-2" data-testid="pr-report" data-state=r.state.clone() data-sent=r.sent.to_string()>
+                                    <span>{format!("{}#{} · ", r.repository, r.pr_number)}
+                                        <a href=format!("/environments/{}", r.environment_id) class="text-indigo-700 hover:underline">{r.environment_name.clone()}</a>
+                                        {format!(" · {}", r.state)}</span>
+                                    <span class=if failed { "text-red-700" } else { "text-slate-600" }>{how}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
     }
 }

@@ -341,6 +341,13 @@ pub async fn finish(db: &Db, d: &Deployment, outcome: Result<bool, String>) -> R
             .await
             .map_err(internal("closing older windows"))?;
         set_commit(&mut tx, &d.environment_id, &d.commit_sha, d.git_ref.as_deref(), now).await?;
+        // The new head's pull request hears that it serves.
+        if let Some(v) =
+            store::environments::find(&mut *tx, &d.environment_id).await.map_err(internal("loading an environment"))?
+        {
+            let ready = crate::domain::pull_request::ReportState::Ready;
+            super::pull_requests::report(&mut tx, &v.env, ready, None, now).await?;
+        }
     }
     let env =
         store::environments::find(&mut *tx, &d.environment_id).await.map_err(internal("loading an environment"))?;

@@ -805,6 +805,17 @@ pub(crate) async fn transition_in(
     store::audit::append(&mut **tx, &event_row).await.map_err(internal("auditing a transition"))?;
     record_effects(tx, &env, policy, &effects, now).await?;
     tell_owner(tx, &env, before.state, after.state, now).await?;
+    // A webhook-made preview's pull request hears it too.
+    use crate::domain::pull_request::ReportState;
+    let told = match after.state {
+        EnvState::Active if before.state == EnvState::Ready => Some(ReportState::Ready),
+        EnvState::Failed if before.state != EnvState::Failed => Some(ReportState::Failed),
+        EnvState::Destroyed if before.state != EnvState::Destroyed => Some(ReportState::Destroyed),
+        _ => None,
+    };
+    if let Some(told) = told {
+        super::pull_requests::report(tx, &env, told, env.failure_reason.clone(), now).await?;
+    }
     Ok(Some(env))
 }
 

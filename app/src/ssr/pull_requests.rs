@@ -412,6 +412,14 @@ async fn converge(
                 // Built from the pull request's head ref as the forge has it
                 // now: at least as new as this delivery's head.
                 done.push(format!("created {} ({})", env.name, tier.as_str()));
+                let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
+                let state_now = if env.state == EnvState::Active.as_str() {
+                    pr::ReportState::Ready
+                } else {
+                    pr::ReportState::Pending
+                };
+                report(&mut tx, &env, state_now, None, now_ms()).await?;
+                tx.commit().await.map_err(internal("queueing a pull request report"))?;
                 return Ok((done.join(", "), Some(env.id), false));
             }
             Step::Deploy { commit_sha } => {
@@ -508,7 +516,27 @@ pub async fn deliveries(
             }
         })
         .collect();
-    Ok(crate::api::webhooks::DeliveriesPage { rows, scope })
+    let reports = store::webhooks::reports(state.db.pool(), teams.as_deref(), limit)
+        .await
+        .map_err(internal("listing reports"))?
+        .into_iter()
+        .filter_map(|r| {
+            let wanted: WantedReport = serde_json::from_str(&r.report).ok()?;
+            Some(crate::api::webhooks::ReportRow {
+                repository: r.repository,
+                pr_number: r.number,
+                state: format!("{:?}", wanted.state).to_lowercase(),
+                environment_id: wanted.env_id,
+                environment_name: wanted.env_name,
+                sent: r.sent_version == r.version && r.last_error.is_none(),
+                attempts: r.attempts,
+                last_error: r.last_error,
+                sent_at: r.sent_at,
+                next_attempt_at: r.next_attempt_at,
+            })
+        })
+        .collect();
+    Ok(crate::api::webhooks::DeliveriesPage { rows, reports, scope })
 }
 
 /// A good delivery an app took (its body kept), not a redelivery's echo.
@@ -557,4 +585,48 @@ pub async fn rerun(state: &AppState, meta: &RequestMeta, id: &str) -> Result<(),
     tx.commit().await.map_err(internal("committing a re-run"))?;
     state.work.notify_one();
     Ok(())
+}
+
+/// A report as stored: what to tell the pull request (the sender adds the
+/// portal's and the preview's addresses, which it knows).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WantedReport {
+    pub state: pr::ReportState,
+    pub env_id: String,
+    pub env_name: String,
+    pub head_sha: String,
+    pub reason: Option<String>,
+}
+
+/// Queues what a webhook-made preview's pull request should see now, in
+/// the caller's transaction. Previews the API or the UI made for a pull
+/// request (no webhook told the portal of it) report nothing.
+pub(crate) async fn report(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    env: &store::environments::Environment,
+    state: pr::ReportState,
+    reason: Option<String>,
+    now: i64,
+) -> Result<(), AppError> {
+    let Some(number) = env.pr_number else { return Ok(()) };
+    let known = store::webhooks::pull_request_with_provider(&mut **tx, &env.app_id, number)
+        .await
+        .map_err(internal("reading a pull request"))?;
+    let Some((provider, facts)) = known else { return Ok(()) };
+    let Ok(facts) = serde_json::from_str::<PullRequest>(&facts) else { return Ok(()) };
+    let app = store::apps::find(&mut **tx, &env.app_id).await.map_err(internal("reading an app"))?;
+    let Some(policy) = app.and_then(|a| Blueprint::parse(&a.blueprint).ok()).and_then(|b| b.pull_requests) else {
+        return Ok(());
+    };
+    let wanted = WantedReport {
+        state,
+        env_id: env.id.clone(),
+        env_name: env.name.clone(),
+        head_sha: env.commit_sha.clone().unwrap_or(facts.head_sha),
+        reason,
+    };
+    let json = serde_json::to_string(&wanted).map_err(|_| AppError::Internal)?;
+    store::webhooks::want_report(&mut **tx, (&env.app_id, number), (&provider, &policy.repository), &json, now)
+        .await
+        .map_err(internal("queueing a pull request report"))
 }

@@ -5,5 +5,6 @@
 pub mod health;
 pub mod mailer;
 pub mod outbox;
+pub mod pr_reports;
 pub mod reconciler;
 pub mod scheduler;

@@ -130,6 +130,19 @@ pub async fn pull_request<'c>(ex: impl Exec<'c>, app_id: &str, number: i64) -> s
         .await
 }
 
+/// A pull request's provider and stored facts.
+pub async fn pull_request_with_provider<'c>(
+    ex: impl Exec<'c>,
+    app_id: &str,
+    number: i64,
+) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as("SELECT provider, facts FROM pull_requests WHERE app_id = $1 AND number = $2")
+        .bind(app_id)
+        .bind(number)
+        .fetch_optional(ex)
+        .await
+}
+
 /// Stores a pull request's facts (the caller decided they supersede).
 pub async fn save_pull_request<'c>(
     ex: impl Exec<'c>,
@@ -176,4 +189,154 @@ pub async fn env_is_from_fork<'c>(ex: impl Exec<'c>, environment_id: &str) -> sq
     .fetch_one(ex)
     .await?;
     Ok(n > 0)
+}
+
+/// A report due to a pull request, as claimed by a sender.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DueReport {
+    pub app_id: String,
+    pub number: i64,
+    pub provider: String,
+    pub repository: String,
+    pub report: String,
+    pub version: i64,
+    pub comment_id: Option<String>,
+    pub attempts: i64,
+}
+
+/// Sets the report a pull request should see now (a newer one replaces
+/// one not sent yet).
+pub async fn want_report<'c>(
+    ex: impl Exec<'c>,
+    (app_id, number): (&str, i64),
+    (provider, repository): (&str, &str),
+    report: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO pull_request_reports (app_id, number, provider, repository, report, version, next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, 1, $6)
+         ON CONFLICT (app_id, number) DO UPDATE SET provider = excluded.provider, repository = excluded.repository,
+             report = excluded.report, version = pull_request_reports.version + 1, attempts = 0,
+             next_attempt_at = excluded.next_attempt_at",
+    )
+    .bind(app_id)
+    .bind(number)
+    .bind(provider)
+    .bind(repository)
+    .bind(report)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Claims the next report due, under a lease until `lease_until`.
+pub async fn claim_report<'c>(
+    ex: impl Exec<'c>,
+    worker: &str,
+    now: i64,
+    lease_until: i64,
+) -> sqlx::Result<Option<DueReport>> {
+    // One statement: on PostgreSQL the row lock of the UPDATE makes a second
+    // claimer re-check the lease; SQLite has one writer.
+    sqlx::query_as(
+        "UPDATE pull_request_reports SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+         WHERE (app_id, number) IN (SELECT app_id, number FROM pull_request_reports
+                     WHERE sent_version < version AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+                     ORDER BY next_attempt_at LIMIT 1)
+           AND (lease_until IS NULL OR lease_until < $3)
+         RETURNING app_id, number, provider, repository, report, version, comment_id, attempts",
+    )
+    .bind(worker)
+    .bind(lease_until)
+    .bind(now)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Records a sent report (`version` as claimed: a newer one stays due).
+pub async fn report_sent<'c>(
+    ex: impl Exec<'c>,
+    r: &DueReport,
+    worker: &str,
+    comment_id: Option<&str>,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE pull_request_reports SET sent_version = $1, comment_id = COALESCE($2, comment_id), last_error = NULL,
+             sent_at = $3, lease_owner = NULL, lease_until = NULL, attempts = 0
+         WHERE app_id = $4 AND number = $5 AND lease_owner = $6",
+    )
+    .bind(r.version)
+    .bind(comment_id)
+    .bind(now)
+    .bind(&r.app_id)
+    .bind(r.number)
+    .bind(worker)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a failed send: tried again at `retry_at`, or given up (`None`:
+/// this version is not sent; a newer report is).
+pub async fn report_failed<'c>(
+    ex: impl Exec<'c>,
+    r: &DueReport,
+    worker: &str,
+    error: &str,
+    retry_at: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE pull_request_reports SET last_error = $1, lease_owner = NULL, lease_until = NULL,
+             next_attempt_at = COALESCE($2, next_attempt_at),
+             sent_version = CASE WHEN $2 IS NULL THEN $3 ELSE sent_version END
+         WHERE app_id = $4 AND number = $5 AND lease_owner = $6",
+    )
+    .bind(error)
+    .bind(retry_at)
+    .bind(r.version)
+    .bind(&r.app_id)
+    .bind(r.number)
+    .bind(worker)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Reports and how their sending went, newest first (the Deliveries page).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReportRow {
+    pub app_id: String,
+    pub app_team_id: String,
+    pub number: i64,
+    pub repository: String,
+    pub report: String,
+    pub version: i64,
+    pub sent_version: i64,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+    pub next_attempt_at: i64,
+}
+
+pub async fn reports<'c>(ex: impl Exec<'c>, team_ids: Option<&[String]>, limit: i64) -> sqlx::Result<Vec<ReportRow>> {
+    let select = "SELECT r.app_id, a.team_id AS app_team_id, r.number, r.repository, r.report, r.version,
+                r.sent_version, r.attempts, r.last_error, r.sent_at, r.next_attempt_at
+         FROM pull_request_reports r JOIN apps a ON a.id = r.app_id";
+    let order = "ORDER BY r.next_attempt_at DESC LIMIT $1";
+    match team_ids {
+        None => sqlx::query_as(&format!("{select} {order}")).bind(limit).fetch_all(ex).await,
+        Some([]) => Ok(vec![]),
+        Some(ids) => {
+            let marks: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!("{select} WHERE a.team_id IN ({}) {order}", marks.join(", "));
+            let mut q = sqlx::query_as(&sql).bind(limit);
+            for id in ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(ex).await
+        }
+    }
 }
