@@ -2771,3 +2771,159 @@ async fn a_pull_request_drives_its_preview_from_open_to_close() {
     assert_eq!(status.2["context"], "eod/preview");
     assert!(status.2["target_url"].as_str().unwrap().contains(".localhost:"), "links the preview: {}", status.2);
 }
+
+/// The `p`-th percentile (0–100) of `samples` (sorted here), nearest rank.
+fn percentile_ms(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * samples.len() as f64).ceil().max(1.0) as usize;
+    samples[rank.min(samples.len()) - 1]
+}
+
+/// Benchmark (`--ignored`, printed): pull-request webhooks at the seed's
+/// agentic-coding volume, one portal on SQLite. 20 pull requests opened at
+/// once with a warm pool of 20 full previews; a burst of 100 opened at once
+/// labelled `quick-fix` (lightweight: no pool, cold builds); then 500
+/// deliveries over a minute for the open ones. Each delivery's response
+/// time, and delivery-to-ready of every preview (from the stored waits).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_pull_request_webhooks() {
+    const SECRET: &str = "bench-webhook-secret-1";
+    let repo = branchy_repo();
+    for n in 1..=120 {
+        git_in(repo.path(), &["update-ref", &format!("refs/pull/{n}/head"), "feature/two"]);
+    }
+    let head = rev_parse(repo.path(), "feature/two");
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = config_file(conf_dir.path(), "[[pool]]\napp = \"branchy\"\ntier = \"preview-full\"\nsize = 20\n");
+    let p = start_with(None, &[("EOD_GITHUB_WEBHOOK_SECRET", SECRET), ("EOD_CONFIG", &conf)]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    p.register_app(
+        &http,
+        json!({ "team": "payments", "slug": "branchy", "name": "Branchy", "repository": repo.path(),
+            "blueprint": { "build": "cp page.html index.html", "start": "eod sample-app",
+                           "database": { "seed_file": "seed.sql", "migrate": "eod sample-app migrate" },
+                           "pull_requests": { "repository": "acme/branchy" } } }),
+    )
+    .await;
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+    // One signed delivery; its response time (ms). Every one must be 202.
+    let deliver = |n: u64, action: &'static str, at: i64, labels: &'static [&'static str], id: String| {
+        let (http, base, head) = (http.clone(), p.base.clone(), head.clone());
+        async move {
+            let labels: Vec<Value> = labels.iter().map(|l| json!({ "name": l })).collect();
+            let updated = format!("2026-12-07T{:02}:{:02}:{:02}Z", at / 3600 % 24, at / 60 % 60, at % 60);
+            let body = json!({
+                "action": action,
+                "pull_request": { "number": n, "state": "open", "draft": false, "title": format!("PR {n}"),
+                    "html_url": format!("https://github.com/acme/branchy/pull/{n}"), "updated_at": updated,
+                    "head": { "sha": head, "ref": "feature/two", "repo": { "full_name": "acme/branchy" } },
+                    "labels": labels },
+                "repository": { "full_name": "acme/branchy" },
+            })
+            .to_string();
+            use hmac::{Hmac, Mac};
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+            mac.update(body.as_bytes());
+            let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            let started = Instant::now();
+            let res = http
+                .post(format!("{base}/webhooks/github"))
+                .header("content-type", "application/json")
+                .header("x-github-event", "pull_request")
+                .header("x-github-delivery", id)
+                .header("x-hub-signature-256", format!("sha256={sig}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202);
+            started.elapsed().as_secs_f64() * 1000.0
+        }
+    };
+    // Delivery-to-ready (ms) of the previews of PRs `from..=to`, once all are ready.
+    let ready_waits = |from: i64, to: i64| {
+        let db = db.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(900);
+            loop {
+                let waits: Vec<(i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT m.requested_at, m.ready_at FROM measurements m JOIN environments e ON e.id = m.environment_id
+                     WHERE m.via = 'webhook' AND e.pr_number BETWEEN $1 AND $2",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+                let want = (to - from + 1) as usize;
+                if waits.len() == want && waits.iter().all(|(_, r)| r.is_some()) {
+                    return waits.into_iter().map(|(q, r)| (r.unwrap() - q) as f64).collect::<Vec<f64>>();
+                }
+                let ready = waits.iter().filter(|(_, r)| r.is_some()).count();
+                assert!(Instant::now() < deadline, "{ready} of {want} ready");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+    let mut rows = vec![];
+    let mut report = |label: &str, responses: &mut Vec<f64>, waits: Option<&mut Vec<f64>>| {
+        let mut r = |p| percentile_ms(responses, p);
+        let (r50, r99, rmax) = (r(50.0), r(99.0), r(100.0));
+        let ready = waits.map(|w| {
+            let mut s = |p| percentile_ms(w, p) / 1e3;
+            format!("{:.1} / {:.1} / {:.1} s", s(50.0), s(99.0), s(100.0))
+        });
+        let n = responses.len();
+        rows.push(format!("| {label} | {n} | {r50:.1} / {r99:.1} / {rmax:.1} ms | {} |", ready.unwrap_or("—".into())));
+    };
+    let burst = |from: u64, to: u64, labels: &'static [&'static str], at: i64| {
+        let handles: Vec<_> =
+            (from..=to).map(|n| tokio::spawn(deliver(n, "opened", at, labels, format!("open-{n}")))).collect();
+        async move {
+            let mut responses = vec![];
+            for h in handles {
+                responses.push(h.await.unwrap());
+            }
+            responses
+        }
+    };
+
+    // 1. A warm pool of 20 full previews; 20 pull requests opened at once.
+    pool_ready(&db, 20).await;
+    let mut responses = burst(101, 120, &[], 1).await;
+    let mut warm = ready_waits(101, 120).await;
+    report("20 opened at once, warm pool of 20", &mut responses, Some(&mut warm));
+
+    // 2. A burst of 100 opened at once, lightweight (no pool): cold builds.
+    let mut responses = burst(1, 100, &["quick-fix"], 2).await;
+    let mut cold = ready_waits(1, 100).await;
+    report("100 opened at once, cold", &mut responses, Some(&mut cold));
+
+    // 3. 500 deliveries in a minute (edits of the open pull requests).
+    let started = Instant::now();
+    let mut handles = vec![];
+    for i in 0..500_u64 {
+        let due = Duration::from_millis(i * 120);
+        tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+        let n = 1 + i % 100;
+        handles.push(tokio::spawn(deliver(n, "edited", 3 + i as i64, &["quick-fix"], format!("edit-{i}"))));
+    }
+    let mut responses = vec![];
+    for h in handles {
+        responses.push(h.await.unwrap());
+    }
+    report("500 in a minute (edits)", &mut responses, None);
+    let processed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE processed_at IS NOT NULL AND status = 202")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    println!("\n| deliveries | n | response p50 / p99 / max | delivery → ready p50 / p99 / max |\n|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    println!("({processed} of 620 processed at the end)");
+}

@@ -32,8 +32,10 @@ enum Sent {
     },
     /// Try again later (the provider is down, rate-limited, unreachable).
     Retry(String),
-    /// Trying again would not help (no token, a refused token, no such repository).
+    /// Trying again would not help (a refused token, no such repository).
     GiveUp(String),
+    /// No token for the provider: nothing is reported, by configuration.
+    NotConfigured(String),
 }
 
 impl Reporter {
@@ -88,6 +90,10 @@ impl Reporter {
                 tracing::warn!(pr = due.number, repository = %due.repository, %error, "pull request report given up");
                 store::report_failed(pool, &due, &self.worker_id, &error, None).await?;
             }
+            Sent::NotConfigured(why) => {
+                tracing::debug!(pr = due.number, repository = %due.repository, %why, "pull request not reported");
+                store::report_failed(pool, &due, &self.worker_id, &why, None).await?;
+            }
         }
         Ok(true)
     }
@@ -114,7 +120,7 @@ impl Reporter {
 
     async fn send_github(&self, due: &DueReport, report: &Report) -> Sent {
         let Some(token) = &self.apis.github_token else {
-            return Sent::GiveUp("EOD_GITHUB_TOKEN is not set: nothing is reported to GitHub".into());
+            return Sent::NotConfigured("EOD_GITHUB_TOKEN is not set: nothing is reported to GitHub".into());
         };
         let api = self.apis.github_api.trim_end_matches('/');
         let repo = &due.repository;
@@ -149,7 +155,7 @@ impl Reporter {
 
     async fn send_gitlab(&self, due: &DueReport, report: &Report) -> Sent {
         let Some(token) = &self.apis.gitlab_token else {
-            return Sent::GiveUp("EOD_GITLAB_TOKEN is not set: nothing is reported to GitLab".into());
+            return Sent::NotConfigured("EOD_GITLAB_TOKEN is not set: nothing is reported to GitLab".into());
         };
         let api = self.apis.gitlab_api.trim_end_matches('/');
         // The path is letters, digits, - _ . and / (checked on the blueprint).

@@ -105,20 +105,34 @@ pub async fn list<'c>(ex: impl Exec<'c>, team_ids: Option<&[String]>, limit: i64
          FROM webhook_deliveries d LEFT JOIN apps a ON a.id = d.app_id LEFT JOIN environments e ON e.id = d.environment_id",
         columns.join(", ")
     );
-    let order = "ORDER BY d.received_at DESC, d.id DESC LIMIT $1";
-    match team_ids {
-        None => sqlx::query_as(&format!("{select} {order}")).bind(limit).fetch_all(ex).await,
-        Some([]) => Ok(vec![]),
+    in_teams(ex, &select, "ORDER BY d.received_at DESC, d.id DESC LIMIT $1", team_ids, limit).await
+}
+
+/// `select`'s newest `limit` rows (its apps aliased `a`), of `team_ids`'
+/// apps only when given.
+async fn in_teams<'c, T>(
+    ex: impl Exec<'c>,
+    select: &str,
+    order: &str,
+    team_ids: Option<&[String]>,
+    limit: i64,
+) -> sqlx::Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let sql = match team_ids {
+        None => format!("{select} {order}"),
+        Some([]) => return Ok(vec![]),
         Some(ids) => {
             let marks: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = format!("{select} WHERE a.team_id IN ({}) {order}", marks.join(", "));
-            let mut q = sqlx::query_as(&sql).bind(limit);
-            for id in ids {
-                q = q.bind(id);
-            }
-            q.fetch_all(ex).await
+            format!("{select} WHERE a.team_id IN ({}) {order}", marks.join(", "))
         }
+    };
+    let mut q = sqlx::query_as(&sql).bind(limit);
+    for id in team_ids.unwrap_or_default() {
+        q = q.bind(id);
     }
+    q.fetch_all(ex).await
 }
 
 /// A pull request's stored facts (JSON of `domain::pull_request::PullRequest`).
@@ -325,18 +339,5 @@ pub async fn reports<'c>(ex: impl Exec<'c>, team_ids: Option<&[String]>, limit: 
     let select = "SELECT r.app_id, a.team_id AS app_team_id, r.number, r.repository, r.report, r.version,
                 r.sent_version, r.attempts, r.last_error, r.sent_at, r.next_attempt_at
          FROM pull_request_reports r JOIN apps a ON a.id = r.app_id";
-    let order = "ORDER BY r.next_attempt_at DESC LIMIT $1";
-    match team_ids {
-        None => sqlx::query_as(&format!("{select} {order}")).bind(limit).fetch_all(ex).await,
-        Some([]) => Ok(vec![]),
-        Some(ids) => {
-            let marks: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = format!("{select} WHERE a.team_id IN ({}) {order}", marks.join(", "));
-            let mut q = sqlx::query_as(&sql).bind(limit);
-            for id in ids {
-                q = q.bind(id);
-            }
-            q.fetch_all(ex).await
-        }
-    }
+    in_teams(ex, select, "ORDER BY r.next_attempt_at DESC LIMIT $1", team_ids, limit).await
 }
