@@ -487,44 +487,58 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// A secret's presence, never its value.
+fn hidden(set: bool) -> String {
+    if set { "(set, hidden)" } else { "(unset)" }.to_string()
+}
+
+/// A key's effective value as `eod config` shows it (secrets hidden).
+fn effective(config: &Config, env: &str) -> String {
+    match env {
+        "EOD_LISTEN" => config.listen.to_string(),
+        "EOD_DATA_DIR" => config.data_dir.display().to_string(),
+        "EOD_DATABASE_URL" => config.database_url_redacted(),
+        "EOD_PUBLIC_URL" => config.public_url.origin(),
+        "EOD_PREVIEW_DOMAIN" => config.preview_domain.clone(),
+        "EOD_DEMO" => if config.demo { "1" } else { "0" }.to_string(),
+        "EOD_SITE_ROOT" => config.site_root.display().to_string(),
+        "EOD_SESSION_IDLE_MINUTES" => (config.session_idle.as_secs() / 60).to_string(),
+        "EOD_SESSION_ABSOLUTE_HOURS" => (config.session_absolute.as_secs() / 3600).to_string(),
+        "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
+        "EOD_ENV_DATABASE_URL" => config.env_database_url_redacted(),
+        "EOD_LOG" => config.log.clone(),
+        "EOD_LOG_FORMAT" => if config.log_json { "json" } else { "text" }.to_string(),
+        "EOD_METRICS_TOKEN" => if config.metrics.token.is_some() { "(set, hidden)" } else { "(unset)" }.to_string(),
+        "EOD_METRICS_LISTEN" => config.metrics.listen.map_or("(unset)".into(), |a| a.to_string()),
+        "EOD_RUN_AS" => match &config.run_as {
+            config::RunAs::User(name) => name.clone(),
+            config::RunAs::Portal => "portal".into(),
+        },
+        "EOD_SECRET_KEY" => if config.secret_key.is_some() { "(set, hidden)" } else { "(unset)" }.to_string(),
+        "EOD_APP_ADMINS" => match config.app_admins {
+            app::ssr::context::AppAdmins::Managers => "managers".into(),
+            app::ssr::context::AppAdmins::Platform => "platform".into(),
+        },
+        "EOD_APPROVERS" => config.approvers.clone().unwrap_or_else(|| "(unset)".into()),
+        "EOD_SMTP_URL" => config.smtp.as_ref().map_or("(unset)".into(), |s| config::redact_password(&s.url)),
+        "EOD_SMTP_FROM" => config.smtp.as_ref().map_or("(unset)".into(), |s| s.from.to_string()),
+        "EOD_GITHUB_WEBHOOK_SECRET" => hidden(config.webhooks.github.is_some()),
+        "EOD_GITLAB_WEBHOOK_SECRET" => hidden(config.webhooks.gitlab.is_some()),
+        "EOD_GITHUB_TOKEN" => hidden(config.forges.github_token.is_some()),
+        "EOD_GITLAB_TOKEN" => hidden(config.forges.gitlab_token.is_some()),
+        "EOD_GITHUB_API_URL" => config.forges.github_api.clone(),
+        "EOD_GITLAB_API_URL" => config.forges.gitlab_api.clone(),
+        // A key added to KEYS without a line here shows this, and a test fails.
+        _ => "(not shown)".into(),
+    }
+}
+
 fn print_config(config: &Config) {
-    let effective = |env: &str| -> String {
-        match env {
-            "EOD_LISTEN" => config.listen.to_string(),
-            "EOD_DATA_DIR" => config.data_dir.display().to_string(),
-            "EOD_DATABASE_URL" => config.database_url_redacted(),
-            "EOD_PUBLIC_URL" => config.public_url.origin(),
-            "EOD_PREVIEW_DOMAIN" => config.preview_domain.clone(),
-            "EOD_DEMO" => if config.demo { "1" } else { "0" }.to_string(),
-            "EOD_SITE_ROOT" => config.site_root.display().to_string(),
-            "EOD_SESSION_IDLE_MINUTES" => (config.session_idle.as_secs() / 60).to_string(),
-            "EOD_SESSION_ABSOLUTE_HOURS" => (config.session_absolute.as_secs() / 3600).to_string(),
-            "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
-            "EOD_ENV_DATABASE_URL" => config.env_database_url_redacted(),
-            "EOD_LOG" => config.log.clone(),
-            "EOD_LOG_FORMAT" => if config.log_json { "json" } else { "text" }.to_string(),
-            "EOD_METRICS_TOKEN" => if config.metrics.token.is_some() { "(set, hidden)" } else { "(unset)" }.to_string(),
-            "EOD_METRICS_LISTEN" => config.metrics.listen.map_or("(unset)".into(), |a| a.to_string()),
-            "EOD_RUN_AS" => match &config.run_as {
-                config::RunAs::User(name) => name.clone(),
-                config::RunAs::Portal => "portal".into(),
-            },
-            "EOD_SECRET_KEY" => if config.secret_key.is_some() { "(set, hidden)" } else { "(unset)" }.to_string(),
-            "EOD_APP_ADMINS" => match config.app_admins {
-                app::ssr::context::AppAdmins::Managers => "managers".into(),
-                app::ssr::context::AppAdmins::Platform => "platform".into(),
-            },
-            "EOD_APPROVERS" => config.approvers.clone().unwrap_or_else(|| "(unset)".into()),
-            "EOD_SMTP_URL" => config.smtp.as_ref().map_or("(unset)".into(), |s| config::redact_password(&s.url)),
-            "EOD_SMTP_FROM" => config.smtp.as_ref().map_or("(unset)".into(), |s| s.from.to_string()),
-            _ => String::new(),
-        }
-    };
     for key in KEYS {
         println!(
             "{} = {}\n    file key: {}; default: {}\n    {}",
             key.env,
-            effective(key.env),
+            effective(config, key.env),
             key.file,
             key.default,
             key.doc

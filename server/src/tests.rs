@@ -323,6 +323,8 @@ async fn every_server_function_and_api_route_authorizes_by_role() {
         ),
         ("POST", "/api/fn/revoke_token", form, "id=someone-elses", [401, 404, 404, 404]),
         ("POST", "/api/fn/list_audit", form, "query[action]=auth.", [401, 403, 200, 200]),
+        ("POST", "/api/fn/list_deliveries", form, "", [401, 403, 200, 200]),
+        ("POST", "/api/fn/rerun_delivery", form, "id=no-such-delivery", [401, 403, 404, 404]),
         // Before set_team_member below, which adds alice to team search.
         ("POST", "/api/fn/list_apps", form, "", [401, 200, 200, 200]),
         ("POST", "/api/fn/get_app", form, "team=search&slug=search-ui", [401, 404, 404, 200]),
@@ -1822,4 +1824,133 @@ async fn cost_tokens_need_costs_read_and_the_budget_gate_answers_409() {
     let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM environments").fetch_one(p.db.pool()).await.unwrap();
     assert_eq!(before, after, "nothing was created");
     p.db.close().await;
+}
+
+/// `/webhooks/*` at the HTTP edge: every refusal gets its status and the
+/// documented body, is logged, and queues nothing; only a signed delivery
+/// for an app queues work, once per delivery id.
+#[tokio::test]
+async fn webhook_deliveries_are_refused_at_the_edge_before_anything_is_read() {
+    use hmac::{Hmac, Mac};
+    const SECRET: &str = "edge-test-github-secret";
+    let p = portal(|c| c.webhooks.github = Some(SECRET.into())).await;
+    let sign = |body: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(body);
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256={hex}")
+    };
+    let opened = serde_json::json!({
+        "action": "opened",
+        "pull_request": { "number": 7, "state": "open", "draft": false, "title": "t", "html_url": "https://github.com/acme/checkout-web/pull/7",
+            "updated_at": "2026-12-07T10:00:00Z", "labels": [],
+            "head": { "sha": "0123456789abcdef0123456789abcdef01234567", "ref": "x", "repo": { "full_name": "acme/checkout-web" } } },
+        "repository": { "full_name": "acme/checkout-web" },
+    })
+    .to_string();
+    let post = |path: &str, headers: &[(&str, String)], body: Body| {
+        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        req.body(body).unwrap()
+    };
+    let github = |id: &str, event: &str, signature: Option<String>, body: &str| {
+        let mut headers = vec![("x-github-delivery", id.to_string()), ("x-github-event", event.to_string())];
+        if let Some(s) = signature {
+            headers.push(("x-hub-signature-256", s));
+        }
+        post("/webhooks/github", &headers, Body::from(body.to_string()))
+    };
+    let queued = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'pull_request'")
+            .fetch_one(p.db.pool())
+            .await
+            .unwrap();
+        n
+    };
+    let big = vec![b' '; app::ssr::pull_requests::MAX_BODY + 1];
+    let cases: Vec<(Request<Body>, u16, &str)> = vec![
+        (github("d1", "pull_request", None, &opened), 401, "X-Hub-Signature-256 is missing"),
+        (github("d2", "pull_request", Some(sign(b"another body")), &opened), 401, "X-Hub-Signature-256 does not match"),
+        (github("d3", "pull_request", Some("sha256=zz".into()), &opened), 401, "X-Hub-Signature-256 does not match"),
+        (github("d4", "pull_request", Some(sign(b"{")), "{"), 400, "not valid JSON"),
+        (github("d5", "pull_request", Some(sign(b"{\"action\":1}")), "{\"action\":1}"), 400, "not valid JSON"),
+        (
+            post(
+                "/webhooks/github",
+                &[("x-github-event", "pull_request".into()), ("x-hub-signature-256", sign(opened.as_bytes()))],
+                Body::from(opened.clone()),
+            ),
+            400,
+            "X-GitHub-Delivery is missing",
+        ),
+        (
+            post(
+                "/webhooks/github",
+                &[("x-github-delivery", "d7".into()), ("x-hub-signature-256", sign(b"big"))],
+                Body::from(big),
+            ),
+            413,
+            "over 25 MB",
+        ),
+        (
+            post(
+                "/webhooks/gitlab",
+                &[("x-gitlab-event", "Merge Request Hook".into()), ("x-gitlab-token", "whatever-token-123".into())],
+                Body::from("{}"),
+            ),
+            401,
+            "EOD_GITLAB_WEBHOOK_SECRET is not set",
+        ),
+    ];
+    for (req, status, says) in cases {
+        let res = p.send(req).await;
+        assert_eq!(res.status().as_u16(), status, "{says}");
+        let body: serde_json::Value =
+            serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap()).unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains(says), "{says}: {body}");
+    }
+    assert_eq!(queued().await, 0, "refusals queue nothing");
+    let push = p.send(github("d8", "push", Some(sign(b"{}")), "{}")).await;
+    assert_eq!(push.status(), StatusCode::NO_CONTENT);
+    assert_eq!(queued().await, 0);
+    // The demo apps preview acme/<slug>: this one is taken, once.
+    let first = p.send(github("d9", "pull_request", Some(sign(opened.as_bytes())), &opened)).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let again = p.send(github("d9", "pull_request", Some(sign(opened.as_bytes())), &opened)).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(queued().await, 1, "a redelivery queues nothing");
+    let logged: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries").fetch_one(p.db.pool()).await.unwrap();
+    assert_eq!(logged, 11, "every delivery is in the log");
+    let secrets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE outcome LIKE $1")
+        .bind(format!("%{SECRET}%"))
+        .fetch_one(p.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(secrets, 0);
+    p.db.close().await;
+}
+
+/// `eod config` shows every key's effective value, secrets as set or unset only.
+#[test]
+fn eod_config_shows_every_key_without_secrets() {
+    let env: BTreeMap<String, String> = [
+        ("EOD_GITHUB_WEBHOOK_SECRET", "a-github-webhook-secret"),
+        ("EOD_GITHUB_TOKEN", "ghp_secret_token_value"),
+        ("EOD_GITLAB_API_URL", "https://gitlab.example/api/v4"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = Config::from_sources(None, &env).unwrap();
+    for key in crate::config::KEYS {
+        let shown = crate::effective(&config, key.env);
+        assert_ne!(shown, "(not shown)", "{} has no line in eod config", key.env);
+        assert!(!shown.contains("secret") || key.env.ends_with("_URL"), "{}: {shown}", key.env);
+    }
+    assert_eq!(crate::effective(&config, "EOD_GITHUB_WEBHOOK_SECRET"), "(set, hidden)");
+    assert_eq!(crate::effective(&config, "EOD_GITLAB_TOKEN"), "(unset)");
+    assert_eq!(crate::effective(&config, "EOD_GITLAB_API_URL"), "https://gitlab.example/api/v4");
 }

@@ -73,10 +73,12 @@ fn full() -> Tier {
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error("repository: give owner/name (GitHub) or group/project (GitLab)")]
+    #[error("repository: give owner/name (GitHub) or group/project (GitLab), without .git")]
     Repository,
-    #[error("{0} is not a preview tier")]
-    NotPreview(&'static str),
+    #[error("labels: a label is 1 to 50 characters")]
+    Label,
+    #[error("{0}: {1} is not a preview tier")]
+    NotPreview(String, &'static str),
 }
 
 impl PullRequestPolicy {
@@ -85,13 +87,23 @@ impl PullRequestPolicy {
         let part_ok = |p: &&str| {
             !p.is_empty() && p.len() <= 100 && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         };
-        if parts.len() < 2 || !parts.iter().all(part_ok) || self.repository.len() > 255 {
+        if parts.len() < 2
+            || !parts.iter().all(part_ok)
+            || self.repository.len() > 255
+            || self.repository.ends_with(".git")
+        {
             return Err(PolicyError::Repository);
         }
-        for tier in self.labels.values().chain([&self.tier]) {
-            if !tier.is_preview() {
-                return Err(PolicyError::NotPreview(tier.as_str()));
+        for (label, tier) in &self.labels {
+            if label.trim().is_empty() || label.chars().count() > 50 {
+                return Err(PolicyError::Label);
             }
+            if !tier.is_preview() {
+                return Err(PolicyError::NotPreview(format!("labels.{label}"), tier.as_str()));
+            }
+        }
+        if !self.tier.is_preview() {
+            return Err(PolicyError::NotPreview("tier".into(), self.tier.as_str()));
         }
         Ok(())
     }
@@ -351,6 +363,9 @@ pub struct Current {
     pub commit_sha: Option<String>,
     /// It serves (ready, active or idle): it can take a deployment.
     pub running: bool,
+    /// The webhook made it (else a person did, from New preview or the
+    /// API: a label never replaces theirs; pushes and closing still apply).
+    pub ours: bool,
 }
 
 /// The one step towards the desired state; converging repeats it until
@@ -377,7 +392,7 @@ pub fn step(desired: Desired, current: Option<&Current>, head_sha: &str) -> Step
         (Desired::None, None) => Step::Nothing,
         (Desired::None, Some(_)) => Step::Destroy,
         (Desired::Preview { tier, pool_only }, None) => Step::Create { tier, pool_only },
-        (Desired::Preview { tier, .. }, Some(c)) if c.tier != tier => Step::Replace,
+        (Desired::Preview { tier, .. }, Some(c)) if c.tier != tier && c.ours => Step::Replace,
         (Desired::Preview { .. }, Some(c)) if c.commit_sha.as_deref().is_none_or(|s| s == head_sha) => Step::Nothing,
         (Desired::Preview { .. }, Some(c)) if !c.running => Step::WaitUntilRunning,
         (Desired::Preview { .. }, Some(_)) => Step::Deploy { commit_sha: head_sha.to_string() },
@@ -572,8 +587,14 @@ mod tests {
         assert_eq!(p.tier_for(&["audit".into()]), Tier::PreviewCompliance);
         assert_eq!(p.tier_for(&["audit".into(), "quick-fix".into()]), Tier::PreviewLightweight);
         p.labels.insert("prod".into(), Tier::Production);
-        assert_eq!(p.validate(), Err(PolicyError::NotPreview("production")));
-        for bad in ["shop", "/shop", "acme/", "acme/sh op", "acme//shop"] {
+        assert_eq!(p.validate(), Err(PolicyError::NotPreview("labels.prod".into(), "production")));
+        assert_eq!(p.validate().unwrap_err().to_string(), "labels.prod: production is not a preview tier");
+        let staging = PullRequestPolicy { tier: Tier::Staging, ..policy() };
+        assert_eq!(staging.validate(), Err(PolicyError::NotPreview("tier".into(), "staging")));
+        let mut empty = policy();
+        empty.labels.insert(" ".into(), Tier::PreviewFull);
+        assert_eq!(empty.validate(), Err(PolicyError::Label));
+        for bad in ["shop", "/shop", "acme/", "acme/sh op", "acme//shop", "acme/shop.git"] {
             let p = PullRequestPolicy { repository: bad.into(), ..policy() };
             assert_eq!(p.validate(), Err(PolicyError::Repository), "{bad}");
         }
@@ -629,7 +650,7 @@ mod tests {
     #[test]
     fn steps_create_replace_deploy_and_destroy() {
         let full = Desired::Preview { tier: Tier::PreviewFull, pool_only: false };
-        let running = Current { tier: Tier::PreviewFull, commit_sha: Some(SHA.into()), running: true };
+        let running = Current { tier: Tier::PreviewFull, commit_sha: Some(SHA.into()), running: true, ours: true };
         assert_eq!(step(full, None, SHA), Step::Create { tier: Tier::PreviewFull, pool_only: false });
         assert_eq!(step(full, Some(&running), SHA), Step::Nothing);
         assert_eq!(step(full, Some(&running), SHA2), Step::Deploy { commit_sha: SHA2.into() });
@@ -637,6 +658,10 @@ mod tests {
         assert_eq!(step(full, Some(&starting), SHA2), Step::WaitUntilRunning);
         let light = Current { tier: Tier::PreviewLightweight, ..running.clone() };
         assert_eq!(step(full, Some(&light), SHA), Step::Replace);
+        let theirs = Current { ours: false, ..light.clone() };
+        assert_eq!(step(full, Some(&theirs), SHA), Step::Nothing, "a person's preview keeps its tier");
+        assert_eq!(step(full, Some(&theirs), SHA2), Step::Deploy { commit_sha: SHA2.into() }, "but takes pushes");
+        assert_eq!(step(Desired::None, Some(&theirs), SHA), Step::Destroy, "and goes when the pull request closes");
         assert_eq!(step(Desired::None, Some(&running), SHA), Step::Destroy);
         assert_eq!(step(Desired::None, None, SHA), Step::Nothing);
     }
@@ -706,11 +731,11 @@ mod tests {
         #[test]
         fn converging_always_ends(p in any_pr(), tier in prop::sample::select(vec![Tier::PreviewLightweight, Tier::PreviewFull]), has in any::<bool>(), running in any::<bool>(), on_head in any::<bool>()) {
             let (want, _) = desired(&p, &PullRequestPolicy { forks: false, ..policy() });
-            let mut current = has.then(|| Current { tier, commit_sha: Some(if on_head { p.head_sha.clone() } else { "f".repeat(40) }), running });
+            let mut current = has.then(|| Current { tier, commit_sha: Some(if on_head { p.head_sha.clone() } else { "f".repeat(40) }), running, ours: true });
             for _ in 0..4 {
                 match step(want, current.as_ref(), &p.head_sha) {
                     Step::Nothing => return Ok(()),
-                    Step::Create { tier, .. } => current = Some(Current { tier, commit_sha: Some(p.head_sha.clone()), running: false }),
+                    Step::Create { tier, .. } => current = Some(Current { tier, commit_sha: Some(p.head_sha.clone()), running: false, ours: true }),
                     Step::Replace | Step::Destroy => current = None,
                     Step::Deploy { commit_sha } => current = current.map(|c| Current { commit_sha: Some(commit_sha), ..c }),
                     Step::WaitUntilRunning => current = current.map(|c| Current { running: true, ..c }),

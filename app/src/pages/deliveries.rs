@@ -18,7 +18,7 @@ pub fn DeliveriesPage() -> impl IntoView {
         <h1 class="text-2xl font-semibold tracking-tight">"Webhook deliveries"</h1>
         <p class="mb-4 text-sm text-slate-600">
             "Pull-request events from GitHub (" <code>"/webhooks/github"</code> ") and GitLab (" <code>"/webhooks/gitlab"</code>
-            "), newest first. Refused ones are here too; only signed ones keep their body for Re-run."
+            "), newest first. Only signed deliveries keep their body for Re-run. Refused ones (a bad signature, a repository no app previews) belong to no app: platform admins see them here."
         </p>
         {move || rerun.value().get().map(|r| match r {
             Ok(()) => view! { <p role="status" data-testid="rerun-outcome" class="mb-3 rounded-md border border-emerald-200 bg-emerald-50 p-2 text-sm text-emerald-900">"Re-run queued: its outcome updates here when it has run."</p> }.into_any(),

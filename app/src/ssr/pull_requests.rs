@@ -68,6 +68,33 @@ pub struct Answer {
 /// The largest body read (GitHub caps its payloads at 25 MB).
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
 
+/// The names a provider's refusals point at.
+struct Headers {
+    signature: &'static str,
+    delivery: &'static str,
+    event: &'static str,
+    setting: &'static str,
+}
+
+impl Headers {
+    fn of(provider: Provider) -> Headers {
+        match provider {
+            Provider::Github => Headers {
+                signature: "X-Hub-Signature-256",
+                delivery: "X-GitHub-Delivery",
+                event: "X-GitHub-Event",
+                setting: "EOD_GITHUB_WEBHOOK_SECRET",
+            },
+            Provider::Gitlab => Headers {
+                signature: "X-Gitlab-Token (or webhook-signature)",
+                delivery: "Idempotency-Key (or X-Gitlab-Event-UUID)",
+                event: "X-Gitlab-Event",
+                setting: "EOD_GITLAB_WEBHOOK_SECRET",
+            },
+        }
+    }
+}
+
 /// The longest delivery id kept (GitHub's are UUIDs).
 const MAX_DELIVERY_ID: usize = 200;
 
@@ -94,21 +121,25 @@ pub async fn receive(state: &AppState, r: Received) -> Result<Answer, AppError> 
         processed_at: None,
     };
     let refuse = |status: u16, message: String| (status, message);
+    let h = Headers::of(r.provider);
     let verdict = match r.signature {
-        Signature::NotConfigured => {
-            Err(refuse(401, format!("webhooks from {} are not configured here", r.provider.as_str())))
-        }
-        Signature::Missing => Err(refuse(401, "the delivery is not signed".into())),
+        Signature::NotConfigured => Err(refuse(
+            401,
+            format!("webhooks from {} are not configured here ({} is not set)", r.provider.as_str(), h.setting),
+        )),
+        Signature::Missing => Err(refuse(401, format!("the delivery is not signed: {} is missing", h.signature))),
         Signature::TooLarge => Err(refuse(413, "the body is over 25 MB; it was not read".into())),
-        Signature::Invalid => Err(refuse(401, "the signature does not match the configured secret".into())),
+        Signature::Invalid => {
+            Err(refuse(401, format!("{} does not match {} (or it is too old)", h.signature, h.setting)))
+        }
         Signature::Valid => Ok(()),
     }
     .and_then(|()| match (&r.delivery_id, &r.event) {
-        (None, _) => Err(refuse(400, "the delivery has no id header".into())),
+        (None, _) => Err(refuse(400, format!("the delivery has no id: {} is missing", h.delivery))),
         (Some(d), _) if d.is_empty() || d.len() > MAX_DELIVERY_ID => {
-            Err(refuse(400, "the delivery id is malformed".into()))
+            Err(refuse(400, format!("{} is malformed (1 to {MAX_DELIVERY_ID} characters)", h.delivery)))
         }
-        (_, None) => Err(refuse(400, "the delivery names no event".into())),
+        (_, None) => Err(refuse(400, format!("the delivery names no event: {} is missing", h.event))),
         _ => Ok(()),
     });
     if let Err((status, message)) = verdict {
@@ -361,6 +392,7 @@ async fn converge(
 ) -> Result<(String, Option<String>, bool), AppError> {
     let viewer = service_account(state, provider, &app.team_id).await?;
     let team_slug = viewer.memberships[0].team_slug.clone();
+    let account = viewer.user_id.clone();
     let meta = RequestMeta {
         viewer: Some(viewer),
         user_agent: Some(format!("{} webhook", provider.as_str())),
@@ -380,6 +412,7 @@ async fn converge(
             tier: env.tier.parse().unwrap_or(crate::domain::tier::Tier::PreviewFull),
             commit_sha: env.commit_sha.clone(),
             running: matches!(env.state.parse::<EnvState>(), Ok(EnvState::Ready | EnvState::Active | EnvState::Idle)),
+            ours: env.owner_id.as_deref() == Some(account.as_str()),
         });
         match pr::step(want, now.as_ref(), &facts.head_sha) {
             Step::Nothing => {
