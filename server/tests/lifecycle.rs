@@ -2708,6 +2708,15 @@ async fn a_pull_request_drives_its_preview_from_open_to_close() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     wait_for_deployment(&http, &p, &token, &full, &deployment, "succeeded").await;
+    // The pull request hears the pushed head serves (before anything newer
+    // replaces that report).
+    let pushed_status = format!("/statuses/{pushed}");
+    let pushed_ready = |(_, p, b): &(String, String, Value)| {
+        p.ends_with(&pushed_status)
+            && b["state"] == "success"
+            && b["description"].as_str().is_some_and(|d| d.ends_with("is ready"))
+    };
+    wait_heard(&calls, pushed_ready, "the pushed head's status").await;
 
     // Labeled quick-fix: the lightweight tier replaces the full preview.
     assert_eq!(deliver("labeled", &pushed, "2026-12-07T10:02:00Z", &["quick-fix"], "acme/branchy").await, 202);
@@ -2752,9 +2761,6 @@ async fn a_pull_request_drives_its_preview_from_open_to_close() {
         "the fork's preview, ready, in the comment",
     )
     .await;
-    let pushed_status = format!("/statuses/{pushed}");
-    let pushed_ready = |(_, p, b): &(String, String, Value)| p.ends_with(&pushed_status) && b["state"] == "success";
-    wait_heard(&calls, pushed_ready, "the pushed head's status").await;
     let calls = calls.lock().unwrap().clone();
     let statuses: Vec<(&str, &str)> = calls
         .iter()
@@ -2766,8 +2772,7 @@ async fn a_pull_request_drives_its_preview_from_open_to_close() {
     assert!(statuses.contains(&(pushed.as_str(), "success")), "ready on the pushed head: {statuses:?}");
     let posted = calls.iter().filter(|(m, p, _)| m == "POST" && p.ends_with("/issues/3/comments")).count();
     assert_eq!(posted, 1, "one comment, then edits: {calls:#?}");
-    let status =
-        calls.iter().find(|(_, p, b)| p.ends_with(&format!("/statuses/{pushed}")) && b["state"] == "success").unwrap();
+    let status = calls.iter().find(|c| pushed_ready(c)).unwrap();
     assert_eq!(status.2["context"], "eod/preview");
     assert!(status.2["target_url"].as_str().unwrap().contains(".localhost:"), "links the preview: {}", status.2);
 }
