@@ -67,6 +67,12 @@ pub const KEYS: &[Key] = &[
         doc: "Size of the database connection pool.",
     },
     Key {
+        env: "EOD_PAGE_CACHE_MS",
+        file: "page_cache_ms",
+        default: "2000",
+        doc: "How long a rendered Environments page is sent again to the same person for the same URL while no audit event has been appended since (0: render every view). It bounds how old the page's relative times may be.",
+    },
+    Key {
         env: "EOD_ENV_DATABASE_URL",
         file: "env_database_url",
         default: "(unset: SQLite copies)",
@@ -194,6 +200,8 @@ pub struct Config {
     /// Session absolute timeout (`EOD_SESSION_ABSOLUTE_HOURS`).
     pub session_absolute: std::time::Duration,
     pub db_max_connections: u32,
+    /// How long a rendered Environments page is reused (`EOD_PAGE_CACHE_MS`; zero: never).
+    pub page_cache: std::time::Duration,
     /// Where environments' databases live when not SQLite copies (`EOD_ENV_DATABASE_URL`).
     pub env_database_url: Option<String>,
     pub log: String,
@@ -468,6 +476,14 @@ impl Config {
                 .ok_or_else(|| invalid(name, "a number of connections between 1 and 1000", &v))?,
             None => 16,
         };
+        let page_cache_ms = match raw("EOD_PAGE_CACHE_MS") {
+            Some((v, name)) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms <= 60_000)
+                .ok_or_else(|| invalid(name, "a number of milliseconds between 0 and 60000", &v))?,
+            None => 2_000,
+        };
         let env_database_url = match raw("EOD_ENV_DATABASE_URL") {
             Some((v, name)) => {
                 if app::ssr::Engine::of_url(&v) != Some(app::ssr::Engine::Postgres) {
@@ -645,6 +661,7 @@ impl Config {
             session_idle: std::time::Duration::from_secs(session_idle_minutes as u64 * 60),
             session_absolute: std::time::Duration::from_secs(session_absolute_hours as u64 * 3600),
             db_max_connections,
+            page_cache: std::time::Duration::from_millis(page_cache_ms),
             env_database_url,
             log,
             log_json,

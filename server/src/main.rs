@@ -505,6 +505,7 @@ fn effective(config: &Config, env: &str) -> String {
         "EOD_SESSION_IDLE_MINUTES" => (config.session_idle.as_secs() / 60).to_string(),
         "EOD_SESSION_ABSOLUTE_HOURS" => (config.session_absolute.as_secs() / 3600).to_string(),
         "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
+        "EOD_PAGE_CACHE_MS" => config.page_cache.as_millis().to_string(),
         "EOD_ENV_DATABASE_URL" => config.env_database_url_redacted(),
         "EOD_LOG" => config.log.clone(),
         "EOD_LOG_FORMAT" => if config.log_json { "json" } else { "text" }.to_string(),

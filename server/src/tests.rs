@@ -930,8 +930,10 @@ async fn a_retried_create_with_its_idempotency_key_makes_one_environment() {
     let first = p.send(create("retry-me-1", "main")).await;
     assert_eq!(first.status(), 201);
     assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
     let first: serde_json::Value =
         serde_json::from_slice(&axum::body::to_bytes(first.into_body(), 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(location, Some(format!("/api/v1/environments/{}", first["id"].as_str().unwrap())));
     let again = p.send(create("retry-me-1", "main")).await;
     assert_eq!(
         (again.status().as_u16(), again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap())),
@@ -1931,6 +1933,156 @@ async fn webhook_deliveries_are_refused_at_the_edge_before_anything_is_read() {
         .unwrap();
     assert_eq!(secrets, 0);
     p.db.close().await;
+}
+
+/// A delivery whose job keeps failing inside the portal does not stay
+/// "queued" for ever: the reconciler gives up, the log says so, and Re-run
+/// takes it to the end once the portal works again.
+#[tokio::test]
+async fn a_delivery_the_portal_gives_up_on_says_so_and_can_be_rerun() {
+    use hmac::{Hmac, Mac};
+    const SECRET: &str = "give-up-test-github-secret";
+    let p = portal(|c| c.webhooks.github = Some(SECRET.into())).await;
+    let body = serde_json::json!({
+        "action": "opened",
+        "pull_request": { "number": 9, "state": "open", "draft": false, "title": "t", "html_url": "https://github.com/acme/checkout-web/pull/9",
+            "updated_at": "2026-12-07T10:00:00Z", "labels": [],
+            "head": { "sha": "0123456789abcdef0123456789abcdef01234567", "ref": "x", "repo": { "full_name": "acme/checkout-web" } } },
+        "repository": { "full_name": "acme/checkout-web" },
+    })
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    // Every attempt fails inside the portal: its pull-request table is gone.
+    let pool = p.db.pool();
+    sqlx::query("ALTER TABLE pull_requests RENAME TO pull_requests_away").execute(pool).await.unwrap();
+    let res = p
+        .send(
+            Request::post("/webhooks/github")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-github-delivery", "give-up-1")
+                .header("x-github-event", "pull_request")
+                .header("x-hub-signature-256", format!("sha256={hex}"))
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    // Two attempts at most (the second after a 1 s backoff), whichever the
+    // reconciler claimed before this lowered the limit.
+    sqlx::query("UPDATE jobs SET max_attempts = 1").execute(pool).await.unwrap();
+    let outcome = || async {
+        let o: String = sqlx::query_scalar("SELECT outcome FROM webhook_deliveries WHERE delivery_id = 'give-up-1'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        o
+    };
+    let mut seen = outcome().await;
+    for _ in 0..600 {
+        if seen.starts_with("failed:") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen = outcome().await;
+    }
+    assert!(seen.starts_with("failed: the portal gave up"), "{seen}");
+    assert!(seen.contains("Re-run"), "{seen}");
+    // Working again, a platform admin re-runs it to an outcome.
+    sqlx::query("ALTER TABLE pull_requests_away RENAME TO pull_requests").execute(pool).await.unwrap();
+    let id: String = sqlx::query_scalar("SELECT id FROM webhook_deliveries WHERE delivery_id = 'give-up-1'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let admin = p.sign_in("erin").await;
+    let rerun = p
+        .send(
+            Request::post("/api/fn/rerun_delivery")
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::COOKIE, &admin)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("id={id}")))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(rerun.status(), StatusCode::OK);
+    for _ in 0..600 {
+        seen = outcome().await;
+        if !seen.starts_with("failed:") && seen != "re-run queued" && seen != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen.starts_with("checkout-web: "), "re-run reaches an outcome: {seen}");
+    p.db.close().await;
+}
+
+/// The Environments page is sent again while nothing changed, with a new
+/// nonce each time, and rendered anew after any audited change;
+/// `EOD_PAGE_CACHE_MS=0` renders every view.
+#[tokio::test]
+async fn the_environments_page_is_reused_only_until_something_changes() {
+    for (ms, reused) in [(60_000, true), (0, false)] {
+        let p = portal(|c| c.page_cache = Duration::from_millis(ms)).await;
+        let pool = p.db.pool();
+        // The demo's environments start in the background: wait until no job is left.
+        for _ in 0..1200 {
+            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE finished_at IS NULL")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let cookie = p.sign_in("erin").await;
+        let get = || async {
+            let res = p
+                .send(
+                    Request::get("/")
+                        .header(header::COOKIE, &cookie)
+                        .header(header::ACCEPT, "text/html")
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let policy = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+            (policy, body_text(res).await)
+        };
+        let (policy, first) = get().await;
+        // An environment the page shows (names are unique among the live ones).
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM environments ORDER BY created_at DESC").fetch_all(pool).await.unwrap();
+        let name =
+            names.into_iter().find(|n| first.contains(&format!(">{n}<"))).expect("the page shows an environment");
+        // Behind the portal's back: no audit event says anything changed.
+        sqlx::query("UPDATE environments SET name = 'renamed-behind-its-back' WHERE name = $1")
+            .bind(&name)
+            .execute(pool)
+            .await
+            .unwrap();
+        let (again, second) = get().await;
+        assert_ne!(policy, again, "every reply has its own nonce");
+        let nonce = |p: &str| p.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();
+        assert!(second.contains(&format!("nonce=\"{}\"", nonce(&again))), "the page's scripts carry the reply's nonce");
+        assert!(!second.contains(&nonce(&policy)), "and never the first reply's");
+        assert_eq!(second.contains("renamed-behind-its-back"), !reused, "page cache {ms} ms");
+        // Any audited change renders it anew.
+        let event = app::ssr::store::audit::AuditEvent::from_request(
+            &app::ssr::RequestMeta::default(),
+            "test.change",
+            "environment",
+            None,
+            app::ssr::store::audit::Outcome::Success,
+        );
+        app::ssr::store::audit::append(pool, &event).await.unwrap();
+        let (_, third) = get().await;
+        assert!(third.contains("renamed-behind-its-back"));
+        p.db.close().await;
+    }
 }
 
 /// `eod config` shows every key's effective value, secrets as set or unset only.

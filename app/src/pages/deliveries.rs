@@ -12,7 +12,9 @@ use leptos_meta::Title;
 pub fn DeliveriesPage() -> impl IntoView {
     let live = use_live();
     let rerun = ServerAction::<RerunDelivery>::new();
-    let page = Resource::new(move || (live.version.get(), rerun.version().get()), |_| list_deliveries());
+    let tick = RwSignal::new(0_u32);
+    let page = Resource::new(move || (live.version.get(), rerun.version().get(), tick.get()), |_| list_deliveries());
+    poll_while_queued(page, tick);
     view! {
         <Title text="Webhook deliveries" />
         <h1 class="text-2xl font-semibold tracking-tight">"Webhook deliveries"</h1>
@@ -59,6 +61,26 @@ pub fn DeliveriesPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// A queued delivery's outcome is written when its job has run, which
+/// may change no environment (so no live update): look again every 2 s
+/// while any is waiting.
+fn poll_while_queued(
+    page: Resource<Result<crate::api::webhooks::DeliveriesPage, crate::error::AppError>>,
+    tick: RwSignal<u32>,
+) {
+    let waiting = Memo::new(move |_| {
+        page.with(|p| matches!(p, Some(Ok(p)) if p.rows.iter().any(|r| r.outcome.ends_with("queued"))))
+    });
+    Effect::new(move |_| {
+        if waiting.get() {
+            let bump = move || tick.update(|t| *t = t.wrapping_add(1));
+            if let Ok(handle) = set_interval_with_handle(bump, std::time::Duration::from_secs(2)) {
+                on_cleanup(move || handle.clear());
+            }
+        }
+    });
 }
 
 #[component]

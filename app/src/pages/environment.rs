@@ -144,7 +144,11 @@ fn Detail(d: EnvironmentView, ui: Controls) -> impl IntoView {
                     <TierBadge tier=row.tier />
                 </h1>
                 <p class="mt-1 text-sm text-slate-600">
-                    {format!("{} · team {} · {}", row.app, row.team, source)}
+                    {format!("{} · team {} · ", row.app, row.team)}
+                    {match row.pr_url.clone() {
+                        Some(url) => view! { <a href=url target="_blank" rel="noopener" data-testid="pr-link" class="text-indigo-700 hover:underline">{source}</a> }.into_any(),
+                        None => source.into_any(),
+                    }}
                     {d.commit_sha.clone().map(|sha| view! {
                         " at "<code data-testid="commit" title=sha.clone() class="rounded bg-slate-100 px-1 text-xs">{sha.chars().take(12).collect::<String>()}</code>
                     })}

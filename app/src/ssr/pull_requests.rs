@@ -341,6 +341,16 @@ pub async fn process(state: &AppState, delivery_id: &str, waits: i64) -> Result<
     finish(state, &d, &outcomes.join("; "), touched.as_deref()).await
 }
 
+/// The reconciler gave up on a delivery's job (it kept failing inside the
+/// portal): its outcome says so, so the log never shows it queued for
+/// ever; Re-run queues it again.
+pub async fn gave_up(state: &AppState, delivery_id: &str, reason: &str) -> Result<(), AppError> {
+    let outcome = format!("failed: the portal gave up after repeated errors ({reason}); Re-run tries again");
+    store::webhooks::processed(state.db.pool(), delivery_id, &outcome, (None, None), now_ms())
+        .await
+        .map_err(internal("recording a delivery's outcome"))
+}
+
 async fn finish(state: &AppState, d: &Delivery, outcome: &str, env: Option<&str>) -> Result<(), AppError> {
     store::webhooks::processed(state.db.pool(), &d.id, outcome, (None, env), now_ms())
         .await

@@ -140,7 +140,8 @@ pub struct LocalDriver {
     /// The last scan of /proc for teardowns: (when, what runs). Reading
     /// every process's environment per teardown made expiring N
     /// environments cost N scans of N processes.
-    teardown_scan: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<Running>>)>>,
+    /// Async: teardowns that arrive together wait for one scan, not one each.
+    teardown_scan: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<Running>>)>>,
 }
 
 /// A process as a teardown sees it: its uid and the environment its
@@ -171,7 +172,7 @@ impl LocalDriver {
             .build()
             .expect("HTTP client");
         let pg = env_database_url.map(|url| PgDatabases::new(url, &root));
-        LocalDriver { root, git, http, pg, isolation, teardown_scan: std::sync::Mutex::new(None) }
+        LocalDriver { root, git, http, pg, isolation, teardown_scan: tokio::sync::Mutex::new(None) }
     }
 
     /// The workload's own directory (its checkouts, home and database).
@@ -346,20 +347,17 @@ impl LocalDriver {
     }
 
     async fn recent_scan(&self) -> std::sync::Arc<Vec<Running>> {
-        if let Ok(last) = self.teardown_scan.lock() {
-            if let Some((at, scan)) = last.as_ref() {
-                if at.elapsed() < Duration::from_millis(TEARDOWN_SCAN_MS) {
-                    return scan.clone();
-                }
+        let mut last = self.teardown_scan.lock().await;
+        if let Some((at, scan)) = last.as_ref() {
+            if at.elapsed() < Duration::from_millis(TEARDOWN_SCAN_MS) {
+                return scan.clone();
             }
         }
         let marker = format!("EOD_ENV_ROOT={}", self.root.display());
         let at = std::time::Instant::now();
         let scan = tokio::task::spawn_blocking(move || scan_processes(&marker)).await.unwrap_or_default();
         let scan = std::sync::Arc::new(scan);
-        if let Ok(mut last) = self.teardown_scan.lock() {
-            *last = Some((at, scan.clone()));
-        }
+        *last = Some((at, scan.clone()));
         scan
     }
 
@@ -369,11 +367,18 @@ impl LocalDriver {
             let _ = killpg(Pid::from_raw(*pid), Signal::SIGTERM);
             let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
         }
-        for _ in 0..30 {
+        // Most workloads exit within milliseconds of SIGTERM: look again
+        // soon, then less often, for 1.5 s in all before SIGKILL.
+        let mut waited = 0;
+        for step in [2_u64, 3, 5, 10, 20, 40].into_iter().chain(std::iter::repeat(50)) {
             if pids.iter().all(|p| !alive(*p)) {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if waited >= 1_500 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(step)).await;
+            waited += step;
         }
         for pid in pids.iter().filter(|p| alive(**p)) {
             let _ = killpg(Pid::from_raw(*pid), Signal::SIGKILL);

@@ -675,9 +675,11 @@ struct CreateBody {
     ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters: the same key with the same body within a day answers as the first request did (the same environment and status, `Idempotent-Replayed: true`); with another body it is refused (422)")),
     responses(
     (status = 201, body = EnvironmentJson, description = "Created; provisioning has started (state pending)",
-        headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same Idempotency-Key"))),
+        headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same Idempotency-Key"),
+            ("Location" = String, description = "The environment: `/api/v1/environments/{id}`"))),
     (status = 200, body = EnvironmentJson, description = "The pull request's preview, which it already had (one per pull request, whatever tier was asked)",
-        headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same Idempotency-Key"))),
+        headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same Idempotency-Key"),
+            ("Location" = String, description = "The environment: `/api/v1/environments/{id}`"))),
     (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_environment(
     State(state): State<AppState>,
@@ -706,6 +708,10 @@ async fn create_environment(
     json.budget_warning = created.budget_warning;
     let status = if created.existing { StatusCode::OK } else { StatusCode::CREATED };
     let mut res = axum::response::IntoResponse::into_response((status, Json(json)));
+    // Where the environment lives, for a 201 and for the existing one (200).
+    if let Ok(at) = axum::http::HeaderValue::from_str(&format!("/api/v1/environments/{}", created.env.id)) {
+        res.headers_mut().insert(axum::http::header::LOCATION, at);
+    }
     if created.replayed {
         res.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
     }

@@ -14,6 +14,7 @@ pub mod insights_api;
 pub mod metrics;
 pub mod observe;
 pub mod oidc;
+pub mod page_cache;
 pub mod preview_access_api;
 pub mod proxy;
 pub mod security_headers;
@@ -63,6 +64,10 @@ pub fn router(
         .merge(events::router())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(axum::middleware::from_fn(api_v1::refuse_nul))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), page_cache::PageCache::new(config.page_cache)),
+            page_cache::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_sign_in))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin))
         .layer(axum::middleware::from_fn(api_v1::errors_as_json))

@@ -21,9 +21,9 @@ use tracing::Instrument;
 
 const LEASE_MS: i64 = 30_000;
 /// Jobs one replica runs at once. Builds, process starts and teardowns wait
-/// on the system more than on the CPU, so several overlap; bounded so a
-/// burst cannot take every database connection (16 by default).
-const JOBS_AT_ONCE: usize = 8;
+/// on the system more than on the CPU, so several overlap; bounded by the
+/// database connections (16 by default): a job holds one at a time.
+const JOBS_AT_ONCE: usize = 16;
 
 /// How a job step went wrong.
 enum Step {
@@ -49,6 +49,15 @@ impl Step {
 /// A template database's name part: a hash of what it is built from.
 fn template_key(what: &str) -> String {
     format!("{:016x}", app::domain::naming::stable_hash(what))
+}
+
+/// The webhook delivery a pull-request job works on.
+fn delivery_of(job: &Job) -> Option<String> {
+    if job.kind != app::ssr::pull_requests::JOB_KIND {
+        return None;
+    }
+    let payload: serde_json::Value = serde_json::from_str(&job.payload).ok()?;
+    payload.get("delivery")?.as_str().map(str::to_string)
 }
 
 pub struct Reconciler {
@@ -165,6 +174,10 @@ impl Reconciler {
                     {
                         tracing::warn!(env = %env_id, error = %err, "recording a failure");
                     }
+                } else if let Some(delivery) = delivery_of(&job) {
+                    if let Err(err) = app::ssr::pull_requests::gave_up(&self.state, &delivery, &reason).await {
+                        tracing::warn!(%delivery, error = %err, "recording a delivery's failure");
+                    }
                 }
                 store::jobs::finish(pool, &job.id, &self.worker_id, now_ms()).await.map_err(|e| e.to_string())?;
             }
@@ -182,12 +195,12 @@ impl Reconciler {
 
     /// A webhook delivery's work: converge its pull request's preview.
     async fn pull_request(&self, job: &Job) -> Result<(), Step> {
-        let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
-        let Some(delivery) = payload.get("delivery").and_then(|d| d.as_str()) else {
+        let Some(delivery) = delivery_of(job) else {
             return Err(Step::Permanent("the job names no delivery".into()));
         };
+        let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
         let waits = payload.get("waits").and_then(|w| w.as_i64()).unwrap_or(0);
-        app::ssr::pull_requests::process(&self.state, delivery, waits).await.map_err(|e| Step::Retry(e.to_string()))
+        app::ssr::pull_requests::process(&self.state, &delivery, waits).await.map_err(|e| Step::Retry(e.to_string()))
     }
 
     async fn spec(&self, env_id: &str) -> Result<Option<(EnvSpec, String, store::apps::App)>, String> {
