@@ -2611,5 +2611,41 @@ mod pull_request_webhooks {
         let retried =
             store::webhooks::claim_report(db.pool(), "w2", now + 60_000, now + 90_000).await.unwrap().unwrap();
         assert_eq!((retried.number, retried.attempts), (claimed[0].number, 2));
+
+        // A head that does not deploy: the pull request's status on that
+        // commit says so, with why; the preview serves what it served.
+        // (This test's app has no repository: the deployment is recorded as
+        // the reconciler would have started it.)
+        let pushed = "feedfacefeedfacefeedfacefeedfacefeedface";
+        let started = store::deployments::Deployment {
+            id: app::ssr::clock::new_id(),
+            environment_id: id.clone(),
+            commit_sha: pushed.into(),
+            git_ref: None,
+            previous_commit: None,
+            previous_ref: None,
+            strategy: "recreate".into(),
+            requested_by: None,
+            state: "deploying".into(),
+            reason: None,
+            created_at: now,
+            started_at: Some(now),
+            ready_at: None,
+            finished_at: None,
+            rollback_until: None,
+        };
+        store::deployments::insert(db.pool(), &started).await.unwrap();
+        app::ssr::deployments::finish(&db, &started, Err("the build failed".into())).await.unwrap();
+        let report: String = sqlx::query_scalar("SELECT report FROM pull_request_reports WHERE number = 900502")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let failed: pull_requests::WantedReport = serde_json::from_str(&report).unwrap();
+        assert_eq!(failed.state, app::domain::pull_request::ReportState::Failed);
+        assert_eq!(failed.head_sha, pushed);
+        assert!(
+            failed.reason.as_deref().unwrap_or_default().contains("did not deploy (the build failed)"),
+            "{failed:?}"
+        );
     });
 }

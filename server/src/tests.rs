@@ -1876,7 +1876,8 @@ async fn webhook_deliveries_are_refused_at_the_edge_before_anything_is_read() {
         (github("d1", "pull_request", None, &opened), 401, "X-Hub-Signature-256 is missing"),
         (github("d2", "pull_request", Some(sign(b"another body")), &opened), 401, "X-Hub-Signature-256 does not match"),
         (github("d3", "pull_request", Some("sha256=zz".into()), &opened), 401, "X-Hub-Signature-256 does not match"),
-        (github("d4", "pull_request", Some(sign(b"{")), "{"), 400, "not valid JSON"),
+        (github("d3b", "pull_request", Some("hello".into()), &opened), 401, "X-Hub-Signature-256 does not match"),
+        (github("d4", "pull_request", Some(sign(b"{")), "{"), 400, "Content-Type application/json"),
         (github("d5", "pull_request", Some(sign(b"{\"action\":1}")), "{\"action\":1}"), 400, "not valid JSON"),
         (
             post(
@@ -1925,7 +1926,7 @@ async fn webhook_deliveries_are_refused_at_the_edge_before_anything_is_read() {
     assert_eq!(queued().await, 1, "a redelivery queues nothing");
     let logged: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries").fetch_one(p.db.pool()).await.unwrap();
-    assert_eq!(logged, 11, "every delivery is in the log");
+    assert_eq!(logged, 12, "every delivery is in the log");
     let secrets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE outcome LIKE $1")
         .bind(format!("%{SECRET}%"))
         .fetch_one(p.db.pool())

@@ -141,7 +141,7 @@ fn Reports(reports: Vec<crate::api::webhooks::ReportRow>) -> impl IntoView {
                     <ul class="divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white text-sm">
                         {reports.into_iter().map(|r| {
                             let how = match (&r.last_error, r.sent, r.sent_at) {
-                                (Some(e), _, _) => format!("not sent ({} attempts): {e}", r.attempts),
+                                (Some(e), _, _) => format!("not sent ({} attempt{}): {e}", r.attempts, if r.attempts == 1 { "" } else { "s" }),
                                 (None, true, Some(at)) => format!("sent {}", utc_datetime(at)),
                                 _ => format!("waiting (next try {})", utc_datetime(r.next_attempt_at)),
                             };

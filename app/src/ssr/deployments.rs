@@ -355,6 +355,19 @@ pub async fn finish(db: &Db, d: &Deployment, outcome: Result<bool, String>) -> R
     let event = AuditEvent::system(action, Some(d.environment_id.clone()), team).with_detail(detail);
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a deployment"))?;
     if let (Some(v), Err(reason)) = (&env, &outcome) {
+        // The pull request's new head did not deploy: its status says so
+        // (the preview still serves what it served before).
+        let mut head = v.env.clone();
+        head.commit_sha = Some(d.commit_sha.clone());
+        let why = format!(
+            "this commit did not deploy ({reason}); {} still serves {}",
+            v.env.name,
+            v.env.commit_sha.as_deref().map(|c| &c[..12.min(c.len())]).unwrap_or("the previous version")
+        );
+        let failed = crate::domain::pull_request::ReportState::Failed;
+        super::pull_requests::report(&mut tx, &head, failed, Some(why), now).await?;
+    }
+    if let (Some(v), Err(reason)) = (&env, &outcome) {
         let message =
             format!("deploying {} to {} failed: {reason}", &d.commit_sha[..12.min(d.commit_sha.len())], v.env.name);
         super::notify::to_user(

@@ -74,6 +74,8 @@ struct Headers {
     delivery: &'static str,
     event: &'static str,
     setting: &'static str,
+    /// What a signature that does not match may also be.
+    mismatch: &'static str,
 }
 
 impl Headers {
@@ -84,12 +86,14 @@ impl Headers {
                 delivery: "X-GitHub-Delivery",
                 event: "X-GitHub-Event",
                 setting: "EOD_GITHUB_WEBHOOK_SECRET",
+                mismatch: "expected sha256=<hex HMAC-SHA256 of the body>",
             },
             Provider::Gitlab => Headers {
                 signature: "X-Gitlab-Token (or webhook-signature)",
                 delivery: "Idempotency-Key (or X-Gitlab-Event-UUID)",
                 event: "X-Gitlab-Event",
                 setting: "EOD_GITLAB_WEBHOOK_SECRET",
+                mismatch: "or its webhook-timestamp is over 5 minutes old",
             },
         }
     }
@@ -130,7 +134,7 @@ pub async fn receive(state: &AppState, r: Received) -> Result<Answer, AppError> 
         Signature::Missing => Err(refuse(401, format!("the delivery is not signed: {} is missing", h.signature))),
         Signature::TooLarge => Err(refuse(413, "the body is over 25 MB; it was not read".into())),
         Signature::Invalid => {
-            Err(refuse(401, format!("{} does not match {} (or it is too old)", h.signature, h.setting)))
+            Err(refuse(401, format!("{} does not match {} ({})", h.signature, h.setting, h.mismatch)))
         }
         Signature::Valid => Ok(()),
     }
@@ -153,7 +157,10 @@ pub async fn receive(state: &AppState, r: Received) -> Result<Answer, AppError> 
         Provider::Gitlab => pr::parse_gitlab(event, &r.body),
     };
     let e = match parsed {
-        Err(e) => return log_only(state, row, 400, e.to_string()).await,
+        Err(e) => {
+            let message = format!("{e} (the webhook must send the JSON body as Content-Type application/json)");
+            return log_only(state, row, 400, message).await;
+        }
         Ok(Parsed::Ping) => return log_only(state, row, 200, "ping: the hook reaches the portal".into()).await,
         Ok(Parsed::Ignored) => {
             let message = format!("{event} events are not acted on");
@@ -291,6 +298,11 @@ async fn service_account(state: &AppState, provider: Provider, team_id: &str) ->
             role: TeamRole::Developer,
         }],
     })
+}
+
+/// A commit's first 12 hex digits, as the pages show it.
+fn short(sha: &str) -> &str {
+    &sha[..12.min(sha.len())]
 }
 
 /// Runs a delivery's job: keep the pull request's newest facts, then
@@ -452,9 +464,11 @@ async fn converge(
                     touched = Some(env.id);
                     continue; // made meanwhile by another delivery: look again
                 }
-                // Built from the pull request's head ref as the forge has it
-                // now: at least as new as this delivery's head.
+                // Built from the pull request's head ref as the portal's
+                // mirror has it; when that is not the head these facts name,
+                // the job comes back to deploy it once the preview runs.
                 done.push(format!("created {} ({})", env.name, tier.as_str()));
+                let other_head = env.commit_sha.as_deref() != Some(facts.head_sha.as_str());
                 let mut tx = state.db.begin_write().await.map_err(internal("starting a transaction"))?;
                 let state_now = if env.state == EnvState::Active.as_str() {
                     pr::ReportState::Ready
@@ -463,7 +477,10 @@ async fn converge(
                 };
                 report(&mut tx, &env, state_now, None, now_ms()).await?;
                 tx.commit().await.map_err(internal("queueing a pull request report"))?;
-                return Ok((done.join(", "), Some(env.id), false));
+                if other_head {
+                    done.push(format!("then deploying the head {} once it runs", short(&facts.head_sha)));
+                }
+                return Ok((done.join(", "), Some(env.id), other_head));
             }
             Step::Deploy { commit_sha } => {
                 let env = current.expect("a deploy has a preview");
@@ -477,7 +494,11 @@ async fn converge(
                     }
                     Err(other) => return Err(other),
                 }
-                done.push(format!("deploying {} to {}", &commit_sha[..12], env.name));
+                done.push(format!(
+                    "started deploying {} to {} (how it ends: the environment's deployments and the pull request's status)",
+                    short(&commit_sha),
+                    env.name
+                ));
                 touched = Some(env.id);
                 // The record now names the head: the next look is Nothing.
                 return Ok((done.join(", "), touched, false));
@@ -485,7 +506,7 @@ async fn converge(
             Step::Destroy | Step::Replace => {
                 let env = current.expect("a destroy has a preview");
                 match environments::destroy(state, &meta, &env.id).await? {
-                    environments::Destroyed::Started(_) => done.push(format!("destroying {}", env.name)),
+                    environments::Destroyed::Started(_) => done.push(format!("started destroying {}", env.name)),
                     environments::Destroyed::ApprovalRequested(_) => {
                         done.push(format!("asked the approvers to destroy {}", env.name));
                         return Ok((done.join(", "), Some(env.id), false));

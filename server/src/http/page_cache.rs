@@ -9,7 +9,9 @@
 //! its transaction, on any replica: one indexed `MAX` per request checks
 //! that), and at most `EOD_PAGE_CACHE_MS` old — which also bounds how old
 //! its relative times ("12 min ago") and a transaction that commits after a
-//! later one can be. Every reply gets a fresh CSP nonce of its own.
+//! later one can be (plus up to a second while one request renders it
+//! again and the others still get it). Every reply gets a fresh CSP nonce
+//! of its own.
 
 use app::ssr::{AppState, RequestMeta};
 use axum::body::{Body, Bytes};
@@ -18,6 +20,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,9 @@ use std::time::{Duration, Instant};
 const MAX_BYTES: usize = 16 << 20;
 /// A page larger than this is sent but not kept.
 const MAX_PAGE: usize = 1 << 20;
+/// How long past its age an unchanged page is still sent while one request
+/// renders it again (so the others do not all render it at once).
+const STALE_GRACE: Duration = Duration::from_secs(1);
 
 /// The pages kept, by (user, URL).
 pub struct PageCache {
@@ -47,6 +53,8 @@ struct Page {
     body: Bytes,
     /// The nonce its scripts and its policy carry, replaced in each reply.
     nonce: String,
+    /// A request is rendering it again (it is past its age).
+    refreshing: AtomicBool,
 }
 
 impl PageCache {
@@ -58,7 +66,15 @@ impl PageCache {
     fn get(&self, key: &(String, String), seq: i64) -> Option<Arc<Page>> {
         let pages = self.pages.lock().ok()?;
         let page = pages.by_key.get(key)?;
-        (page.seq == seq && page.at.elapsed() < self.max_age).then(|| page.clone())
+        if page.seq != seq {
+            return None;
+        }
+        let age = page.at.elapsed();
+        // Past its age with nothing changed but the clock: the first request
+        // renders it again, the others meanwhile get this one.
+        let fresh =
+            age < self.max_age || (age < self.max_age + STALE_GRACE && page.refreshing.swap(true, Ordering::AcqRel));
+        fresh.then(|| page.clone())
     }
 
     fn put(&self, key: (String, String), page: Page) {
@@ -114,7 +130,14 @@ pub async fn layer(State((state, cache)): State<(AppState, Arc<PageCache>)>, req
         }
     };
     if body.len() <= MAX_PAGE {
-        let page = Page { at: Instant::now(), seq, headers: parts.headers.clone(), body: body.clone(), nonce };
+        let page = Page {
+            at: Instant::now(),
+            seq,
+            headers: parts.headers.clone(),
+            body: body.clone(),
+            nonce,
+            refreshing: AtomicBool::new(false),
+        };
         cache.put(key, page);
     }
     Response::from_parts(parts, Body::from(body))
@@ -192,6 +215,7 @@ mod tests {
             headers,
             body: Bytes::from(format!("<script nonce=\"{old}\">a</script><script nonce=\"{old}\">b</script>")),
             nonce: old.into(),
+            refreshing: AtomicBool::new(false),
         };
         let (a, b) = (reply(&page), reply(&page));
         let policy = |r: &Response| r.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
@@ -208,6 +232,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: Bytes::from(vec![b'x'; n]),
             nonce: "n".repeat(16),
+            refreshing: AtomicBool::new(false),
         };
         for i in 0..40 {
             cache.put((format!("user-{i}"), "/".into()), page(MAX_PAGE));
@@ -217,5 +242,27 @@ mod tests {
         }
         assert!(cache.get(&("user-39".into(), "/".into()), 1).is_some());
         assert!(cache.get(&("user-39".into(), "/".into()), 2).is_none(), "a newer change renders again");
+    }
+
+    #[test]
+    fn past_its_age_one_request_renders_and_the_others_get_the_kept_page() {
+        let cache = PageCache::new(Duration::from_millis(1));
+        let key = ("user".to_string(), "/".to_string());
+        let page = Page {
+            at: Instant::now() - Duration::from_millis(5),
+            seq: 7,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"page"),
+            nonce: "n".repeat(16),
+            refreshing: AtomicBool::new(false),
+        };
+        cache.put(key.clone(), page);
+        assert!(cache.get(&key, 7).is_none(), "the first renders it again");
+        assert!(cache.get(&key, 7).is_some(), "the next gets the kept one meanwhile");
+        assert!(cache.get(&key, 8).is_none(), "unless something changed");
+        if let Some(p) = cache.pages.lock().unwrap().by_key.get_mut(&key) {
+            Arc::get_mut(p).unwrap().at = Instant::now() - STALE_GRACE - Duration::from_millis(5);
+        }
+        assert!(cache.get(&key, 7).is_none(), "never past the grace");
     }
 }

@@ -43,7 +43,9 @@ async fn read(headers: &HeaderMap, body: Body) -> Option<Vec<u8>> {
 
 /// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
 pub fn github_signature(secret: &str, body: &[u8], header: Option<&str>) -> Signature {
-    let Some(presented) = header.and_then(|h| h.strip_prefix("sha256=")) else { return Signature::Missing };
+    let Some(header) = header else { return Signature::Missing };
+    // Present but not `sha256=…` (say, the old `sha1=`) does not match.
+    let Some(presented) = header.strip_prefix("sha256=") else { return Signature::Invalid };
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return Signature::Invalid };
     mac.update(body);
     let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
@@ -158,7 +160,7 @@ mod tests {
         assert_eq!(github_signature("another secret", b"Hello, World!", Some(header)), Signature::Invalid);
         assert_eq!(
             github_signature("It's a Secret to Everybody", b"Hello, World!", Some("sha1=757107")),
-            Signature::Missing
+            Signature::Invalid
         );
         assert_eq!(github_signature("It's a Secret to Everybody", b"Hello, World!", None), Signature::Missing);
     }
