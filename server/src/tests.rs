@@ -2008,6 +2008,11 @@ async fn a_delivery_the_portal_gives_up_on_says_so_and_can_be_rerun() {
         )
         .await;
     assert_eq!(rerun.status(), StatusCode::OK);
+    let before: String = sqlx::query_scalar("SELECT detail FROM audit_events WHERE action = 'pull_request.rerun'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(before.contains("failed: the portal gave up"), "the trail keeps the outcome the re-run replaces: {before}");
     for _ in 0..600 {
         seen = outcome().await;
         if !seen.starts_with("failed:") && seen != "re-run queued" && seen != "queued" {

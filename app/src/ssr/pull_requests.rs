@@ -641,6 +641,8 @@ pub async fn rerun(state: &AppState, meta: &RequestMeta, id: &str) -> Result<(),
         store::audit::Outcome::Success,
     );
     event.team_id = team_id;
+    // The row's outcome is about to be replaced: the trail keeps the old one.
+    let event = event.with_detail(serde_json::json!({ "outcome_before": d.outcome }));
     store::audit::append(&mut *tx, &event).await.map_err(internal("auditing a re-run"))?;
     enqueue(&mut tx, &d.id, 0, now).await?;
     store::webhooks::processed(&mut *tx, &d.id, "re-run queued", (None, None), now)
