@@ -1828,28 +1828,37 @@ async fn cost_tokens_need_costs_read_and_the_budget_gate_answers_409() {
     p.db.close().await;
 }
 
+/// GitHub's `X-Hub-Signature-256` of `body` under `secret`.
+fn github_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// A `pull_request` `opened` delivery for the demo's acme/checkout-web.
+fn opened_pull_request(number: u64) -> String {
+    serde_json::json!({
+        "action": "opened",
+        "pull_request": { "number": number, "state": "open", "draft": false, "title": "t",
+            "html_url": format!("https://github.com/acme/checkout-web/pull/{number}"),
+            "updated_at": "2026-12-07T10:00:00Z", "labels": [],
+            "head": { "sha": "0123456789abcdef0123456789abcdef01234567", "ref": "x", "repo": { "full_name": "acme/checkout-web" } } },
+        "repository": { "full_name": "acme/checkout-web" },
+    })
+    .to_string()
+}
+
 /// `/webhooks/*` at the HTTP edge: every refusal gets its status and the
 /// documented body, is logged, and queues nothing; only a signed delivery
 /// for an app queues work, once per delivery id.
 #[tokio::test]
 async fn webhook_deliveries_are_refused_at_the_edge_before_anything_is_read() {
-    use hmac::{Hmac, Mac};
     const SECRET: &str = "edge-test-github-secret";
     let p = portal(|c| c.webhooks.github = Some(SECRET.into())).await;
-    let sign = |body: &[u8]| {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-        mac.update(body);
-        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256={hex}")
-    };
-    let opened = serde_json::json!({
-        "action": "opened",
-        "pull_request": { "number": 7, "state": "open", "draft": false, "title": "t", "html_url": "https://github.com/acme/checkout-web/pull/7",
-            "updated_at": "2026-12-07T10:00:00Z", "labels": [],
-            "head": { "sha": "0123456789abcdef0123456789abcdef01234567", "ref": "x", "repo": { "full_name": "acme/checkout-web" } } },
-        "repository": { "full_name": "acme/checkout-web" },
-    })
-    .to_string();
+    let sign = |body: &[u8]| github_signature(SECRET, body);
+    let opened = opened_pull_request(7);
     let post = |path: &str, headers: &[(&str, String)], body: Body| {
         let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
         for (k, v) in headers {
@@ -1941,20 +1950,10 @@ async fn webhook_deliveries_are_refused_at_the_edge_before_anything_is_read() {
 /// takes it to the end once the portal works again.
 #[tokio::test]
 async fn a_delivery_the_portal_gives_up_on_says_so_and_can_be_rerun() {
-    use hmac::{Hmac, Mac};
     const SECRET: &str = "give-up-test-github-secret";
     let p = portal(|c| c.webhooks.github = Some(SECRET.into())).await;
-    let body = serde_json::json!({
-        "action": "opened",
-        "pull_request": { "number": 9, "state": "open", "draft": false, "title": "t", "html_url": "https://github.com/acme/checkout-web/pull/9",
-            "updated_at": "2026-12-07T10:00:00Z", "labels": [],
-            "head": { "sha": "0123456789abcdef0123456789abcdef01234567", "ref": "x", "repo": { "full_name": "acme/checkout-web" } } },
-        "repository": { "full_name": "acme/checkout-web" },
-    })
-    .to_string();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let body = opened_pull_request(9);
+    let signature = github_signature(SECRET, body.as_bytes());
     // Every attempt fails inside the portal: its pull-request table is gone.
     let pool = p.db.pool();
     sqlx::query("ALTER TABLE pull_requests RENAME TO pull_requests_away").execute(pool).await.unwrap();
@@ -1964,7 +1963,7 @@ async fn a_delivery_the_portal_gives_up_on_says_so_and_can_be_rerun() {
                 .header(header::CONTENT_TYPE, "application/json")
                 .header("x-github-delivery", "give-up-1")
                 .header("x-github-event", "pull_request")
-                .header("x-hub-signature-256", format!("sha256={hex}"))
+                .header("x-hub-signature-256", signature)
                 .body(Body::from(body))
                 .unwrap(),
         )
