@@ -1,7 +1,8 @@
 #![recursion_limit = "256"]
 //! The browser entry point: loads the part of the code the page needs (each
 //! route is its own chunk), hydrates the server-rendered page, then marks
-//! `<html data-hydrated>` so tests (and people debugging) know clicks now work.
+//! `<html data-hydrated>` so tests (and people debugging) know clicks now work,
+//! and only then opens the live-update stream.
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
@@ -12,6 +13,7 @@ pub fn hydrate() {
         let Some(body) = document.body() else { return };
         let owner = leptos::mount::hydrate_from_async(body, app::App).await;
         owner.forget();
+        app::components::live::hydration_done();
         if let Some(root) = document.document_element() {
             let _ = root.set_attribute("data-hydrated", "true");
         }

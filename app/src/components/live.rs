@@ -15,14 +15,47 @@ pub struct Live {
     pub last: RwSignal<Option<EnvChange>>,
     /// The event stream is open.
     pub connected: RwSignal<bool>,
+    /// Bumped each time the stream opens again after a drop: changes made
+    /// while it was closed were not pushed, so pages read themselves again.
+    /// (Not on the first open, right after hydration: a refresh then would
+    /// race the user's first click or keystroke; pages that wait on a
+    /// change poll while they do.)
+    pub reopened: RwSignal<u32>,
+    /// The page has hydrated. Until then nothing may change what the server
+    /// rendered: a refresh hydrated against the server's HTML of an older
+    /// state (an environment that became ready meanwhile) panics.
+    pub hydrated: RwSignal<bool>,
 }
 
-/// Creates the context and, in the browser, opens the stream (once per tab).
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The tab's `Live`, kept until [`hydration_done`] opens its stream.
+    static UNOPENED: std::cell::Cell<Option<Live>> = const { std::cell::Cell::new(None) };
+}
+
+/// Creates the context; the browser opens the stream once the page has
+/// hydrated ([`hydration_done`]).
 pub fn provide_live() {
-    let live = Live { version: RwSignal::new(0), last: RwSignal::new(None), connected: RwSignal::new(false) };
+    let live = Live {
+        version: RwSignal::new(0),
+        last: RwSignal::new(None),
+        connected: RwSignal::new(false),
+        reopened: RwSignal::new(0),
+        hydrated: RwSignal::new(false),
+    };
     provide_context(live);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| connect(live));
+    UNOPENED.with(|u| u.set(Some(live)));
+}
+
+/// Called by the browser entry point once hydration has finished: marks the
+/// page hydrated and opens the stream (once per tab).
+#[cfg(feature = "hydrate")]
+pub fn hydration_done() {
+    if let Some(live) = UNOPENED.with(|u| u.take()) {
+        live.hydrated.set(true);
+        connect(live);
+    }
 }
 
 pub fn use_live() -> Live {
@@ -55,7 +88,15 @@ fn connect(live: Live) {
     let _ = source.add_event_listener_with_callback("change", listener);
     let _ = source.add_event_listener_with_callback("resync", listener);
     on_change.forget();
-    let on_open = Closure::<dyn FnMut()>::new(move || live.connected.set(true));
+    let opens = std::cell::Cell::new(0_u32);
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        live.connected.set(true);
+        opens.set(opens.get() + 1);
+        if opens.get() > 1 {
+            live.reopened.update(|n| *n += 1);
+            live.version.update(|v| *v += 1);
+        }
+    });
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
     // The browser reconnects by itself; show the stream as down meanwhile.

@@ -24,8 +24,11 @@ pub fn EnvironmentPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let live = use_live();
-    // Refresh when a change about this environment arrives.
-    let touched = Memo::new(move |_| live.last.get().filter(|c| c.env_id == id.get()).map(|c| (c.at, c.action)));
+    // Refresh when a change about this environment arrives, or the stream
+    // opens again and may have missed one.
+    let touched = Memo::new(move |_| {
+        (live.reopened.get(), live.last.get().filter(|c| c.env_id == id.get()).map(|c| (c.at, c.action)))
+    });
     let ui = Controls {
         extend: ServerAction::<ExtendEnvironment>::new(),
         destroy: ServerAction::<DestroyEnvironment>::new(),
@@ -63,7 +66,7 @@ pub fn EnvironmentPage() -> impl IntoView {
         |(id, ..)| environment_detail(id),
     );
     #[cfg(feature = "hydrate")]
-    poll_while_starting(detail, tick);
+    poll_while_starting(detail, tick, live.hydrated);
     view! {
         <p class="mb-3 text-sm"><a href="/" class="text-indigo-700 hover:underline">"← Environments"</a></p>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
@@ -107,12 +110,17 @@ struct Controls {
 /// render starts no timers; the interval is cleared when it stops starting
 /// or the page goes.
 #[cfg(feature = "hydrate")]
-fn poll_while_starting(detail: Resource<Result<EnvironmentView, crate::error::AppError>>, tick: RwSignal<u32>) {
+fn poll_while_starting(
+    detail: Resource<Result<EnvironmentView, crate::error::AppError>>,
+    tick: RwSignal<u32>,
+    hydrated: RwSignal<bool>,
+) {
     let starting = Memo::new(move |_| {
-        detail.with(|d| {
-            matches!(d, Some(Ok(v)) if matches!(v.row.state, EnvState::Pending | EnvState::Ready)
+        hydrated.get()
+            && detail.with(|d| {
+                matches!(d, Some(Ok(v)) if matches!(v.row.state, EnvState::Pending | EnvState::Ready)
                 || v.deployments.iter().any(|x| x.state == "queued" || x.state == "deploying"))
-        })
+            })
     });
     Effect::new(move |_| {
         if starting.get() {
