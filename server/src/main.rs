@@ -358,12 +358,15 @@ async fn build(config: &Config) -> Result<(axum::Router, Db, axum::Router), Star
     let git = Arc::new(drivers::git::Git::new(&config.data_dir));
     let isolation =
         drivers::local::Isolation::resolve(&config.run_as, &config.data_dir).map_err(StartError::Refused)?;
-    let driver: Arc<dyn drivers::Driver> = Arc::new(drivers::local::LocalDriver::new(
-        &config.data_dir,
-        config.env_database_url.as_deref(),
-        git.clone(),
-        isolation,
-    ));
+    let driver: Arc<dyn drivers::Driver> = Arc::new(drivers::Drivers {
+        local: Arc::new(drivers::local::LocalDriver::new(
+            &config.data_dir,
+            config.env_database_url.as_deref(),
+            git.clone(),
+            isolation,
+        )),
+        script: Arc::new(drivers::script::ScriptDriver::new(&config.data_dir)),
+    });
     let sources: Arc<dyn app::ssr::context::Sources> = git.clone();
     let changes = app::ssr::live::Changes::default();
     tokio::spawn(changes.clone().run(db.clone(), std::time::Duration::from_millis(300)));

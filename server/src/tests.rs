@@ -995,6 +995,13 @@ async fn apps_are_registered_edited_and_archived_with_every_field_checked() {
             "blueprint.database.seed_file",
         ),
         (serde_json::json!({ "blueprint": { "driver": "k8s" } }), "blueprint.driver"),
+        (serde_json::json!({ "blueprint": { "driver": "script", "create": "terraform apply" } }), "blueprint.status"),
+        // A valid script blueprint, but its commands would run on the portal's host: platform admins only.
+        (
+            serde_json::json!({ "blueprint": { "driver": "script", "create": "terraform apply", "status": "true",
+                                               "destroy": "terraform destroy" } }),
+            "blueprint.driver",
+        ),
     ] {
         let (s, e) = p.json("POST", "/api/v1/apps", &bob, app(over.clone())).await;
         assert_eq!((s, e["error"]["field"].as_str()), (422, Some(field)), "{over}: {e}");
@@ -1016,6 +1023,11 @@ async fn apps_are_registered_edited_and_archived_with_every_field_checked() {
     assert!(!stored.contains("hunter2"), "secrets are encrypted at rest");
     let (s, _) = p.json("POST", "/api/v1/apps", &bob, app(serde_json::json!({}))).await;
     assert_eq!(s, 409, "one slug per team");
+    // A platform admin may choose the script driver.
+    let script = serde_json::json!({ "slug": "infra", "blueprint": { "driver": "script", "create": "terraform apply",
+        "status": "terraform output -json", "destroy": "terraform destroy", "step_timeout_seconds": 1800 } });
+    let (s, made) = p.json("POST", "/api/v1/apps", &erin, app(script)).await;
+    assert_eq!((s, made["blueprint"]["driver"].as_str()), (201, Some("script")), "{made}");
 
     // Environments of it resolve their branch to a commit.
     let (s, env) = p

@@ -2936,3 +2936,98 @@ async fn bench_pull_request_webhooks() {
     }
     println!("({processed} of 620 processed at the end)");
 }
+
+/// The script driver on a real portal: a platform admin's blueprint names a
+/// fake Terraform (state kept in a directory). The portal is killed while
+/// `create` hangs; the restarted one runs it again and converges on one
+/// environment, priced at the rates `create` reported; a `destroy` that
+/// fails once is retried until nothing is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_blueprint_converges_through_a_crash_and_is_destroyed_on_retry() {
+    let (repo, state, data) = (branchy_repo(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let data_dir = data.path().display().to_string();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let p = start_with(None, &[("EOD_DATA_DIR", data_dir.as_str())]);
+    p.wait_ready(&http).await;
+    let create = r#"n=$(cat "$STATE/$EOD_ENV_ID.creates" 2>/dev/null || echo 0)
+echo $((n+1)) > "$STATE/$EOD_ENV_ID.creates"
+if [ "$n" = 0 ]; then echo $$ > "$STATE/hung.pid"; exec sleep 120; fi
+echo "$EOD_ENV_APP $EOD_ENV_TEAM $EOD_ENV_REF $TF_TOKEN" > "$STATE/$EOD_ENV_ID"
+echo "applying $EOD_ENV_NAME" >&2
+echo '{"resources": [{"kind": "vm", "hourly_rate_micros": 42000}, {"kind": "bucket", "hourly_rate_micros": 1000}]}'"#;
+    let destroy = r#"if [ ! -f "$STATE/$EOD_ENV_ID.destroy-tried" ]; then touch "$STATE/$EOD_ENV_ID.destroy-tried"; echo "state locked" >&2; exit 1; fi
+rm "$STATE/$EOD_ENV_ID""#;
+    p.register_app(
+        &http,
+        json!({ "team": "payments", "slug": "infra", "name": "Infra", "repository": repo.path(),
+            "blueprint": { "driver": "script", "create": create, "destroy": destroy,
+                           "status": r#"test -f "$STATE/$EOD_ENV_ID" && echo '{"ready": true}'"#,
+                           "env": { "STATE": state.path() }, "secrets": { "TF_TOKEN": "tok-s3cr3t" } } }),
+    )
+    .await;
+    let token = p.token("alice", &["environments:read", "environments:write"]);
+    let (s, env) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/environments", p.base),
+        &token,
+        Some(json!({ "app": "infra", "branch": "main" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{env}");
+    let id = env["id"].as_str().unwrap().to_string();
+
+    // Killed while `create` hangs: the step dies with the portal.
+    let hung = state.path().join("hung.pid");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !hung.exists() {
+        assert!(Instant::now() < deadline, "create never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid: i64 = loop {
+        if let Ok(pid) = std::fs::read_to_string(&hung).unwrap_or_default().trim().parse() {
+            break pid;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    p.crash();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pid_alive(pid) {
+        assert!(Instant::now() < deadline, "the hung step outlived the portal");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The restarted portal converges: one environment, made once more.
+    let p = start_with(None, &[("EOD_DATA_DIR", data_dir.as_str())]);
+    p.wait_ready(&http).await;
+    wait_for_state(&http, &p, &token, &id, "active").await;
+    assert_eq!(std::fs::read_to_string(state.path().join(format!("{id}.creates"))).unwrap().trim(), "2");
+    assert_eq!(std::fs::read_to_string(state.path().join(&id)).unwrap().trim(), "infra payments main tok-s3cr3t");
+    let log = std::fs::read_to_string(data.path().join("script").join(&id).join("output.log")).unwrap();
+    assert!(log.contains("applying "), "{log}");
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&p.database_url()).await.unwrap();
+    let priced: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT kind, driver, state, hourly_rate_micros FROM resources WHERE environment_id = $1 ORDER BY kind",
+    )
+    .bind(&id)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        priced,
+        vec![
+            ("bucket".into(), "script".into(), "created".into(), 1000),
+            ("vm".into(), "script".into(), "created".into(), 42000)
+        ]
+    );
+
+    // Destroy: the first `destroy` fails ("state locked"), the retry removes it.
+    let (s, e) =
+        call(&http, reqwest::Method::DELETE, format!("{}/api/v1/environments/{id}", p.base), &token, None).await;
+    assert!(s == 200 || s == 202, "{s} {e}");
+    wait_for_state(&http, &p, &token, &id, "destroyed").await;
+    assert!(state.path().join(format!("{id}.destroy-tried")).exists());
+    assert!(!state.path().join(&id).exists(), "the fake cloud still holds it");
+    assert!(!data.path().join("script").join(&id).exists(), "the portal still keeps its record");
+}

@@ -18,13 +18,34 @@ pub const MAX_COMMAND: usize = 4_000;
 /// Longest a build may run unless the blueprint says otherwise, and the most it may say.
 pub const DEFAULT_BUILD_TIMEOUT_SECONDS: u32 = 600;
 pub const MAX_BUILD_TIMEOUT_SECONDS: u32 = 3_600;
+/// How long a script driver's step may run unless the blueprint says otherwise, and the most it may say.
+pub const DEFAULT_STEP_TIMEOUT_SECONDS: u32 = 900;
+pub const MAX_STEP_TIMEOUT_SECONDS: u32 = 7_200;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Blueprint {
-    /// Only the embedded `local` driver exists today.
+    /// `local` (the embedded driver: a process per environment on the
+    /// portal's host) or `script` (the `create`, `status`, `destroy` and
+    /// `snapshot` commands make the resources: Terraform, Pulumi, anything).
     #[serde(default = "local")]
     pub driver: String,
+    /// `script` driver: makes (or updates) the environment; prints
+    /// `{"url": …, "resources": [{"kind", "hourly_rate_micros"}]}` on stdout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<String>,
+    /// `script` driver: exits 0 and prints `{"ready": true}` once it is ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `script` driver: removes everything (run again until it exits 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroy: Option<String>,
+    /// `script` driver, optional: keeps the environment's data before it goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// `script` driver: how long one step may run (default 900 s, at most 7200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_timeout_seconds: Option<u32>,
     /// Shell commands run in the checkout before the start (e.g. `npm ci && npm run build`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<String>,
@@ -171,6 +192,11 @@ impl Default for Blueprint {
     fn default() -> Self {
         Blueprint {
             driver: local(),
+            create: None,
+            status: None,
+            destroy: None,
+            snapshot: None,
+            step_timeout_seconds: None,
             build: None,
             build_timeout_seconds: build_timeout(),
             start: sample_app(),
@@ -199,9 +225,7 @@ impl Blueprint {
 
     pub fn validate(&self) -> Result<(), BlueprintError> {
         let err = |field, reason: &str| Err(BlueprintError::Invalid { field, reason: reason.into() });
-        if self.driver != "local" {
-            return err("driver", "the only driver is \"local\"");
-        }
+        self.validate_driver()?;
         if let Some(build) = &self.build {
             check_command("build", build)?;
         }
@@ -279,6 +303,51 @@ impl Blueprint {
         Ok(())
     }
 
+    /// The driver and its steps: a script blueprint names `create`, `status`
+    /// and `destroy` (and may name `snapshot`) and has no build or database
+    /// (its commands make everything); a local one names none of them.
+    fn validate_driver(&self) -> Result<(), BlueprintError> {
+        let err = |field, reason: &str| Err(BlueprintError::Invalid { field, reason: reason.into() });
+        let steps = [
+            ("create", &self.create),
+            ("status", &self.status),
+            ("destroy", &self.destroy),
+            ("snapshot", &self.snapshot),
+        ];
+        match self.driver.as_str() {
+            "local" => {
+                if let Some((field, _)) = steps.iter().find(|(_, c)| c.is_some()) {
+                    return err(field, "only for the script driver (\"driver\": \"script\")");
+                }
+                if self.step_timeout_seconds.is_some() {
+                    return err("step_timeout_seconds", "only for the script driver (\"driver\": \"script\")");
+                }
+            }
+            "script" => {
+                for (field, command) in steps {
+                    match command {
+                        Some(c) => check_command(field, c)?,
+                        None if field == "snapshot" => {}
+                        None => return err(field, "the script driver needs create, status and destroy commands"),
+                    }
+                }
+                if self.build.is_some() || !self.database.is_empty() {
+                    return err("driver", "a script blueprint's commands make everything: no build or database");
+                }
+                if self.step_timeout_seconds.is_some_and(|s| !(1..=MAX_STEP_TIMEOUT_SECONDS).contains(&s)) {
+                    return err("step_timeout_seconds", "from 1 to 7200 seconds");
+                }
+            }
+            _ => return err("driver", "\"local\" or \"script\""),
+        }
+        Ok(())
+    }
+
+    /// How long one step of the script driver may run.
+    pub fn step_timeout_seconds(&self) -> u32 {
+        self.step_timeout_seconds.unwrap_or(DEFAULT_STEP_TIMEOUT_SECONDS)
+    }
+
     /// The priced resources an environment of this app holds on `tier`.
     pub fn resources_for(&self, tier: Tier) -> Vec<(String, Micros)> {
         match &self.resources {
@@ -333,6 +402,21 @@ mod tests {
     }
 
     #[test]
+    fn a_script_blueprint_names_its_steps_and_round_trips() {
+        let json = r#"{"driver":"script","create":"terraform apply -auto-approve","status":"./status.sh",
+            "destroy":"terraform destroy -auto-approve","step_timeout_seconds":1200,
+            "resources":[{"kind":"compute","hourly_rate_micros":50000}]}"#;
+        let bp = Blueprint::parse(json).unwrap();
+        assert_eq!(bp.driver, "script");
+        assert_eq!(bp.snapshot, None);
+        assert_eq!(bp.step_timeout_seconds(), 1200);
+        assert_eq!(Blueprint::parse(&bp.to_stored_json()).unwrap(), bp);
+        assert_eq!(Blueprint::default().step_timeout_seconds(), DEFAULT_STEP_TIMEOUT_SECONDS);
+        // A local blueprint's stored form does not grow the script's keys.
+        assert!(!Blueprint::default().to_stored_json().contains("create"));
+    }
+
+    #[test]
     fn bad_blueprints_name_the_field() {
         let cases = [
             (r#"{"driver":"k8s"}"#, "driver"),
@@ -352,6 +436,16 @@ mod tests {
             (r#"{"secrets":{"A":""}}"#, "secrets"),
             (r#"{"env":{"A":"1"},"secrets":{"A":"2"}}"#, "secrets"),
             (r#"{"resources":[]}"#, "resources"),
+            (r#"{"create":"terraform apply"}"#, "create"),
+            (r#"{"step_timeout_seconds":60}"#, "step_timeout_seconds"),
+            (r#"{"driver":"script","create":"a","destroy":"c"}"#, "status"),
+            (r#"{"driver":"script","create":"a","status":"b","destroy":" "}"#, "destroy"),
+            (r#"{"driver":"script","create":"a","status":"b","destroy":"c","snapshot":""}"#, "snapshot"),
+            (r#"{"driver":"script","create":"a","status":"b","destroy":"c","build":"make"}"#, "driver"),
+            (
+                r#"{"driver":"script","create":"a","status":"b","destroy":"c","step_timeout_seconds":0}"#,
+                "step_timeout_seconds",
+            ),
             (r#"{"resources":[{"kind":"cpu","hourly_rate_micros":-1}]}"#, "resources.hourly_rate_micros"),
             (
                 r#"{"resources":[{"kind":"cpu","hourly_rate_micros":1},{"kind":"cpu","hourly_rate_micros":2}]}"#,

@@ -184,6 +184,7 @@ fn EditForm(app: AppView, ui: Controls) -> impl IntoView {
 #[component]
 fn BlueprintView(app: AppView) -> impl IntoView {
     let bp = app.blueprint;
+    let timeout = format!("{} s", bp.step_timeout_seconds());
     let or_none = |v: Option<String>| v.unwrap_or_else(|| "none".into());
     let row = |label: &'static str, value: String| {
         view! { <dt class="text-slate-500">{label}</dt><dd class="break-all font-mono text-xs leading-5">{value}</dd> }
@@ -219,9 +220,22 @@ fn BlueprintView(app: AppView) -> impl IntoView {
         }
         .into_any(),
     };
-    view! {
-        <section aria-labelledby="blueprint-h" data-testid="blueprint" class="mt-6 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
-            <h2 id="blueprint-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Blueprint"</h2>
+    // A script blueprint's commands make everything: its steps, not a build and a start.
+    let steps = if bp.driver == "script" {
+        view! {
+            <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm" data-testid="script-steps">
+                {row("Driver", "script (runs on the portal's host)".to_string())}
+                {row("Create", or_none(bp.create))}
+                {row("Status", or_none(bp.status))}
+                {row("Destroy", or_none(bp.destroy))}
+                {row("Snapshot", or_none(bp.snapshot))}
+                {row("Step timeout", timeout)}
+                {row("Health path", bp.health_path)}
+            </dl>
+        }
+        .into_any()
+    } else {
+        view! {
             <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
                 {row("Build command", or_none(bp.build))}
                 {row("Build timeout", format!("{} s", bp.build_timeout_seconds))}
@@ -231,6 +245,13 @@ fn BlueprintView(app: AppView) -> impl IntoView {
                 {row("Seed command", or_none(bp.database.seed))}
                 {row("Migrate command", or_none(bp.database.migrate))}
             </dl>
+        }
+        .into_any()
+    };
+    view! {
+        <section aria-labelledby="blueprint-h" data-testid="blueprint" class="mt-6 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+            <h2 id="blueprint-h" class="text-sm font-semibold uppercase tracking-wide text-slate-600">"Blueprint"</h2>
+            {steps}
             <div class="mt-4 grid gap-4 md:grid-cols-3">
                 <div><h3 class="text-sm font-medium">"Variables"</h3>{variables}</div>
                 <div><h3 class="text-sm font-medium">"Secrets"</h3>{secrets}</div>

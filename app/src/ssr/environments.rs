@@ -182,7 +182,7 @@ pub(crate) async fn insert_pending(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     policy: &crate::domain::tier::TierPolicy,
     env: &Environment,
-    resources: &[(String, crate::domain::money::Micros)],
+    (driver, resources): (&str, &[(String, crate::domain::money::Micros)]),
     event: &AuditEvent,
     effects: &[Effect],
 ) -> Result<(), AppError> {
@@ -198,7 +198,7 @@ pub(crate) async fn insert_pending(
             environment_id: env.id.clone(),
             kind: kind.clone(),
             name: format!("{}-{kind}", env.name),
-            driver: "local".into(),
+            driver: driver.into(),
             state: "planned".into(),
             hourly_rate_micros: rate.0,
             started_at: None,
@@ -411,7 +411,8 @@ pub(crate) async fn create_in(
                 "commit_sha": env.commit_sha, "budget_warning": budget_warning,
             }));
     event.team_id = Some(app.team_id.clone());
-    insert_pending(&mut tx, policy, &env, &blueprint.resources_for(new.tier), &event, &effects).await?;
+    insert_pending(&mut tx, policy, &env, (&blueprint.driver, &blueprint.resources_for(new.tier)), &event, &effects)
+        .await?;
     start_wait(&mut tx, meta, &env, ReadyPath::Cold, None, now).await?;
     record_key(&mut tx, &viewer.user_id, key, (&env.id, false), now).await?;
     tx.commit().await.map_err(internal("committing a create"))?;

@@ -112,7 +112,15 @@ async fn refill_one(
                 let event = AuditEvent::system("pool.fill", Some(env.id.clone()), Some(env.team_id.clone())).with_detail(
                     serde_json::json!({ "name": env.name, "app": app.slug, "tier": tier.as_str(), "size": spec.size }),
                 );
-                insert_pending(&mut tx, policy, &env, &blueprint.resources_for(tier), &event, &effects).await?;
+                insert_pending(
+                    &mut tx,
+                    policy,
+                    &env,
+                    (&blueprint.driver, &blueprint.resources_for(tier)),
+                    &event,
+                    &effects,
+                )
+                .await?;
                 started += 1;
             }
         }

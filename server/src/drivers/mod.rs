@@ -6,6 +6,7 @@
 pub mod git;
 pub mod local;
 pub mod pg_databases;
+pub mod script;
 
 use async_trait::async_trait;
 
@@ -34,6 +35,20 @@ pub struct EnvSpec {
     pub secrets: Secrets,
     /// The tier's resource limits for every step and the process.
     pub limits: app::domain::tier::WorkloadLimits,
+    /// A script blueprint's steps (`None`: the local driver runs it).
+    pub script: Option<script::ScriptSteps>,
+    /// Whose and what it is (a script's `EOD_ENV_*` variables).
+    pub identity: Identity,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// The team's and the app's slugs.
+    pub team: String,
+    pub app: String,
+    pub git_ref: Option<String>,
+    pub commit: Option<String>,
+    pub pr: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +107,12 @@ pub trait Driver: Send + Sync {
     async fn snapshot(&self, spec: &EnvSpec) -> Result<String, DriverError>;
     /// Removes everything; succeeds if nothing is left.
     async fn teardown(&self, id: &str) -> Result<(), DriverError>;
+    /// Removes everything, knowing the environment (a script's `destroy`
+    /// gets the app's secrets); the orphan sweep, knowing only ids, uses
+    /// `teardown`.
+    async fn destroy(&self, spec: &EnvSpec) -> Result<(), DriverError> {
+        self.teardown(&spec.id).await
+    }
     /// Ids of environments this driver holds any resource for (files or
     /// processes), so the orphan sweep finds what a crash left behind.
     async fn owned(&self) -> Result<Vec<String>, DriverError>;
@@ -121,6 +142,87 @@ pub trait Driver: Send + Sync {
     async fn log_tail(&self, id: &str, max_bytes: u64) -> Option<String>;
     /// Snapshots kept of an environment (by its name at the time).
     async fn snapshots(&self, name: &str) -> Vec<String>;
+}
+
+/// The drivers behind one: an environment goes to the one its blueprint
+/// names when it is made, and afterwards to the one that holds it (an app
+/// whose blueprint changed driver keeps its existing environments where
+/// they are).
+pub struct Drivers {
+    pub local: std::sync::Arc<dyn Driver>,
+    pub script: std::sync::Arc<script::ScriptDriver>,
+}
+
+impl Drivers {
+    fn for_spec(&self, spec: &EnvSpec) -> &dyn Driver {
+        if spec.script.is_some() {
+            self.script.as_ref()
+        } else {
+            self.local.as_ref()
+        }
+    }
+
+    async fn holding(&self, id: &str) -> &dyn Driver {
+        if self.script.holds(id).await {
+            self.script.as_ref()
+        } else {
+            self.local.as_ref()
+        }
+    }
+}
+
+#[async_trait]
+impl Driver for Drivers {
+    async fn provision(&self, spec: &EnvSpec) -> Result<serde_json::Value, DriverError> {
+        self.for_spec(spec).provision(spec).await
+    }
+    async fn snapshot(&self, spec: &EnvSpec) -> Result<String, DriverError> {
+        self.holding(&spec.id).await.snapshot(spec).await
+    }
+    async fn teardown(&self, id: &str) -> Result<(), DriverError> {
+        self.holding(id).await.teardown(id).await
+    }
+    async fn destroy(&self, spec: &EnvSpec) -> Result<(), DriverError> {
+        self.holding(&spec.id).await.destroy(spec).await
+    }
+    async fn owned(&self) -> Result<Vec<String>, DriverError> {
+        let mut ids = self.local.owned().await?;
+        ids.extend(self.script.owned().await?);
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+    async fn endpoint(&self, id: &str) -> Option<std::net::SocketAddr> {
+        self.holding(id).await.endpoint(id).await
+    }
+    async fn deploy(
+        &self,
+        spec: &EnvSpec,
+        strategy: app::domain::tier::DeploymentStrategy,
+        resume: bool,
+    ) -> Result<serde_json::Value, DriverError> {
+        self.holding(&spec.id).await.deploy(spec, strategy, resume).await
+    }
+    async fn roll_back(&self, id: &str) -> Result<serde_json::Value, DriverError> {
+        self.holding(id).await.roll_back(id).await
+    }
+    async fn retire(&self, id: &str) -> Result<(), DriverError> {
+        self.holding(id).await.retire(id).await
+    }
+    async fn serving_commit(&self, id: &str) -> Option<String> {
+        self.holding(id).await.serving_commit(id).await
+    }
+    async fn probe(&self, id: &str, health_path: &str) -> app::domain::health::Probe {
+        self.holding(id).await.probe(id, health_path).await
+    }
+    async fn log_tail(&self, id: &str, max_bytes: u64) -> Option<String> {
+        self.holding(id).await.log_tail(id, max_bytes).await
+    }
+    async fn snapshots(&self, name: &str) -> Vec<String> {
+        let mut found = self.local.snapshots(name).await;
+        found.extend(self.script.snapshots(name).await);
+        found
+    }
 }
 
 /// The driver as pages see it (read-only: logs and snapshots).

@@ -862,7 +862,7 @@ struct AppJson {
     name: String,
     repository: String,
     default_branch: String,
-    /// The blueprint: driver, build, build_timeout_seconds, start, health_path, database {seed_file | seed, migrate}, env, resources.
+    /// The blueprint: driver (`local` or `script`), build, build_timeout_seconds, start, health_path, database {seed_file | seed, migrate}, env, resources; for the script driver create, status, destroy, snapshot, step_timeout_seconds.
     #[schema(value_type = Object)]
     blueprint: serde_json::Value,
     /// Names of the app's secrets (values are write-only).
@@ -925,7 +925,7 @@ struct CreateAppBody {
     repository: String,
     /// Default: main.
     default_branch: Option<String>,
-    /// driver, build, build_timeout_seconds, start, health_path, database {seed_file | seed, migrate}, env, secrets, resources.
+    /// driver (`local`, or `script`: platform admins only), build, build_timeout_seconds, start, health_path, database {seed_file | seed, migrate}, env, secrets, resources; for the script driver create, status, destroy, snapshot, step_timeout_seconds.
     #[schema(value_type = Object)]
     blueprint: Option<serde_json::Value>,
 }

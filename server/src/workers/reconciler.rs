@@ -5,7 +5,8 @@
 //! end in `failed` with the driver's reason.
 
 use crate::drivers::git::Git;
-use crate::drivers::{Driver, DriverError, EnvSpec, Secrets, Seed, SourceSpec, TemplateSpec};
+use crate::drivers::script::ScriptSteps;
+use crate::drivers::{Driver, DriverError, EnvSpec, Identity, Secrets, Seed, SourceSpec, TemplateSpec};
 use app::domain::blueprint::Blueprint;
 use app::domain::health::{Change, Health};
 use app::domain::lifecycle::Event;
@@ -236,6 +237,24 @@ impl Reconciler {
                 Ok(tier) => self.settings.tiers.get(tier).limits,
                 Err(_) => app::domain::tier::WorkloadLimits::DEFAULT,
             },
+            script: (blueprint.driver == "script").then(|| ScriptSteps {
+                create: blueprint.create.clone().unwrap_or_default(),
+                status: blueprint.status.clone().unwrap_or_default(),
+                destroy: blueprint.destroy.clone().unwrap_or_default(),
+                snapshot: blueprint.snapshot.clone(),
+                timeout_secs: u64::from(blueprint.step_timeout_seconds()),
+            }),
+            identity: Identity {
+                team: store::teams::find(pool, &app.team_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(|t| t.slug)
+                    .unwrap_or_default(),
+                app: app.slug.clone(),
+                git_ref: v.env.git_ref.clone(),
+                commit: v.env.commit_sha.clone(),
+                pr: v.env.pr_number,
+            },
         };
         Ok(Some((spec, v.env.state, app)))
     }
@@ -247,14 +266,7 @@ impl Reconciler {
     /// seed or "Rebuild template" makes a new one.
     async fn complete_for_provision(&self, spec: &mut EnvSpec, app: &store::apps::App) -> Result<(), Step> {
         let permanent = |m: String| Step::Permanent(m);
-        // A fork's pull request is someone else's code: none of the app's secrets.
-        let from_fork = store::webhooks::env_is_from_fork(self.db.pool(), &spec.id)
-            .await
-            .map_err(|e| Step::Retry(e.to_string()))?;
-        if !from_fork {
-            spec.secrets =
-                Secrets(self.settings.secret_key.open_all(&app.secrets).map_err(|e| permanent(e.to_string()))?);
-        }
+        self.open_secrets(spec, app).await?;
         let blueprint = Blueprint::parse(&app.blueprint).map_err(|e| permanent(e.to_string()))?;
         let db = &blueprint.database;
         let Some(repo) = app.repo_url.as_deref().filter(|_| db.seed_file.is_some() || db.seed.is_some()) else {
@@ -287,6 +299,19 @@ impl Reconciler {
         Ok(())
     }
 
+    /// The app's secrets, opened for the environment's steps — none for a
+    /// fork's pull request (someone else's code).
+    async fn open_secrets(&self, spec: &mut EnvSpec, app: &store::apps::App) -> Result<(), Step> {
+        let from_fork = store::webhooks::env_is_from_fork(self.db.pool(), &spec.id)
+            .await
+            .map_err(|e| Step::Retry(e.to_string()))?;
+        if !from_fork {
+            spec.secrets =
+                Secrets(self.settings.secret_key.open_all(&app.secrets).map_err(|e| Step::Permanent(e.to_string()))?);
+        }
+        Ok(())
+    }
+
     async fn handle(&self, job: &Job) -> Result<(), Step> {
         if job.kind == app::ssr::pull_requests::JOB_KIND {
             return self.pull_request(job).await;
@@ -308,9 +333,7 @@ impl Reconciler {
             "provision" if state == "pending" || state == "ready" => {
                 self.complete_for_provision(&mut spec, &app).await?;
                 let detail = self.driver.provision(&spec).await.map_err(driver_err)?;
-                store::resources::mark_created(self.db.pool(), env_id, now_ms(), &detail.to_string())
-                    .await
-                    .map_err(|e| Step::Retry(e.to_string()))?;
+                self.mark_created(&spec, &detail).await.map_err(|e| Step::Retry(e.to_string()))?;
                 if state == "pending" {
                     environments::system_event(&self.db, tiers, env_id, Event::Provisioned, "environment.provisioned")
                         .await
@@ -383,7 +406,8 @@ impl Reconciler {
                     .map_err(fail)?;
             }
             "teardown" if state == "expiring" || state == "failed" => {
-                self.driver.teardown(&spec.id).await.map_err(driver_err)?;
+                self.open_secrets(&mut spec, &app).await?;
+                self.driver.destroy(&spec).await.map_err(driver_err)?;
                 environments::system_event(&self.db, tiers, env_id, Event::TornDown, "environment.destroyed")
                     .await
                     .map_err(fail)?;
@@ -392,6 +416,24 @@ impl Reconciler {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Marks the planned resources made, with the driver's facts. A driver
+    /// that reports what it made and at what rate (a script's `resources`)
+    /// replaces the blueprint's plan, in the same transaction.
+    async fn mark_created(&self, spec: &EnvSpec, detail: &serde_json::Value) -> sqlx::Result<()> {
+        let reported: Option<Vec<(String, i64)>> = detail.get("resources").and_then(|r| r.as_array()).map(|list| {
+            list.iter()
+                .filter_map(|r| Some((r["kind"].as_str()?.to_string(), r["hourly_rate_micros"].as_i64()?)))
+                .collect()
+        });
+        let mut tx = self.db.pool().begin().await?;
+        if let Some(reported) = reported.filter(|r| !r.is_empty()) {
+            let driver = detail["driver"].as_str().unwrap_or("script");
+            store::resources::replace_planned(&mut tx, &spec.id, &spec.name, driver, &reported).await?;
+        }
+        store::resources::mark_created(&mut *tx, &spec.id, now_ms(), &detail.to_string()).await?;
+        tx.commit().await
     }
 
     /// Carries out a deployment: the commit's spec, then the driver by the

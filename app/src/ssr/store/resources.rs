@@ -89,3 +89,38 @@ pub async fn runtime_detail<'c>(ex: impl Exec<'c>, environment_id: &str) -> sqlx
     .fetch_optional(ex)
     .await
 }
+
+/// Replaces an environment's planned resources with the ones its driver
+/// reported making, at the rates it reported (a script's output). Once they
+/// are created (a retried provision) nothing changes: the cost clocks run.
+pub async fn replace_planned(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    environment_id: &str,
+    environment_name: &str,
+    driver: &str,
+    reported: &[(String, i64)],
+) -> sqlx::Result<()> {
+    let planned = sqlx::query("DELETE FROM resources WHERE environment_id = $1 AND state = 'planned'")
+        .bind(environment_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if planned == 0 {
+        return Ok(());
+    }
+    for (kind, rate) in reported {
+        let r = Resource {
+            id: crate::ssr::clock::new_id(),
+            environment_id: environment_id.into(),
+            kind: kind.clone(),
+            name: format!("{environment_name}-{kind}"),
+            driver: driver.into(),
+            state: "planned".into(),
+            hourly_rate_micros: *rate,
+            started_at: None,
+            ended_at: None,
+        };
+        insert(&mut **tx, &r).await?;
+    }
+    Ok(())
+}
