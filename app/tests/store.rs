@@ -273,6 +273,7 @@ mod pools_and_listing {
             app_admins: Default::default(),
             cost_rules: Default::default(),
             admission: None,
+            kubernetes: false,
         };
         AppState {
             leptos_options: leptos::prelude::LeptosOptions::builder().output_name("eod").build(),

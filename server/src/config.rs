@@ -73,6 +73,24 @@ pub const KEYS: &[Key] = &[
         doc: "How long a rendered Environments page is sent again to the same person for the same URL while no audit event has been appended since (0: render every view). It bounds how old the page's relative times may be.",
     },
     Key {
+        env: "EOD_KUBERNETES",
+        file: "kubernetes",
+        default: "off",
+        doc: "`kubeconfig`: apps may use the kubernetes driver, on the cluster of KUBECONFIG (or ~/.kube/config, or the pod's service account in the cluster); `off`: kubernetes blueprints are refused.",
+    },
+    Key {
+        env: "EOD_KUBERNETES_INGRESS_NAMESPACE",
+        file: "kubernetes_ingress_namespace",
+        default: "ingress-nginx",
+        doc: "The namespace of the cluster's ingress controller: the only ingress each environment's default-deny NetworkPolicy allows.",
+    },
+    Key {
+        env: "EOD_KUBERNETES_INGRESS_CLASS",
+        file: "kubernetes_ingress_class",
+        default: "(unset: the cluster's default class)",
+        doc: "The ingressClassName of each environment's Ingress.",
+    },
+    Key {
         env: "EOD_ENV_DATABASE_URL",
         file: "env_database_url",
         default: "(unset: SQLite copies)",
@@ -200,6 +218,8 @@ pub struct Config {
     /// Session absolute timeout (`EOD_SESSION_ABSOLUTE_HOURS`).
     pub session_absolute: std::time::Duration,
     pub db_max_connections: u32,
+    /// The kubernetes driver's cluster and ingress (`EOD_KUBERNETES*`); `None`: off.
+    pub kubernetes: Option<KubernetesConfig>,
     /// How long a rendered Environments page is reused (`EOD_PAGE_CACHE_MS`; zero: never).
     pub page_cache: std::time::Duration,
     /// Where environments' databases live when not SQLite copies (`EOD_ENV_DATABASE_URL`).
@@ -345,6 +365,13 @@ impl PublicUrl {
     }
 }
 
+/// `EOD_KUBERNETES=kubeconfig`: where environments' namespaces let traffic in from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubernetesConfig {
+    pub ingress_namespace: String,
+    pub ingress_class: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("invalid {key}: expected {expected} (got {got:?})")]
@@ -483,6 +510,32 @@ impl Config {
                 .filter(|ms| *ms <= 60_000)
                 .ok_or_else(|| invalid(name, "a number of milliseconds between 0 and 60000", &v))?,
             None => 2_000,
+        };
+        let kubernetes = match raw("EOD_KUBERNETES").map(|(v, name)| (v.trim().to_ascii_lowercase(), name)) {
+            None => None,
+            Some((v, _)) if v == "off" => None,
+            Some((v, _)) if v == "kubeconfig" => {
+                let ingress_namespace = match raw("EOD_KUBERNETES_INGRESS_NAMESPACE") {
+                    Some((v, name)) => {
+                        let ok = !v.is_empty()
+                            && v.len() <= 63
+                            && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                        if !ok {
+                            return Err(invalid(name, "a namespace name (lowercase letters, digits, -)", &v));
+                        }
+                        v
+                    }
+                    None => "ingress-nginx".into(),
+                };
+                let ingress_class = match raw("EOD_KUBERNETES_INGRESS_CLASS") {
+                    Some((v, name)) if v.is_empty() || v.len() > 253 || v.contains(char::is_whitespace) => {
+                        return Err(invalid(name, "an IngressClass name", &v));
+                    }
+                    other => other.map(|(v, _)| v),
+                };
+                Some(KubernetesConfig { ingress_namespace, ingress_class })
+            }
+            Some((v, name)) => return Err(invalid(name, "off or kubeconfig", &v)),
         };
         let env_database_url = match raw("EOD_ENV_DATABASE_URL") {
             Some((v, name)) => {
@@ -662,6 +715,7 @@ impl Config {
             session_absolute: std::time::Duration::from_secs(session_absolute_hours as u64 * 3600),
             db_max_connections,
             page_cache: std::time::Duration::from_millis(page_cache_ms),
+            kubernetes,
             env_database_url,
             log,
             log_json,
@@ -1027,6 +1081,31 @@ mod tests {
         ] {
             let err = Config::from_sources(None, &env(&pairs)).unwrap_err().to_string();
             assert!(err.contains(key) && !err.contains("hunter2"), "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_is_off_unless_configured_and_its_settings_are_checked() {
+        assert_eq!(Config::from_sources(None, &env(&[])).unwrap().kubernetes, None);
+        assert_eq!(Config::from_sources(None, &env(&[("EOD_KUBERNETES", "off")])).unwrap().kubernetes, None);
+        let on = Config::from_sources(
+            None,
+            &env(&[("EOD_KUBERNETES", "kubeconfig"), ("EOD_KUBERNETES_INGRESS_CLASS", "traefik")]),
+        )
+        .unwrap();
+        assert_eq!(
+            on.kubernetes,
+            Some(KubernetesConfig { ingress_namespace: "ingress-nginx".into(), ingress_class: Some("traefik".into()) })
+        );
+        for (key, value) in [
+            ("EOD_KUBERNETES", "yes"),
+            ("EOD_KUBERNETES_INGRESS_NAMESPACE", "Ingress NGINX"),
+            ("EOD_KUBERNETES_INGRESS_CLASS", "a b"),
+        ] {
+            let err = Config::from_sources(None, &env(&[("EOD_KUBERNETES", "kubeconfig"), (key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{key}: {err}");
         }
     }
 

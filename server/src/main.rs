@@ -350,6 +350,7 @@ async fn build(config: &Config) -> Result<(axum::Router, Db, axum::Router), Star
         app_admins: config.app_admins,
         cost_rules: config.cost_rules,
         admission: config.admission.clone(),
+        kubernetes: config.kubernetes.is_some(),
     };
     let identity =
         http::oidc::Identity::new(config.providers.clone(), config.public_url.origin()).map_err(StartError::Http)?;
@@ -358,6 +359,32 @@ async fn build(config: &Config) -> Result<(axum::Router, Db, axum::Router), Star
     let git = Arc::new(drivers::git::Git::new(&config.data_dir));
     let isolation =
         drivers::local::Isolation::resolve(&config.run_as, &config.data_dir).map_err(StartError::Refused)?;
+    let kube_driver = match &config.kubernetes {
+        Some(k) => {
+            let client = kube::Client::try_default().await.map_err(|e| {
+                StartError::Refused(format!(
+                    "EOD_KUBERNETES=kubeconfig, but no cluster could be reached from the configuration: {e}"
+                ))
+            })?;
+            let settings = drivers::kubernetes::KubeSettings {
+                preview_domain: config.preview_domain.clone(),
+                ingress_namespace: k.ingress_namespace.clone(),
+                ingress_class: k.ingress_class.clone(),
+                ready_timeout: std::time::Duration::from_secs(600),
+                poll: std::time::Duration::from_millis(500),
+            };
+            let driver = Arc::new(drivers::kubernetes::KubeDriver::new(client, settings));
+            // Learn which environments the cluster holds, so calls that know only an id route there.
+            let warm = driver.clone();
+            tokio::spawn(async move {
+                if let Err(err) = drivers::Driver::owned(warm.as_ref()).await {
+                    tracing::warn!(error = %err, "listing the cluster's environment namespaces");
+                }
+            });
+            Some(driver)
+        }
+        None => None,
+    };
     let driver: Arc<dyn drivers::Driver> = Arc::new(drivers::Drivers {
         local: Arc::new(drivers::local::LocalDriver::new(
             &config.data_dir,
@@ -366,6 +393,7 @@ async fn build(config: &Config) -> Result<(axum::Router, Db, axum::Router), Star
             isolation,
         )),
         script: Arc::new(drivers::script::ScriptDriver::new(&config.data_dir)),
+        kube: kube_driver.clone(),
     });
     let sources: Arc<dyn app::ssr::context::Sources> = git.clone();
     let changes = app::ssr::live::Changes::default();
@@ -509,6 +537,14 @@ fn effective(config: &Config, env: &str) -> String {
         "EOD_SESSION_ABSOLUTE_HOURS" => (config.session_absolute.as_secs() / 3600).to_string(),
         "EOD_DB_MAX_CONNECTIONS" => config.db_max_connections.to_string(),
         "EOD_PAGE_CACHE_MS" => config.page_cache.as_millis().to_string(),
+        "EOD_KUBERNETES" => if config.kubernetes.is_some() { "kubeconfig" } else { "off" }.to_string(),
+        "EOD_KUBERNETES_INGRESS_NAMESPACE" => {
+            config.kubernetes.as_ref().map_or("(off)".into(), |k| k.ingress_namespace.clone())
+        }
+        "EOD_KUBERNETES_INGRESS_CLASS" => config
+            .kubernetes
+            .as_ref()
+            .map_or("(off)".into(), |k| k.ingress_class.clone().unwrap_or_else(|| "(unset)".into())),
         "EOD_ENV_DATABASE_URL" => config.env_database_url_redacted(),
         "EOD_LOG" => config.log.clone(),
         "EOD_LOG_FORMAT" => if config.log_json { "json" } else { "text" }.to_string(),

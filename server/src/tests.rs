@@ -996,6 +996,8 @@ async fn apps_are_registered_edited_and_archived_with_every_field_checked() {
         ),
         (serde_json::json!({ "blueprint": { "driver": "k8s" } }), "blueprint.driver"),
         (serde_json::json!({ "blueprint": { "driver": "script", "create": "terraform apply" } }), "blueprint.status"),
+        // A valid kubernetes blueprint, but this portal has no cluster (EOD_KUBERNETES is off).
+        (serde_json::json!({ "blueprint": { "driver": "kubernetes", "image": "shop:{commit}" } }), "blueprint.driver"),
         // A valid script blueprint, but its commands would run on the portal's host: platform admins only.
         (
             serde_json::json!({ "blueprint": { "driver": "script", "create": "terraform apply", "status": "true",

@@ -26,10 +26,21 @@ pub const MAX_STEP_TIMEOUT_SECONDS: u32 = 7_200;
 #[serde(deny_unknown_fields)]
 pub struct Blueprint {
     /// `local` (the embedded driver: a process per environment on the
-    /// portal's host) or `script` (the `create`, `status`, `destroy` and
-    /// `snapshot` commands make the resources: Terraform, Pulumi, anything).
+    /// portal's host), `script` (the `create`, `status`, `destroy` and
+    /// `snapshot` commands make the resources: Terraform, Pulumi, anything)
+    /// or `kubernetes` (a namespace per environment running `image`).
     #[serde(default = "local")]
     pub driver: String,
+    /// `kubernetes` driver: the container image; `{commit}` is replaced by
+    /// the environment's commit (e.g. `registry.example.com/shop:{commit}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `kubernetes` driver: the port the container serves on (default 8080).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `kubernetes` driver: the container's requests (limits are twice them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<ContainerRequests>,
     /// `script` driver: makes (or updates) the environment; prints
     /// `{"url": …, "resources": [{"kind", "hourly_rate_micros"}]}` on stdout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +109,35 @@ impl DatabaseRecipe {
     pub fn is_empty(&self) -> bool {
         self.seed_file.is_none() && self.seed.is_none() && self.migrate.is_none()
     }
+}
+
+/// A container's CPU and memory requests in Kubernetes quantities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerRequests {
+    /// e.g. `250m` or `1`.
+    pub cpu: String,
+    /// e.g. `256Mi` or `1Gi`.
+    pub memory: String,
+}
+
+impl Default for ContainerRequests {
+    fn default() -> Self {
+        ContainerRequests { cpu: "250m".into(), memory: "256Mi".into() }
+    }
+}
+
+/// Whether `q` reads as a Kubernetes quantity: digits (and one dot), then
+/// an optional suffix (`m`, `Ki`…`Ei`, `k`…`E`).
+pub fn is_quantity(q: &str) -> bool {
+    const SUFFIXES: [&str; 14] = ["", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+    let digits = q.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+    let (number, suffix) = q.split_at(digits);
+    !number.is_empty()
+        && number.bytes().filter(|b| *b == b'.').count() <= 1
+        && number.bytes().any(|b| b.is_ascii_digit())
+        && q.len() <= 20
+        && SUFFIXES.contains(&suffix)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +232,9 @@ impl Default for Blueprint {
     fn default() -> Self {
         Blueprint {
             driver: local(),
+            image: None,
+            port: None,
+            requests: None,
             create: None,
             status: None,
             destroy: None,
@@ -314,7 +357,42 @@ impl Blueprint {
             ("destroy", &self.destroy),
             ("snapshot", &self.snapshot),
         ];
+        let kube_fields =
+            [("image", self.image.is_some()), ("port", self.port.is_some()), ("requests", self.requests.is_some())];
+        if self.driver != "kubernetes" {
+            if let Some((field, _)) = kube_fields.iter().find(|(_, set)| *set) {
+                return err(field, "only for the kubernetes driver (\"driver\": \"kubernetes\")");
+            }
+        }
         match self.driver.as_str() {
+            "kubernetes" => {
+                let Some(image) = &self.image else {
+                    return err(
+                        "image",
+                        "the kubernetes driver needs the container image (e.g. registry/shop:{commit})",
+                    );
+                };
+                if image.is_empty() || image.len() > 300 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return err("image", "an image reference without spaces, at most 300 characters");
+                }
+                if self.port == Some(0) {
+                    return err("port", "from 1 to 65535");
+                }
+                if let Some(r) = &self.requests {
+                    if !is_quantity(&r.cpu) || !is_quantity(&r.memory) {
+                        return err(
+                            "requests",
+                            "Kubernetes quantities, e.g. {\"cpu\": \"250m\", \"memory\": \"256Mi\"}",
+                        );
+                    }
+                }
+                if let Some((field, _)) = steps.iter().find(|(_, c)| c.is_some()) {
+                    return err(field, "only for the script driver (\"driver\": \"script\")");
+                }
+                if self.build.is_some() || !self.database.is_empty() || self.step_timeout_seconds.is_some() {
+                    return err("driver", "a kubernetes blueprint runs its image: no build, database or script steps");
+                }
+            }
             "local" => {
                 if let Some((field, _)) = steps.iter().find(|(_, c)| c.is_some()) {
                     return err(field, "only for the script driver (\"driver\": \"script\")");
@@ -338,7 +416,7 @@ impl Blueprint {
                     return err("step_timeout_seconds", "from 1 to 7200 seconds");
                 }
             }
-            _ => return err("driver", "\"local\" or \"script\""),
+            _ => return err("driver", "\"local\", \"script\" or \"kubernetes\""),
         }
         Ok(())
     }
@@ -417,6 +495,23 @@ mod tests {
     }
 
     #[test]
+    fn a_kubernetes_blueprint_names_its_image_and_requests() {
+        let bp = Blueprint::parse(
+            r#"{"driver":"kubernetes","image":"registry.example.com/shop:{commit}","port":3000,
+                "requests":{"cpu":"500m","memory":"1Gi"},"health_path":"/up"}"#,
+        )
+        .unwrap();
+        assert_eq!(bp.port, Some(3000));
+        assert_eq!(Blueprint::parse(&bp.to_stored_json()).unwrap(), bp);
+        for q in ["250m", "1", "0.5", "256Mi", "2Gi", "1k"] {
+            assert!(is_quantity(q), "{q}");
+        }
+        for q in ["", "m", "1.2.3", "lots", "1mi", "-1", "1 Gi"] {
+            assert!(!is_quantity(q), "{q}");
+        }
+    }
+
+    #[test]
     fn bad_blueprints_name_the_field() {
         let cases = [
             (r#"{"driver":"k8s"}"#, "driver"),
@@ -437,6 +532,13 @@ mod tests {
             (r#"{"env":{"A":"1"},"secrets":{"A":"2"}}"#, "secrets"),
             (r#"{"resources":[]}"#, "resources"),
             (r#"{"create":"terraform apply"}"#, "create"),
+            (r#"{"image":"shop:1"}"#, "image"),
+            (r#"{"driver":"kubernetes"}"#, "image"),
+            (r#"{"driver":"kubernetes","image":"shop :1"}"#, "image"),
+            (r#"{"driver":"kubernetes","image":"shop","port":0}"#, "port"),
+            (r#"{"driver":"kubernetes","image":"shop","requests":{"cpu":"lots","memory":"1Gi"}}"#, "requests"),
+            (r#"{"driver":"kubernetes","image":"shop","build":"make"}"#, "driver"),
+            (r#"{"driver":"kubernetes","image":"shop","create":"x"}"#, "create"),
             (r#"{"step_timeout_seconds":60}"#, "step_timeout_seconds"),
             (r#"{"driver":"script","create":"a","destroy":"c"}"#, "status"),
             (r#"{"driver":"script","create":"a","status":"b","destroy":" "}"#, "destroy"),

@@ -234,6 +234,18 @@ fn BlueprintView(app: AppView) -> impl IntoView {
             </dl>
         }
         .into_any()
+    } else if bp.driver == "kubernetes" {
+        let requests = bp.requests.clone().unwrap_or_default();
+        view! {
+            <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm" data-testid="kubernetes-spec">
+                {row("Driver", "kubernetes (a namespace per environment)".to_string())}
+                {row("Image", or_none(bp.image))}
+                {row("Port", bp.port.unwrap_or(8080).to_string())}
+                {row("Requests", format!("cpu {}, memory {}", requests.cpu, requests.memory))}
+                {row("Health path", bp.health_path)}
+            </dl>
+        }
+        .into_any()
     } else {
         view! {
             <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">

@@ -96,7 +96,13 @@ fn check_blueprint(value: Option<serde_json::Value>) -> Result<Blueprint, AppErr
 /// A script blueprint's commands run on the portal's host, with its network
 /// and the app's secrets: only platform admins (or the configuration file)
 /// choose or edit one.
-fn check_driver_allowed(meta: &RequestMeta, blueprint: &Blueprint) -> Result<(), AppError> {
+fn check_driver_allowed(state: &AppState, meta: &RequestMeta, blueprint: &Blueprint) -> Result<(), AppError> {
+    if blueprint.driver == "kubernetes" && !state.settings.kubernetes {
+        return Err(AppError::invalid(
+            "blueprint.driver",
+            "no Kubernetes cluster is configured on this portal (EOD_KUBERNETES=kubeconfig)",
+        ));
+    }
     if blueprint.driver == "script" && !meta.viewer.as_ref().is_some_and(|v| v.is_platform_admin) {
         return Err(AppError::invalid(
             "blueprint.driver",
@@ -255,7 +261,7 @@ pub async fn create(state: &AppState, meta: &RequestMeta, input: AppInput) -> Re
     let repo = check_repository(&input.repository)?;
     let branch = check_branch(input.default_branch.as_deref().unwrap_or("main"))?;
     let mut blueprint = check_blueprint(input.blueprint)?;
-    check_driver_allowed(meta, &blueprint)?;
+    check_driver_allowed(state, meta, &blueprint)?;
     if blueprint.secrets.values().any(Option::is_none) {
         return Err(AppError::invalid("secrets", "null removes a secret on an edit; a new app has none to remove"));
     }
@@ -333,7 +339,7 @@ pub async fn update(
     let mut secret_names = None;
     if let Some(value) = patch.blueprint {
         let mut blueprint = check_blueprint(Some(value))?;
-        check_driver_allowed(meta, &blueprint)?;
+        check_driver_allowed(state, meta, &blueprint)?;
         let secrets = std::mem::take(&mut blueprint.secrets);
         let (sealed, names) = merge_secrets(state, &app.secrets, &secrets);
         if names.iter().any(|n| blueprint.env.contains_key(n)) {

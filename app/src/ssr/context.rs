@@ -101,6 +101,8 @@ pub struct PortalSettings {
     /// `[admission]` from the configuration file; `None`: the policy saved
     /// on the Policies page (or none).
     pub admission: Option<crate::domain::admission::AdmissionPolicy>,
+    /// A Kubernetes cluster is configured (`EOD_KUBERNETES`): kubernetes blueprints are accepted.
+    pub kubernetes: bool,
 }
 
 /// `EOD_APP_ADMINS`: whether a team's managers may register and edit the

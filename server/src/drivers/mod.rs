@@ -3,7 +3,10 @@
 //! when a warm-pool member is renamed), so the reconciler can repeat any
 //! step after a crash.
 
+#[cfg(test)]
+pub mod fake_cluster;
 pub mod git;
+pub mod kubernetes;
 pub mod local;
 pub mod pg_databases;
 pub mod script;
@@ -35,8 +38,10 @@ pub struct EnvSpec {
     pub secrets: Secrets,
     /// The tier's resource limits for every step and the process.
     pub limits: app::domain::tier::WorkloadLimits,
-    /// A script blueprint's steps (`None`: the local driver runs it).
+    /// A script blueprint's steps.
     pub script: Option<script::ScriptSteps>,
+    /// A kubernetes blueprint's image and the tier's rules for it.
+    pub kube: Option<kubernetes::KubeSpec>,
     /// Whose and what it is (a script's `EOD_ENV_*` variables).
     pub identity: Identity,
 }
@@ -151,12 +156,75 @@ pub trait Driver: Send + Sync {
 pub struct Drivers {
     pub local: std::sync::Arc<dyn Driver>,
     pub script: std::sync::Arc<script::ScriptDriver>,
+    /// `None`: no cluster configured (`EOD_KUBERNETES=off`).
+    pub kube: Option<std::sync::Arc<kubernetes::KubeDriver>>,
+}
+
+/// Stands in for the kubernetes driver when no cluster is configured: a
+/// kubernetes environment made before the setting was turned off fails
+/// with why instead of reaching the local driver.
+struct NoCluster;
+
+const NO_CLUSTER: &str = "no Kubernetes cluster is configured (EOD_KUBERNETES=kubeconfig)";
+
+#[async_trait]
+impl Driver for NoCluster {
+    async fn provision(&self, _: &EnvSpec) -> Result<serde_json::Value, DriverError> {
+        Err(DriverError::Permanent(NO_CLUSTER.into()))
+    }
+    async fn snapshot(&self, _: &EnvSpec) -> Result<String, DriverError> {
+        Err(DriverError::Failed(NO_CLUSTER.into()))
+    }
+    async fn teardown(&self, _: &str) -> Result<(), DriverError> {
+        Err(DriverError::Failed(NO_CLUSTER.into()))
+    }
+    async fn owned(&self) -> Result<Vec<String>, DriverError> {
+        Ok(vec![])
+    }
+    async fn endpoint(&self, _: &str) -> Option<std::net::SocketAddr> {
+        None
+    }
+    async fn deploy(
+        &self,
+        _: &EnvSpec,
+        _: app::domain::tier::DeploymentStrategy,
+        _: bool,
+    ) -> Result<serde_json::Value, DriverError> {
+        Err(DriverError::Permanent(NO_CLUSTER.into()))
+    }
+    async fn roll_back(&self, _: &str) -> Result<serde_json::Value, DriverError> {
+        Err(DriverError::Permanent(NO_CLUSTER.into()))
+    }
+    async fn retire(&self, _: &str) -> Result<(), DriverError> {
+        Ok(())
+    }
+    async fn serving_commit(&self, _: &str) -> Option<String> {
+        None
+    }
+    async fn probe(&self, _: &str, _: &str) -> app::domain::health::Probe {
+        app::domain::health::Probe::Failed(NO_CLUSTER.into())
+    }
+    async fn log_tail(&self, _: &str, _: u64) -> Option<String> {
+        None
+    }
+    async fn snapshots(&self, _: &str) -> Vec<String> {
+        vec![]
+    }
 }
 
 impl Drivers {
+    fn kube(&self) -> &dyn Driver {
+        match &self.kube {
+            Some(k) => k.as_ref(),
+            None => &NoCluster,
+        }
+    }
+
     fn for_spec(&self, spec: &EnvSpec) -> &dyn Driver {
         if spec.script.is_some() {
             self.script.as_ref()
+        } else if spec.kube.is_some() {
+            self.kube()
         } else {
             self.local.as_ref()
         }
@@ -165,8 +233,20 @@ impl Drivers {
     async fn holding(&self, id: &str) -> &dyn Driver {
         if self.script.holds(id).await {
             self.script.as_ref()
+        } else if self.kube.as_ref().is_some_and(|k| k.knows(id)) {
+            self.kube()
         } else {
             self.local.as_ref()
+        }
+    }
+
+    /// With the environment known: a kubernetes one goes to the cluster
+    /// even before this replica has seen it there (after a restart).
+    async fn holding_spec(&self, spec: &EnvSpec) -> &dyn Driver {
+        if spec.kube.is_some() && !self.script.holds(&spec.id).await {
+            self.kube()
+        } else {
+            self.holding(&spec.id).await
         }
     }
 }
@@ -177,17 +257,18 @@ impl Driver for Drivers {
         self.for_spec(spec).provision(spec).await
     }
     async fn snapshot(&self, spec: &EnvSpec) -> Result<String, DriverError> {
-        self.holding(&spec.id).await.snapshot(spec).await
+        self.holding_spec(spec).await.snapshot(spec).await
     }
     async fn teardown(&self, id: &str) -> Result<(), DriverError> {
         self.holding(id).await.teardown(id).await
     }
     async fn destroy(&self, spec: &EnvSpec) -> Result<(), DriverError> {
-        self.holding(&spec.id).await.destroy(spec).await
+        self.holding_spec(spec).await.destroy(spec).await
     }
     async fn owned(&self) -> Result<Vec<String>, DriverError> {
         let mut ids = self.local.owned().await?;
         ids.extend(self.script.owned().await?);
+        ids.extend(self.kube().owned().await?);
         ids.sort();
         ids.dedup();
         Ok(ids)
@@ -201,7 +282,7 @@ impl Driver for Drivers {
         strategy: app::domain::tier::DeploymentStrategy,
         resume: bool,
     ) -> Result<serde_json::Value, DriverError> {
-        self.holding(&spec.id).await.deploy(spec, strategy, resume).await
+        self.holding_spec(spec).await.deploy(spec, strategy, resume).await
     }
     async fn roll_back(&self, id: &str) -> Result<serde_json::Value, DriverError> {
         self.holding(id).await.roll_back(id).await

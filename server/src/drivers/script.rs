@@ -546,6 +546,7 @@ rm -f "$STATE/$EOD_ENV_ID""#
                 commit: Some("c0ffee".into()),
                 pr: Some(7),
             },
+            kube: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! end in `failed` with the driver's reason.
 
 use crate::drivers::git::Git;
+use crate::drivers::kubernetes::KubeSpec;
 use crate::drivers::script::ScriptSteps;
 use crate::drivers::{Driver, DriverError, EnvSpec, Identity, Secrets, Seed, SourceSpec, TemplateSpec};
 use app::domain::blueprint::Blueprint;
@@ -220,7 +221,12 @@ impl Reconciler {
             }
             _ => None,
         };
+        let kube = match blueprint.driver.as_str() {
+            "kubernetes" => Some(self.kube_spec(&v.env, &blueprint).await?),
+            _ => None,
+        };
         let spec = EnvSpec {
+            kube,
             id: v.env.id.clone(),
             name: v.env.name.clone(),
             tier: v.env.tier.clone(),
@@ -257,6 +263,40 @@ impl Reconciler {
             },
         };
         Ok(Some((spec, v.env.state, app)))
+    }
+
+    /// A kubernetes blueprint's image, port and requests, with the tier's
+    /// strategy and readiness probe and the owner the namespace is labelled with.
+    async fn kube_spec(
+        &self,
+        env: &store::environments::Environment,
+        blueprint: &Blueprint,
+    ) -> Result<KubeSpec, String> {
+        use app::domain::tier::{ReadinessProbe, Tier};
+        let policy = env.tier.parse::<Tier>().ok().map(|t| *self.settings.tiers.get(t));
+        let owner = match &env.owner_id {
+            Some(id) => store::users::find_by_id(self.db.pool(), id)
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|u| u.login)
+                .unwrap_or_default(),
+            None => "pool".into(),
+        };
+        let probe = policy.map_or(ReadinessProbe { interval_ms: 30_000, failure_threshold: 3 }, |p| p.probe);
+        let requests = blueprint.requests.clone().unwrap_or_default();
+        Ok(KubeSpec {
+            image: blueprint.image.clone().unwrap_or_default(),
+            port: blueprint.port.unwrap_or(8080),
+            cpu: requests.cpu,
+            memory: requests.memory,
+            strategy: policy.map_or(DeploymentStrategy::Recreate, |p| p.strategy),
+            probe_period_seconds: i32::try_from(probe.interval_ms / 1000).unwrap_or(30).max(1),
+            failure_threshold: i32::try_from(probe.failure_threshold).unwrap_or(3).max(1),
+            compliance: env.tier == Tier::PreviewCompliance.as_str(),
+            owner,
+            created_at_ms: env.created_at,
+            expires_at_ms: env.expires_at,
+        })
     }
 
     /// What provisioning needs beyond the basics: the opened secrets and
