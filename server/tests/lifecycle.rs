@@ -3031,3 +3031,115 @@ rm "$STATE/$EOD_ENV_ID""#;
     assert!(!state.path().join(&id).exists(), "the fake cloud still holds it");
     assert!(!data.path().join("script").join(&id).exists(), "the portal still keeps its record");
 }
+
+/// A stand-in for GitLab's REST API: records each call (method, path,
+/// body) made with the portal's `PRIVATE-TOKEN`; a new note gets id 77.
+async fn fake_gitlab() -> (String, Calls) {
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    let calls: Calls = Default::default();
+    let recorded = calls.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
+        let calls = recorded.clone();
+        async move {
+            if headers.get("private-token").and_then(|v| v.to_str().ok()) != Some("fake-gitlab-token") {
+                return (StatusCode::UNAUTHORIZED, "{}".to_string());
+            }
+            let path = uri.path().to_string();
+            let answer = match (method.as_str(), path.ends_with("/notes")) {
+                ("POST", true) => (StatusCode::CREATED, json!({ "id": 77 }).to_string()),
+                _ => (StatusCode::OK, "{}".to_string()),
+            };
+            calls.lock().unwrap().push((method.to_string(), path, serde_json::from_str(&body).unwrap_or(Value::Null)));
+            answer
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
+/// GitLab: a merge request hook (`X-Gitlab-Token`) makes the merge
+/// request's preview from `refs/merge-requests/N/head`; the merge request
+/// hears it is ready (a commit status on its head and one note, through a
+/// fake GitLab API); the merge destroys it and the same note says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_merge_request_gets_a_preview_and_hears_about_it() {
+    const SECRET: &str = "lifecycle-gitlab-secret";
+    let repo = branchy_repo();
+    git_in(repo.path(), &["update-ref", "refs/merge-requests/3/head", "feature/two"]);
+    let head = rev_parse(repo.path(), "feature/two");
+    let (gitlab, calls) = fake_gitlab().await;
+    let p = start_with(
+        None,
+        &[
+            ("EOD_GITLAB_WEBHOOK_SECRET", SECRET),
+            ("EOD_GITLAB_API_URL", &gitlab),
+            ("EOD_GITLAB_TOKEN", "fake-gitlab-token"),
+        ],
+    );
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    p.wait_ready(&http).await;
+    p.register_app(
+        &http,
+        json!({ "team": "payments", "slug": "branchy", "name": "Branchy", "repository": repo.path(),
+            "blueprint": { "build": "sh build.sh", "start": "eod sample-app",
+                           "pull_requests": { "repository": "acme/branchy" } } }),
+    )
+    .await;
+    let deliver = |action: &str, state: &str, at: &str| {
+        let body = json!({
+            "object_kind": "merge_request",
+            "project": { "path_with_namespace": "acme/branchy" },
+            "object_attributes": {
+                "iid": 3, "state": state, "action": action, "draft": false, "title": "Second page",
+                "url": "https://gitlab.example/acme/branchy/-/merge_requests/3", "updated_at": at,
+                "source_branch": "feature/two", "source_project_id": 9, "target_project_id": 9,
+                "last_commit": { "id": head },
+            },
+            "labels": [],
+        });
+        let req = http
+            .post(format!("{}/webhooks/gitlab", p.base))
+            .header("content-type", "application/json")
+            .header("x-gitlab-event", "Merge Request Hook")
+            .header("x-gitlab-event-uuid", format!("mr-3-{action}"))
+            .header("x-gitlab-token", SECRET)
+            .body(body.to_string());
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(deliver("open", "opened", "2026-12-08 10:00:00 UTC").await, 202);
+    let status_path = format!("/projects/acme%2Fbranchy/statuses/{head}");
+    wait_heard(
+        &calls,
+        |(m, path, b)| {
+            m == "POST" && path.ends_with(&status_path) && b["state"] == "success" && b["name"] == "eod/preview"
+        },
+        "the ready commit status",
+    )
+    .await;
+    wait_heard(
+        &calls,
+        |(m, path, b)| {
+            let note = (m == "POST" && path.ends_with("/projects/acme%2Fbranchy/merge_requests/3/notes"))
+                || (m == "PUT" && path.ends_with("/projects/acme%2Fbranchy/merge_requests/3/notes/77"));
+            note && b["body"].as_str().is_some_and(|t| t.contains("**Ready**"))
+        },
+        "the note saying it is ready",
+    )
+    .await;
+    // Merged: the preview goes, and the one note is edited to say so.
+    assert_eq!(deliver("merge", "merged", "2026-12-08 10:05:00 UTC").await, 202);
+    wait_heard(
+        &calls,
+        |(m, path, b)| {
+            m == "PUT"
+                && path.ends_with("/merge_requests/3/notes/77")
+                && b["body"].as_str().is_some_and(|t| t.contains("**Destroyed**"))
+        },
+        "the note kept up to date",
+    )
+    .await;
+    let notes = calls.lock().unwrap().iter().filter(|(m, path, _)| m == "POST" && path.ends_with("/notes")).count();
+    assert_eq!(notes, 1, "one note, kept up to date");
+}
