@@ -363,7 +363,7 @@ async fn build(config: &Config) -> Result<(axum::Router, Db, axum::Router), Star
         Some(k) => {
             let client = kube::Client::try_default().await.map_err(|e| {
                 StartError::Refused(format!(
-                    "EOD_KUBERNETES=kubeconfig, but no cluster could be reached from the configuration: {e}"
+                    "EOD_KUBERNETES=kubeconfig, but no cluster configuration could be read (KUBECONFIG, ~/.kube/config or the pod's service account): {e}"
                 ))
             })?;
             let settings = drivers::kubernetes::KubeSettings {

@@ -1030,6 +1030,17 @@ async fn apps_are_registered_edited_and_archived_with_every_field_checked() {
         "status": "terraform output -json", "destroy": "terraform destroy", "step_timeout_seconds": 1800 } });
     let (s, made) = p.json("POST", "/api/v1/apps", &erin, app(script)).await;
     assert_eq!((s, made["blueprint"]["driver"].as_str()), (201, Some("script")), "{made}");
+    // Its team's manager can neither swap its blueprint nor rename nor archive it.
+    for (method, body) in [
+        ("PATCH", serde_json::json!({ "blueprint": { "driver": "local" } })),
+        ("PATCH", serde_json::json!({ "name": "Renamed" })),
+    ] {
+        let (s, e) = p.json(method, "/api/v1/apps/infra?team=payments", &bob, body).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("blueprint.driver")), "{e}");
+    }
+    let (s, _) =
+        p.json("PATCH", "/api/v1/apps/infra?team=payments", &erin, serde_json::json!({ "name": "Infra" })).await;
+    assert_eq!(s, 200, "a platform admin may");
 
     // Environments of it resolve their branch to a commit.
     let (s, env) = p

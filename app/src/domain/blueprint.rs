@@ -140,6 +140,52 @@ pub fn is_quantity(q: &str) -> bool {
         && SUFFIXES.contains(&suffix)
 }
 
+/// Whether `image` reads as a container image reference
+/// (`[registry[:port]/]path[:tag][@sha256:…]`, lowercase path parts), with
+/// `{commit}` standing for (part of) the tag and no other placeholder.
+pub fn is_image_reference(image: &str) -> bool {
+    let image = image.replace("{commit}", "c0ffee");
+    if image.is_empty() || image.len() > 300 || image.contains(['{', '}']) || image.contains("://") {
+        return false;
+    }
+    let (rest, digest) = image.split_once('@').map_or((image.as_str(), None), |(r, d)| (r, Some(d)));
+    if let Some(d) = digest {
+        let hex = d.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return false;
+        }
+    }
+    let after_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[after_slash..].rfind(':') {
+        Some(i) => (&rest[..after_slash + i], Some(&rest[after_slash + i + 1..])),
+        None => (rest, None),
+    };
+    let tag_ok = |t: &str| {
+        (1..=128).contains(&t.len())
+            && t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    if tag.is_some_and(|t| !tag_ok(t)) {
+        return false;
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    // A first part with a dot or a port, or `localhost`, is the registry.
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        let host = parts.remove(0);
+        let (h, port) = host.split_once(':').map_or((host, None), |(h, p)| (h, Some(p)));
+        let host_ok = !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
+        if !host_ok || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            return false;
+        }
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    parts.iter().all(|p| {
+        p.bytes().next().is_some_and(alnum)
+            && p.bytes().last().is_some_and(alnum)
+            && p.bytes().all(|b| alnum(b) || b"._-".contains(&b))
+    })
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRate {
@@ -372,17 +418,21 @@ impl Blueprint {
                         "the kubernetes driver needs the container image (e.g. registry/shop:{commit})",
                     );
                 };
-                if image.is_empty() || image.len() > 300 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    return err("image", "an image reference without spaces, at most 300 characters");
+                if !is_image_reference(image) {
+                    return err(
+                        "image",
+                        "an image reference like registry.example.com/team/app:{commit} (lowercase path, a tag of letters, digits, _ . -, or @sha256:<64 hex>; {commit} is the only placeholder)",
+                    );
                 }
                 if self.port == Some(0) {
                     return err("port", "from 1 to 65535");
                 }
                 if let Some(r) = &self.requests {
-                    if !is_quantity(&r.cpu) || !is_quantity(&r.memory) {
+                    let positive = |q: &str| is_quantity(q) && q.bytes().any(|b| (b'1'..=b'9').contains(&b));
+                    if !positive(&r.cpu) || !positive(&r.memory) {
                         return err(
                             "requests",
-                            "Kubernetes quantities, e.g. {\"cpu\": \"250m\", \"memory\": \"256Mi\"}",
+                            "Kubernetes quantities above zero, e.g. {\"cpu\": \"250m\", \"memory\": \"256Mi\"}",
                         );
                     }
                 }
@@ -509,6 +559,36 @@ mod tests {
         for q in ["", "m", "1.2.3", "lots", "1mi", "-1", "1 Gi"] {
             assert!(!is_quantity(q), "{q}");
         }
+        let digest = format!("ghcr.io/acme/shop@sha256:{}", "a1".repeat(32));
+        for good in [
+            "nginx",
+            "nginx:1.27",
+            "registry.example.com/shop:{commit}",
+            "localhost:5000/a/b:c",
+            "nginxinc/nginx-unprivileged:stable",
+            "reg.io/team/app:pr-{commit}",
+            digest.as_str(),
+        ] {
+            assert!(is_image_reference(good), "{good}");
+        }
+        for bad in [
+            "",
+            "UPPER/Case:tag",
+            "nginx:!!bad",
+            "nginx:",
+            ":tag",
+            "http://reg/x:1",
+            "nginx@sha256:zz",
+            "nginx:{sha}",
+            "shop :1",
+            "a//b",
+        ] {
+            assert!(!is_image_reference(bad), "{bad}");
+        }
+        assert!(matches!(
+            Blueprint::parse(r#"{"driver":"kubernetes","image":"shop","requests":{"cpu":"0","memory":"1Gi"}}"#),
+            Err(BlueprintError::Invalid { field: "requests", .. })
+        ));
     }
 
     #[test]

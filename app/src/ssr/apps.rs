@@ -156,10 +156,16 @@ async fn require_manage(state: &AppState, meta: &RequestMeta, team_id: &str) -> 
     Ok(())
 }
 
+/// Whether the app's stored blueprint names the script driver.
+fn is_script(app: &App) -> bool {
+    Blueprint::parse(&app.blueprint).is_ok_and(|b| b.driver == "script")
+}
+
 /// Whether the viewer could edit `app` (for the UI's buttons; the write paths check again).
 fn can_edit(state: &AppState, meta: &RequestMeta, app: &App) -> bool {
     let Some(viewer) = &meta.viewer else { return false };
-    !app.managed_by_config
+    (viewer.is_platform_admin || !is_script(app))
+        && !app.managed_by_config
         && decide(viewer, Action::ManageApps, Some(&app.team_id)) == Decision::Allow
         && (state.settings.app_admins == AppAdmins::Managers || viewer.is_platform_admin)
 }
@@ -317,6 +323,12 @@ pub async fn update(
 ) -> Result<AppView, AppError> {
     let mut app = find_visible(state, meta, team, slug).await?;
     require_manage(state, meta, &app.team_id).await?;
+    if is_script(&app) && !meta.viewer.as_ref().is_some_and(|v| v.is_platform_admin) {
+        return Err(AppError::invalid(
+            "blueprint.driver",
+            "a script app is edited and archived by platform admins only: its commands run on the portal's host",
+        ));
+    }
     if app.managed_by_config {
         return Err(AppError::Conflict(
             "this app is managed by the configuration file ([[app]]); change it there".into(),

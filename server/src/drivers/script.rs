@@ -215,13 +215,23 @@ impl ScriptDriver {
             let _ = stdin.write_all(input.to_string().as_bytes()).await;
         }
         let mut stdout = child.stdout.take().map(|s| s.take(MAX_STDOUT));
+        let mut out = Vec::new();
         let finished = tokio::time::timeout(limit, async {
-            let mut out = Vec::new();
+            // Into the log as it comes (a step stopped at its limit keeps
+            // what it printed; lines stay in order with stderr's), and kept
+            // for the JSON on its last line.
             if let Some(s) = stdout.as_mut() {
-                s.read_to_end(&mut out).await?;
+                let mut chunk = [0_u8; 8192];
+                loop {
+                    let n = s.read(&mut chunk).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    append_bytes(&log_path, &chunk[..n]).await;
+                    out.extend_from_slice(&chunk[..n]);
+                }
             }
-            let status = child.wait().await?;
-            Ok::<_, std::io::Error>((status, out))
+            child.wait().await
         })
         .await;
         let took = started.elapsed().as_secs_f64();
@@ -238,18 +248,20 @@ impl ScriptDriver {
                 limit.as_secs()
             )));
         };
-        let (status, out) = done?;
+        let status = done?;
         let out = String::from_utf8_lossy(&out).into_owned();
-        append(
-            &log_path,
-            &format!(
-                "{out}{}--- {step}: {status} after {took:.1} s ---\n",
-                if out.ends_with('\n') || out.is_empty() { "" } else { "\n" }
-            ),
-        )
-        .await;
+        let newline = if out.ends_with('\n') || out.is_empty() { "" } else { "\n" };
+        append(&log_path, &format!("{newline}--- {step}: {status} after {took:.1} s ---\n")).await;
         if !status.success() {
-            let why = last_lines(&tail(&log_path, 4_000).await, 8);
+            // This run's output only, secret values masked: the reason is
+            // stored, shown, notified and logged.
+            let recent = tail(&log_path, 4_000).await;
+            let mark = format!("--- {step} at ");
+            let this_run = recent.rfind(&mark).map_or(recent.as_str(), |at| &recent[at..]);
+            let mut why = last_lines(this_run, 8);
+            for value in secrets.0.values().filter(|v| !v.is_empty()) {
+                why = why.replace(value.as_str(), "[secret]");
+            }
             return Err(DriverError::Failed(format!("{step} failed ({status}):\n{why}")));
         }
         Ok(out)
@@ -487,9 +499,13 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
 }
 
 async fn append(path: &Path, text: &str) {
+    append_bytes(path, text.as_bytes()).await;
+}
+
+async fn append_bytes(path: &Path, bytes: &[u8]) {
     use tokio::io::AsyncWriteExt;
     if let Ok(mut f) = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await {
-        let _ = f.write_all(text.as_bytes()).await;
+        let _ = f.write_all(bytes).await;
     }
 }
 
@@ -522,7 +538,7 @@ mod tests {
             script: Some(ScriptSteps {
                 create: r#"n=$(cat "$STATE/$EOD_ENV_ID.creates" 2>/dev/null || echo 0)
 echo $((n+1)) > "$STATE/$EOD_ENV_ID.creates"
-if [ "$n" = 0 ] && [ -n "$HANG_FIRST" ]; then echo $$ > "$STATE/hung.pid"; exec sleep 60; fi
+if [ "$n" = 0 ] && [ -n "$HANG_FIRST" ]; then echo $$ > "$STATE/hung.pid"; echo "hanging now"; exec sleep 60; fi
 env | grep '^EOD_' | sort > "$STATE/$EOD_ENV_ID.env"
 cat > "$STATE/$EOD_ENV_ID.stdin"
 echo "$TF_TOKEN" > "$STATE/$EOD_ENV_ID.token"
@@ -533,7 +549,7 @@ echo '{"url": "http://127.0.0.1:9/", "resources": [{"kind": "vm", "hourly_rate_m
                     .into(),
                 status: r#"if [ -f "$STATE/$EOD_ENV_ID" ]; then echo '{"ready": true}'; else echo '{"ready": false}'; fi"#
                     .into(),
-                destroy: r#"if [ ! -f "$STATE/$EOD_ENV_ID.destroy-tried" ]; then touch "$STATE/$EOD_ENV_ID.destroy-tried"; echo "state locked" >&2; exit 1; fi
+                destroy: r#"if [ ! -f "$STATE/$EOD_ENV_ID.destroy-tried" ]; then touch "$STATE/$EOD_ENV_ID.destroy-tried"; echo "state locked for $TF_TOKEN" >&2; exit 1; fi
 rm -f "$STATE/$EOD_ENV_ID""#
                     .into(),
                 snapshot: Some(r#"echo "snapshot of $EOD_ENV_NAME"; echo "s3://snapshots/$EOD_ENV_NAME.tar""#.into()),
@@ -603,9 +619,11 @@ rm -f "$STATE/$EOD_ENV_ID""#
         // The snapshot step names what it kept.
         assert_eq!(d.snapshot(&spec).await.unwrap(), "s3://snapshots/shop-main-ab12.tar");
         assert_eq!(d.snapshots("shop-main-ab12").await, vec!["s3://snapshots/shop-main-ab12.tar".to_string()]);
-        // destroy fails once: the environment is still held, and says why.
+        // destroy fails once: the environment is still held, and says why
+        // (this run's output only, the secret's value masked).
         let err = d.destroy(&spec).await.unwrap_err().to_string();
-        assert!(err.contains("state locked"), "{err}");
+        assert!(err.contains("state locked") && err.contains("[secret]"), "{err}");
+        assert!(!err.contains("tok-s3cr3t") && !err.contains("Apply complete"), "{err}");
         assert!(d.holds(ID).await);
         assert_eq!(d.owned().await.unwrap().len(), 1);
         // The retry succeeds: nothing is left, here or in the fake cloud.
@@ -624,6 +642,9 @@ rm -f "$STATE/$EOD_ENV_ID""#
         let hanging = spec(ID, state.path(), 1, &[("HANG_FIRST", "1")]);
         let err = driver(data.path()).provision(&hanging).await.unwrap_err();
         assert!(matches!(&err, DriverError::Failed(m) if m.contains("within 1 s")), "{err}");
+        // What it printed before it hung is in its log.
+        let log = std::fs::read_to_string(data.path().join("script").join(ID).join("output.log")).unwrap();
+        assert!(log.contains("hanging now"), "{log}");
         // The hung step (and its process group) is gone, not left running.
         let pid: i32 = std::fs::read_to_string(state.path().join("hung.pid")).unwrap().trim().parse().unwrap();
         assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err(), "step {pid} still runs");
